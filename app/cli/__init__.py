@@ -1,0 +1,21 @@
+"""The `peerready` command. Each area of the product adds its commands from its own module."""
+
+import click
+
+from app.cli import instruments as instruments_commands
+from app.cli import reports as reports_commands
+from app.cli import server as server_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="peerready")
+def cli() -> None:
+    """PeerReady: organizational readiness for parent peer specialists."""
+
+
+for module in (instruments_commands, server_commands, reports_commands):
+    module.register(cli)
+
+
+def main() -> None:
+    cli()

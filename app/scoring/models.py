@@ -1,0 +1,97 @@
+"""Result types of the rules module. Plain data, JSON-serializable (stored with an assessment)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ResponseInput(Frozen):
+    """One respondent's answers: item id -> option value (scored, "don't know", "N/A" or choice)."""
+
+    respondent_id: str
+    group: str
+    answers: dict[str, str] = Field(default_factory=dict)
+
+
+class GroupScore(Frozen):
+    group: str  # group id, or "pooled" for small groups combined
+    label: str
+    n: int  # respondents in the group with a score for this condition
+    score: float | None  # None when suppressed (n below the privacy threshold)
+    suppressed: bool = False
+    pooled_groups: list[str] = Field(default_factory=list)
+
+
+class PerceptionGap(Frozen):
+    higher_group: str
+    lower_group: str
+    higher_score: float
+    lower_score: float
+    difference: float
+
+
+class ItemResult(Frozen):
+    item_id: str
+    n_scored: int
+    mean: float | None  # 0-100 after reverse-scoring
+    dont_know: int
+    not_applicable: int
+    shown_to: int  # respondents to whom the item was visible
+    critical: bool = False  # the item is marked critical in the instrument
+    critical_flag: bool = False  # ...and its mean fell below scoring.critical_below
+
+
+class DomainResult(Frozen):
+    domain_id: str
+    title: str
+    score: float | None  # mean of respondent condition scores, 0-100; None if nobody met coverage
+    level_id: str | None
+    level_label: str | None
+    n: int  # respondents with a condition score
+    n_below_coverage: int  # respondents who answered too few items to get a score
+    sd: float | None
+    min: float | None = None
+    max: float | None = None
+    agreement: str | None  # "high" | "moderate" | "low"; None when n < 2
+    dont_know: int
+    not_applicable: int
+    answers_shown: int  # visible item x respondent pairs
+    dont_know_rate: float
+    dont_know_flag: bool
+    groups: list[GroupScore] = Field(default_factory=list)
+    gaps: list[PerceptionGap] = Field(default_factory=list)
+    items: list[ItemResult] = Field(default_factory=list)
+    critical_flags: list[str] = Field(default_factory=list)
+    is_strength: bool = False
+    is_priority: bool = False
+    priority_reasons: list[str] = Field(default_factory=list)
+
+
+class SelectedAction(Frozen):
+    action_id: str
+    domain_id: str
+    title: str
+    rank: int  # 1 = do first
+    reasons: list[str]
+    timeframe: str
+    evidence: list[str]
+
+
+class Scorecard(Frozen):
+    instrument_id: str
+    instrument_version: str
+    n_respondents: int
+    respondents_by_group: dict[str, int]
+    privacy_threshold: int
+    suppressed_groups: list[str] = Field(default_factory=list)
+    domains: list[DomainResult]
+    strengths: list[str]  # domain ids, strongest first
+    priorities: list[str]  # domain ids, most urgent first
+    actions: list[SelectedAction]
+
+    def domain(self, domain_id: str) -> DomainResult:
+        return next(d for d in self.domains if d.domain_id == domain_id)
