@@ -1,0 +1,253 @@
+"""Database tables (SQLModel). Every row that holds what people said belongs to an organization.
+
+Access rules live in app/services/access.py; queries in app/services/*. Changing a table means
+adding an Alembic migration (app/db/migrations/versions).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    consultant = "consultant"
+    org_lead = "org_lead"
+    funder = "funder"
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    region: str | None = Field(default=None, max_length=100)
+    cohort: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Portfolio(SQLModel, table=True):
+    """A funder's set of sites."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PortfolioSite(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("portfolio_id", "organization_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    portfolio_id: int = Field(foreign_key="portfolio.id", index=True, ondelete="CASCADE")
+    organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    region: str | None = Field(default=None, max_length=100)
+    cohort: str | None = Field(default=None, max_length=100)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=500)
+    role: Role
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    lockouts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class Membership(SQLModel, table=True):
+    """Links an org lead or a consultant to an organization they may see."""
+
+    __table_args__ = (UniqueConstraint("user_id", "organization_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+
+
+class PortfolioMembership(SQLModel, table=True):
+    """Links a funder to a portfolio whose aggregates they may see."""
+
+    __table_args__ = (UniqueConstraint("user_id", "portfolio_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    portfolio_id: int = Field(foreign_key="portfolio.id", index=True, ondelete="CASCADE")
+
+
+class InstrumentVersion(SQLModel, table=True):
+    """A snapshot of an instrument file as it was when an assessment started with it."""
+
+    __table_args__ = (UniqueConstraint("instrument_id", "content_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: str = Field(max_length=64, index=True)
+    version: str = Field(max_length=32)
+    content_hash: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    source_yaml: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Assessment(SQLModel, table=True):
+    """One assessment cycle of one organization ("Baseline, spring 2027")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    instrument_version_id: int = Field(foreign_key="instrumentversion.id")
+    name: str = Field(max_length=200)
+    status: AssessmentStatus = AssessmentStatus.open
+    close_date: date | None = None
+    previous_assessment_id: int | None = Field(default=None, foreign_key="assessment.id")
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    # Expected respondents, for response rates (optional).
+    expected_respondents: int | None = None
+
+
+class Invitation(SQLModel, table=True):
+    """A link for one respondent group. Only the SHA-256 of its token is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    group: str = Field(max_length=64)
+    label: str | None = Field(default=None, max_length=200)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ResponseStatus(StrEnum):
+    in_progress = "in_progress"
+    submitted = "submitted"
+
+
+class Response(SQLModel, table=True):
+    """One respondent's answers. Reached only through its own resume token (stored hashed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    invitation_id: int | None = Field(default=None, foreign_key="invitation.id", ondelete="SET NULL")
+    group: str = Field(max_length=64)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    status: ResponseStatus = ResponseStatus.in_progress
+    source: str = Field(default="web", max_length=20)  # web | import
+    last_page: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("response_id", "item_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    item_id: str = Field(max_length=64)
+    value: str = Field(max_length=32)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Comment(SQLModel, table=True):
+    """Free text per condition. Never shown to funders."""
+
+    __table_args__ = (UniqueConstraint("response_id", "domain_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    domain_id: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentScore(SQLModel, table=True):
+    """The stored scorecard of an assessment, refreshed whenever its responses change."""
+
+    assessment_id: int = Field(primary_key=True, foreign_key="assessment.id", ondelete="CASCADE")
+    scorecard: dict = Field(sa_column=Column(JSON, nullable=False))
+    n_respondents: int = 0
+    n_submitted: int = 0
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
+class DomainScore(SQLModel, table=True):
+    """Site-level score per condition, denormalized from the scorecard for portfolio queries."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "domain_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    domain_id: str = Field(max_length=64)
+    score: float | None = None
+    level_id: str | None = Field(default=None, max_length=64)
+    n: int = 0
+    sd: float | None = None
+
+
+class PlanStatus(StrEnum):
+    proposed = "proposed"  # recommended by the rules, not yet decided
+    accepted = "accepted"
+    in_progress = "in_progress"
+    done = "done"
+    dismissed = "dismissed"
+
+
+class PlanItem(SQLModel, table=True):
+    """An action in an organization's plan. The plan belongs to the organization, so it survives
+    reassessment; `assessment_id` records the cycle it came from."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    assessment_id: int | None = Field(default=None, foreign_key="assessment.id", ondelete="SET NULL")
+    action_id: str | None = Field(default=None, max_length=64)  # None for a custom action
+    domain_id: str | None = Field(default=None, max_length=64)
+    title: str = Field(max_length=300)
+    rationale: str | None = Field(default=None, sa_column=Column(Text))
+    steps: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timeframe: str | None = Field(default=None, max_length=100)
+    evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: PlanStatus = PlanStatus.proposed
+    owner: str | None = Field(default=None, max_length=200)
+    due_date: date | None = None
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    rank: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Commentary(SQLModel, table=True):
+    """A consultant's commentary on an assessment; printed in its PDF."""
+
+    assessment_id: int = Field(primary_key=True, foreign_key="assessment.id", ondelete="CASCADE")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    actor: str = Field(max_length=300)  # email, "respondent #12" or "system"
+    action: str = Field(max_length=100, index=True)
+    target: str | None = Field(default=None, max_length=200)
+    organization_id: int | None = Field(default=None, index=True)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RateLimitHit(SQLModel, table=True):
+    """Failed attempts (logins by IP, invitation-token guesses) within a sliding window."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    bucket: str = Field(max_length=200, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)

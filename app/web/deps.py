@@ -1,0 +1,65 @@
+"""FastAPI dependencies and their `Annotated` aliases, used by every route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from app.db.engine import get_engine
+from app.db.models import Role, User
+from app.errors import Forbidden, NotAuthenticated
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request; commits when the route returns, rolls back on any error."""
+    engine = getattr(request.app.state, "engine", None) or get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_optional_user(request: Request, session: SessionDep) -> User | None:
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    user = session.get(User, user_id)
+    # A session stays valid only while the account is active and its password unchanged.
+    if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
+        request.session.clear()
+        return None
+    request.state.user = user
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise NotAuthenticated("Please sign in to continue.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role):
+    def checker(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden("Your role does not give access to this page.")
+        return user
+
+    return checker
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]

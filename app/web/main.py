@@ -1,0 +1,77 @@
+"""The FastAPI application: middleware, error pages, static files and the routers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings, get_settings
+from app.errors import NotAuthenticated, PeerReadyError
+from app.paths import STATIC_DIR
+from app.web import security
+from app.web.routes import ROUTERS
+from app.web.templating import render
+
+log = logging.getLogger("peerready")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, status_code: int, message: str):
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    if status_code == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return render(request, "error.html", status_code=status_code, status=status_code, message=message)
+
+
+def create_app(*, settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="PeerReady",
+        version="0.1.0",
+        description="Organizational readiness for parent peer specialists. The JSON API is read-only.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    security.install(app, settings)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(PeerReadyError)
+    async def _domain_error(request: Request, exc: PeerReadyError):
+        if isinstance(exc, NotAuthenticated) and not _wants_json(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return _error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "request" for e in exc.errors()})
+        return _error_response(request, 422, "Some of what was sent is not valid: " + ", ".join(fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = "This page does not exist."
+        return _error_response(request, exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # Never a traceback to a user: log it, show a calm page.
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "Something went wrong on our side. Nothing was half-saved.")
+
+    return app

@@ -1,0 +1,27 @@
+"""All routers, in one list: the access matrix test walks every route they define."""
+
+from app.web.routes import (
+    admin,
+    api,
+    assessments,
+    auth,
+    consultant,
+    home,
+    plan,
+    portfolio,
+    report_downloads,
+    respond,
+)
+
+ROUTERS = [
+    home.router,
+    auth.router,
+    admin.router,
+    assessments.router,
+    respond.router,
+    plan.router,
+    report_downloads.router,
+    consultant.router,
+    portfolio.router,
+    api.router,
+]
