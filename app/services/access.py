@@ -1,0 +1,86 @@
+"""Who may see what. Every route that touches organization data goes through these functions.
+
+- admin: everything.
+- consultant, org_lead: the organizations they are members of (Membership rows).
+- funder: no organization pages at all; aggregates of the portfolios they belong to.
+- respondent: no account; their own response through its token (app/services/responses.py).
+
+Objects of another organization answer 404, not 403, so ids do not reveal what exists.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from app.db.models import (
+    Assessment,
+    Membership,
+    Organization,
+    Portfolio,
+    PortfolioMembership,
+    PortfolioSite,
+    Role,
+    User,
+)
+from app.errors import Forbidden, NotFound
+
+ORG_ROLES = (Role.admin, Role.consultant, Role.org_lead)
+
+
+def organization_ids_for(session: Session, *, user: User) -> set[int] | None:
+    """The organizations `user` may open, or None meaning all of them (admin)."""
+    if user.role == Role.admin:
+        return None
+    if user.role not in ORG_ROLES:
+        return set()
+    rows = session.exec(select(Membership.organization_id).where(Membership.user_id == user.id))
+    return set(rows)
+
+
+def require_org_role(user: User) -> None:
+    if user.role not in ORG_ROLES:
+        raise Forbidden("Your role does not give access to organization results.")
+
+
+def get_organization(session: Session, *, user: User, organization_id: int) -> Organization:
+    require_org_role(user)
+    allowed = organization_ids_for(session, user=user)
+    organization = session.get(Organization, organization_id)
+    if organization is None or (allowed is not None and organization_id not in allowed):
+        raise NotFound("No such organization.")
+    return organization
+
+
+def get_assessment(session: Session, *, user: User, assessment_id: int) -> Assessment:
+    require_org_role(user)
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound("No such assessment.")
+    allowed = organization_ids_for(session, user=user)
+    if allowed is not None and assessment.organization_id not in allowed:
+        raise NotFound("No such assessment.")
+    return assessment
+
+
+def portfolio_ids_for(session: Session, *, user: User) -> set[int] | None:
+    if user.role == Role.admin:
+        return None
+    if user.role != Role.funder:
+        return set()
+    rows = session.exec(select(PortfolioMembership.portfolio_id).where(PortfolioMembership.user_id == user.id))
+    return set(rows)
+
+
+def get_portfolio(session: Session, *, user: User, portfolio_id: int) -> Portfolio:
+    if user.role not in (Role.admin, Role.funder):
+        raise Forbidden("Only funders and administrators see portfolios.")
+    portfolio = session.get(Portfolio, portfolio_id)
+    allowed = portfolio_ids_for(session, user=user)
+    if portfolio is None or (allowed is not None and portfolio_id not in allowed):
+        raise NotFound("No such portfolio.")
+    return portfolio
+
+
+def portfolio_site_ids(session: Session, *, portfolio_id: int) -> list[int]:
+    rows = session.exec(select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id))
+    return list(rows)
