@@ -2,7 +2,9 @@
 
 import click
 
+from app.cli import accounts as accounts_commands
 from app.cli import instruments as instruments_commands
+from app.cli import portfolio as portfolio_commands
 from app.cli import reports as reports_commands
 from app.cli import server as server_commands
 
@@ -13,7 +15,13 @@ def cli() -> None:
     """PeerReady: organizational readiness for parent peer specialists."""
 
 
-for module in (instruments_commands, server_commands, reports_commands):
+for module in (
+    instruments_commands,
+    server_commands,
+    accounts_commands,
+    reports_commands,
+    portfolio_commands,
+):
     module.register(cli)
 
 
