@@ -43,6 +43,10 @@ class ItemResult(Frozen):
     shown_to: int  # respondents to whom the item was visible
     critical: bool = False  # the item is marked critical in the instrument
     critical_flag: bool = False  # ...and its mean fell below scoring.critical_below
+    # Added by the rules module: "choice" answers (counted, never scored), and whether the mean
+    # is withheld because fewer than privacy_threshold respondents gave it a scored answer.
+    choice: int = 0
+    suppressed: bool = False
 
 
 class DomainResult(Frozen):
@@ -69,6 +73,11 @@ class DomainResult(Frozen):
     is_strength: bool = False
     is_priority: bool = False
     priority_reasons: list[str] = Field(default_factory=list)
+    # Added by the rules module: respondents who marked every item they saw here "Not applicable"
+    # (no score, not counted below coverage), and whether score/sd/min/max/level are withheld
+    # because fewer than privacy_threshold respondents have a condition score.
+    n_all_not_applicable: int = 0
+    suppressed: bool = False
 
 
 class SelectedAction(Frozen):
