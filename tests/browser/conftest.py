@@ -1,0 +1,127 @@
+"""Browser test fixtures shared by every area: a live PeerReady server and a real Chromium page.
+
+- `live_server`: the app served by uvicorn in a thread on a free 127.0.0.1 port, backed by its
+  own migrated SQLite file (one per test session). Use `live_server.url` for the base URL and
+  `with live_server.session() as session:` to create data (commits on exit). Tests share the
+  server, so give created rows unique names (`live_server.unique("Agency")`).
+- `browser`: one headless Debian Chromium per session (`playwright install` cannot download
+  browsers here).
+- `browser_page`: a fresh browser context (no cookies) and page per test.
+- `login(page, live_server, email, password)`: signs in through the real /login form.
+
+Mark browser tests with `@pytest.mark.browser`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.config import Settings
+from app.db import migrate
+from app.db.engine import make_engine, session_scope
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    engine: Engine
+    settings: Settings
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A database session on the server's database; commits when the block ends."""
+        with session_scope(self.engine) as session:
+            yield session
+
+    def unique(self, prefix: str) -> str:
+        """A name no other test in this session uses (tests share one database)."""
+        return f"{prefix} {next(self._counter)}-{time.monotonic_ns() % 100000}"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from app.web.main import create_app
+
+    data_dir = tmp_path_factory.mktemp("live")
+    engine = make_engine(f"sqlite:///{data_dir / 'live.sqlite3'}")
+    migrate.upgrade(engine)
+    port = _free_port()
+    settings = Settings(
+        PEERREADY_ENV="test", PEERREADY_DATA_DIR=data_dir, PEERREADY_BASE_URL=f"http://127.0.0.1:{port}"
+    )
+    app = create_app(settings=settings, engine=engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("The live server did not start within 15 seconds.")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser) -> Iterator[object]:
+    """A page in a fresh context: no cookies or storage from other tests."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def login(page, live_server: LiveServer, email: str, password: str) -> None:
+    """Sign in through the real /login form (fields email, password; csrf_token is in the form)."""
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.locator("form:has(input[name=password]) button[type=submit]").first.click()
