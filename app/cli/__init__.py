@@ -6,6 +6,7 @@ from app.cli import accounts as accounts_commands
 from app.cli import instruments as instruments_commands
 from app.cli import portfolio as portfolio_commands
 from app.cli import reports as reports_commands
+from app.cli import scoring as scoring_commands
 from app.cli import server as server_commands
 
 
@@ -21,6 +22,7 @@ for module in (
     accounts_commands,
     reports_commands,
     portfolio_commands,
+    scoring_commands,
 ):
     module.register(cli)
 

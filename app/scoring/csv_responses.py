@@ -1,0 +1,210 @@
+"""Paper-collected responses from a CSV file -> ResponseInput list. Pure: text in, models out.
+
+The layout is documented in docs/csv-layout.md. Every problem is reported at once, each naming
+the row (as a spreadsheet numbers it: the header is row 1) and the column, so a consultant can fix
+the file in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+
+from app.instruments.models import Instrument, Item, text
+from app.scoring.models import ResponseInput
+from app.scoring.rules import visible_items
+
+RESPONDENT = "respondent"
+GROUP = "group"
+
+__all__ = ["CsvError", "ResponsesCsvInvalid", "parse_responses_csv", "column_letter"]
+
+
+@dataclass(frozen=True)
+class CsvError:
+    row: int  # 1 = the header row
+    column: str | None  # the column's header (or its letter when it has none); None = whole row
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class ResponsesCsvInvalid(ValueError):
+    """The CSV cannot be imported; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[CsvError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA (as spreadsheets name columns)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _dialect(first_line: str) -> str:
+    # Spreadsheets in some locales save with ";" (or tabs); pick whichever the header uses.
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _match(value: str, allowed: list[str]) -> str | None:
+    """Exact match, else a case-insensitive match when it is unambiguous ("dk" -> "DK")."""
+    if value in allowed:
+        return value
+    folded = [a for a in allowed if a.casefold() == value.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def _hidden_reason(instrument: Instrument, item: Item, group: str) -> str:
+    if item.groups and group not in item.groups:
+        return f"item {item.id} is not asked of group {group}"
+    cond = item.show_if
+    if cond is None:  # pragma: no cover - visible_items only hides by group or show_if
+        return f"item {item.id} is not shown"
+    parts = []
+    if cond.in_ is not None:
+        parts.append(f"{cond.item} is one of: {', '.join(cond.in_)}")
+    if cond.not_in is not None:
+        parts.append(f"{cond.item} is answered and is not one of: {', '.join(cond.not_in)}")
+    return f"item {item.id} is only asked when " + " and ".join(parts) + f" (leave {item.id} blank)"
+
+
+def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseInput]:
+    """Read responses from CSV text (layout: docs/csv-layout.md).
+
+    Returns one ResponseInput per non-blank data row, or raises ResponsesCsvInvalid listing every
+    error (row number, column and what is wrong).
+    """
+    content = content.lstrip("\ufeff")
+    lines = content.splitlines()
+    if not lines or not lines[0].strip():
+        raise ResponsesCsvInvalid([CsvError(1, None, "the file is empty; expected a header row")])
+    rows = list(csv.reader(io.StringIO(content), delimiter=_dialect(lines[0])))
+    header = [h.strip() for h in rows[0]]
+    errors: list[CsvError] = []
+
+    # --- header ----------------------------------------------------------------------------
+    item_ids = [i.id for i in instrument.items]
+    columns: dict[str, int] = {}
+    names: list[str] = []
+    for index, raw in enumerate(header):
+        letter = column_letter(index)
+        name = raw.lower()
+        names.append(f"{raw} ({letter})" if raw else letter)
+        if not name:
+            errors.append(CsvError(1, letter, "the column has no header"))
+        elif name in columns:
+            errors.append(CsvError(1, names[-1], f"the column {raw!r} appears twice"))
+        elif name not in (RESPONDENT, GROUP) and not instrument.has_item(name):
+            close = difflib.get_close_matches(name, [*item_ids, RESPONDENT, GROUP], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            errors.append(
+                CsvError(
+                    1,
+                    names[-1],
+                    f"unknown column {raw!r}: not an item of instrument {instrument.id}{hint}",
+                )
+            )
+        else:
+            columns[name] = index
+    if GROUP not in columns:
+        errors.append(CsvError(1, None, "the header has no 'group' column (it is required)"))
+        raise ResponsesCsvInvalid(errors)
+
+    groups = [g.id for g in instrument.groups]
+    group_labels = {
+        text(g.label, lang).casefold(): g.id for g in instrument.groups for lang in instrument.languages
+    }
+    item_columns = [(name, index) for name, index in columns.items() if instrument.has_item(name)]
+
+    # --- data rows ---------------------------------------------------------------------------
+    responses: list[ResponseInput] = []
+    seen_ids: dict[str, int] = {}
+    for row_number, cells in enumerate(rows[1:], start=2):
+        cells = [c.strip() for c in cells]
+        if not any(cells):
+            continue
+        if len(cells) > len(header):
+            errors.append(
+                CsvError(
+                    row_number,
+                    None,
+                    f"the row has {len(cells)} cells but the header has {len(header)} columns",
+                )
+            )
+            continue
+        cells += [""] * (len(header) - len(cells))
+
+        respondent = cells[columns[RESPONDENT]] if RESPONDENT in columns else ""
+        respondent = respondent or f"row-{row_number}"
+        if respondent in seen_ids:
+            errors.append(
+                CsvError(
+                    row_number,
+                    names[columns[RESPONDENT]] if RESPONDENT in columns else None,
+                    f"respondent {respondent!r} already appears in row {seen_ids[respondent]}",
+                )
+            )
+        seen_ids.setdefault(respondent, row_number)
+
+        raw_group = cells[columns[GROUP]]
+        group = _match(raw_group, groups) or group_labels.get(raw_group.casefold())
+        if group is None:
+            what = "is blank" if not raw_group else f"{raw_group!r} is not a respondent group"
+            errors.append(
+                CsvError(row_number, names[columns[GROUP]], f"group {what}; allowed: {', '.join(groups)}")
+            )
+            continue
+
+        answers: dict[str, str] = {}
+        invalid: set[str] = set()
+        for item_id, index in item_columns:
+            value = cells[index]
+            if not value:
+                continue
+            item = instrument.item_by_id(item_id)
+            allowed = [o.value for o in instrument.scale_by_id(item.scale).options]
+            matched = _match(value, allowed)
+            if matched is None:
+                invalid.add(item_id)
+                errors.append(
+                    CsvError(
+                        row_number,
+                        names[index],
+                        f"{value!r} is not an answer to {item_id}; allowed: {', '.join(allowed)} "
+                        "(or blank for no answer)",
+                    )
+                )
+            else:
+                answers[item_id] = matched
+
+        shown = {i.id for i in visible_items(instrument, group=group, answers=answers)}
+        for item in instrument.items:
+            depends_on_invalid = item.show_if is not None and item.show_if.item in invalid
+            if item.id in invalid or depends_on_invalid:
+                continue
+            column = names[columns[item.id]] if item.id in columns else item.id
+            if item.id in answers and item.id not in shown:
+                errors.append(CsvError(row_number, column, _hidden_reason(instrument, item, group)))
+            elif item.required and item.id in shown and item.id not in answers:
+                missing = "is blank" if item.id in columns else "has no column"
+                message = f"item {item.id} is required for group {group} but {missing}"
+                errors.append(CsvError(row_number, column, message))
+        responses.append(ResponseInput(respondent_id=respondent, group=group, answers=answers))
+
+    if not responses and not errors:
+        errors.append(CsvError(2, None, "the file has a header but no responses"))
+    if errors:
+        raise ResponsesCsvInvalid(errors)
+    return responses
