@@ -1,0 +1,48 @@
+"""Errors found in an instrument file: a code, where it is (file, line, path) and plain words.
+
+Modelled on pyxform's error codes: authors fix files from the message alone, tools match on the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InstrumentError:
+    code: str
+    file: str
+    line: int | None
+    # Where in the document, written like `items[3].scale`; empty for problems with the whole file.
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        location = self.file if self.line is None else f"{self.file}:{self.line}"
+        where = f"{location}: {self.path}" if self.path else location
+        return f"{where}: {self.message} [{self.code}]"
+
+
+class InstrumentInvalid(Exception):
+    """An instrument file (or a folder of them) has errors; `errors` lists every one found."""
+
+    def __init__(self, errors: list[InstrumentError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+
+
+# A location inside the document as keys and list indexes, e.g. ("items", 3, "scale").
+Loc = tuple[str | int, ...]
+
+
+def format_path(loc: Loc) -> str:
+    """`("items", 3, "scale")` -> `items[3].scale`; keys that are not plain names are quoted."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part.replace("_", "a").replace("-", "a").isalnum():
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text

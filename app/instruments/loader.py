@@ -1,0 +1,389 @@
+"""Instrument YAML -> validated `Instrument`, or every error of the file at once.
+
+Steps, each of which stops at the first stage that finds problems (later stages need earlier ones):
+1. bytes: size limit (before anything is parsed), NUL bytes, UTF-8;
+2. YAML: one document, a mapping at the top, no anchors/aliases/custom tags, text keys, no duplicates;
+3. types: the Pydantic model, each error mapped back to a line through ruamel's round-trip positions;
+4. cross-checks (`app.instruments.checks`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+
+from app.instruments.checks import check_instrument
+from app.instruments.errors import InstrumentError, InstrumentInvalid, Loc, format_path
+from app.instruments.models import Instrument, StrictModel
+
+MAX_INSTRUMENT_BYTES = 2 * 1024 * 1024
+# Real instruments nest about 7 levels; the limit keeps the recursive composer far from Python's stack limit.
+MAX_NESTING = 20
+# A broken file can repeat one mistake thousands of times; nobody reads past the first screenful.
+MAX_REPORTED_ERRORS = 100
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {
+    _YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+}
+
+
+@dataclass(frozen=True)
+class LoadedInstrument:
+    instrument: Instrument
+    source_text: str
+    # sha256 (hex) of the file's bytes.
+    content_hash: str
+    path: str | None = None
+
+    @property
+    def version_key(self) -> str:
+        """The declared version plus a content hash: editing a file without bumping its version
+        still gives a new identity, so assessments stay pinned to exactly what respondents saw."""
+        return f"{self.instrument.version}+{self.content_hash[:12]}"
+
+
+def load_instrument_file(path: str | Path) -> LoadedInstrument:
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise _invalid("not-a-file", source, "not a regular file")
+    try:
+        # Size first: a huge file is refused without being read or parsed.
+        if path.stat().st_size > MAX_INSTRUMENT_BYTES:
+            raise _too_large(source)
+        with path.open("rb") as stream:
+            data = stream.read(MAX_INSTRUMENT_BYTES + 1)
+    except OSError as error:
+        raise _invalid("unreadable", source, f"cannot read the file ({error.strerror})") from None
+    return _load(data, source=source, path=source)
+
+
+def load_instrument_text(text: str | bytes, *, source: str) -> LoadedInstrument:
+    """Load an instrument from its text; `source` names it in error messages."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return _load(data, source=source, path=None)
+
+
+def _load(data: bytes, *, source: str, path: str | None) -> LoadedInstrument:
+    if len(data) > MAX_INSTRUMENT_BYTES:
+        raise _too_large(source)
+    text = _decode(data, source)
+    root = _parse(text, source)
+    locator = YamlLocator(root)
+    instrument = _validate(root, source, locator)
+    errors = check_instrument(instrument, file=source, line_of=locator.line_of)
+    if errors:
+        raise _invalid_all(errors)
+    return LoadedInstrument(instrument, text, hashlib.sha256(data).hexdigest(), path)
+
+
+# --- 1. bytes -------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, source: str) -> str:
+    if b"\0" in data:
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise _invalid("binary", source, "contains NUL bytes: this is not a text (YAML) file", line=line)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise _invalid(
+            "encoding", source, "is not valid UTF-8 text; save the file as UTF-8", line=line
+        ) from None
+    if not text.strip():
+        raise _invalid("empty", source, "the file is empty")
+    return text
+
+
+# --- 2. YAML --------------------------------------------------------------------------------
+
+
+def _parse(text: str, source: str) -> Any:
+    yaml = YAML(typ="rt")
+    yaml.max_depth = MAX_NESTING
+    try:
+        constructor, parser = yaml.get_constructor_parser(text)
+        try:
+            return _compose_and_construct(constructor, parser, source)
+        finally:
+            parser.dispose()
+    except MaxDepthExceededError as error:
+        line = error.problem_mark.line + 1
+        raise _invalid(
+            "too-deep", source, f"is nested more than {MAX_NESTING} levels deep", line=line
+        ) from None
+    except MarkedYAMLError as error:
+        raise InstrumentInvalid([_syntax_error(error, source)]) from None
+    except ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        message = f"contains the control character #x{error.character:04x}, which YAML does not allow"
+        raise _invalid("binary", source, message, line=line) from None
+    except YAMLError as error:
+        raise _invalid("yaml-syntax", source, str(error)) from None
+    except ValueError as error:
+        # e.g. Python refuses to convert an integer of thousands of digits.
+        raise _invalid("invalid-value", source, f"holds a value that cannot be read: {error}") from None
+
+
+def _compose_and_construct(constructor: Any, parser: Any, source: str) -> Any:
+    composer = constructor.composer
+    if not composer.check_node():
+        raise _invalid("empty", source, "the file has no content, only comments")
+    node = composer.get_node()
+    if composer.check_node():
+        line = parser.peek_event().start_mark.line + 1
+        message = "holds more than one YAML document (a second '---'); put one instrument per file"
+        raise _invalid("multiple-documents", source, message, line=line)
+    _raise_structure_errors(node, source)
+    # Only now is the tree built: it has no aliases left that could expand.
+    return constructor.construct_document(node)
+
+
+def _syntax_error(error: MarkedYAMLError, source: str) -> InstrumentError:
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else None
+    problem = error.problem or ""
+    if "'\\t'" in problem:
+        return InstrumentError(
+            "tab-indent", source, line, "", "a tab is used for indentation; YAML needs spaces"
+        )
+    message = problem if not error.context else f"{problem} ({error.context})"
+    return InstrumentError("yaml-syntax", source, line, "", f"YAML syntax: {message}")
+
+
+def _raise_structure_errors(root: Node, source: str) -> None:
+    """Reject what YAML allows but instruments must not use, from the composed tree.
+
+    The walk visits each node object once: an alias is the same object as its anchor, so an
+    alias bomb costs no more than its text and is refused before anything expands it.
+    """
+    if not isinstance(root, MappingNode):
+        shape = "a list" if isinstance(root, SequenceNode) else "a single value"
+        raise _invalid(
+            "not-a-mapping",
+            source,
+            f"the file must be a mapping of fields (id:, version:, ...), not {shape}",
+            line=root.start_mark.line + 1,
+        )
+    errors: list[InstrumentError] = []
+
+    def add(code: str, node: Node, message: str) -> None:
+        errors.append(InstrumentError(code, source, node.start_mark.line + 1, "", message))
+
+    visited: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if node.anchor is not None:
+            add(
+                "alias",
+                node,
+                f"anchors and aliases are not supported (&{node.anchor}); write the value out in full",
+            )
+        if node.tag not in _ALLOWED_TAGS:
+            add("yaml-tag", node, f"YAML tags such as {node.tag} are not supported")
+        if isinstance(node, SequenceNode):
+            pending.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            first_line: dict[str, int] = {}
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode) or key.tag != _YAML_TAG + "str":
+                    add("key-type", key, "keys must be plain text (names like 'title' or quoted \"1\")")
+                elif key.value in first_line:
+                    add(
+                        "duplicate-key",
+                        key,
+                        f"key '{key.value}' appears twice in the same mapping "
+                        f"(first on line {first_line[key.value]})",
+                    )
+                else:
+                    first_line[key.value] = key.start_mark.line + 1
+                pending.append(value)
+    if errors:
+        raise _invalid_all(errors)
+
+
+# --- 3. types -------------------------------------------------------------------------------
+
+
+class YamlLocator:
+    """Finds the 1-based line of a path like ("items", 3, "scale") in a ruamel round-trip tree.
+
+    A path that leaves the document (a missing field) gives the line of the deepest part that exists.
+    """
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def line_of(self, loc: Loc) -> int:
+        node = self.root
+        line = node.lc.line + 1
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                line = node.lc.item(part)[0] + 1
+            else:
+                break
+            node = node[part]
+        return line
+
+
+def _validate(root: Any, source: str, locator: YamlLocator) -> Instrument:
+    data = _plain(root)
+    try:
+        return Instrument.model_validate(data)
+    except ValidationError as validation:
+        errors = [
+            _type_error(detail, data, source, locator) for detail in validation.errors(include_url=False)
+        ]
+        raise _invalid_all([error for error in errors if error is not None]) from None
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip containers and scalar subclasses -> plain Python values for Pydantic."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    for plain_type in (bool, str, int, float):
+        if isinstance(value, plain_type):
+            return plain_type(value)
+    return value
+
+
+# Readable words for the model's patterns; anything else keeps Pydantic's wording.
+_PATTERN_HINTS = {
+    r"^[a-z][a-z0-9_]*$": "is not a valid id: use lowercase letters, digits and _, starting with a letter",
+    r"^[A-Za-z0-9_.-]+$": "is not a valid option value: use letters, digits, '.', '_' or '-'",
+    r"^[a-z]{2}(-[A-Z]{2})?$": "is not a language code like 'en' or 'es-MX'",
+    r"^\d+\.\d+(\.\d+)?$": 'is not a version like "1.0" or "1.2.3"',
+}
+_KNOWN_FIELDS = sorted(
+    {
+        field.alias or name
+        for model in StrictModel.__subclasses__()
+        for name, field in model.model_fields.items()
+    }
+)
+
+
+def _is_union_branch(part: str | int) -> bool:
+    # LocalizedText is `str | dict[...]`; Pydantic names the branch it tried in the error location.
+    return part == "str" or (isinstance(part, str) and part.startswith("dict["))
+
+
+def _type_error(detail: Any, data: Any, source: str, locator: YamlLocator) -> InstrumentError | None:
+    """One Pydantic error -> an InstrumentError at a path of the document, or None when it only
+    repeats what the error from the other branch of a text-or-translations union says."""
+    path: list[str | int] = []
+    node = data
+    kind = detail["type"]
+    for part in detail["loc"]:
+        if part == "[key]":
+            break  # the key itself is wrong; `path` already ends at it
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif _is_union_branch(part):
+            if isinstance(node, dict) and part != "str":
+                continue
+            if isinstance(node, dict) or part != "str":
+                return None
+            kind = "text_type"
+            break
+        else:
+            node = None
+        path.append(part)
+    loc = tuple(path)
+    return InstrumentError(
+        _error_code(kind), source, locator.line_of(loc), format_path(loc), _error_message(kind, detail, loc)
+    )
+
+
+def _error_code(kind: str) -> str:
+    if kind == "missing":
+        return "missing"
+    if kind == "extra_forbidden":
+        return "unknown-field"
+    if kind == "string_pattern_mismatch":
+        return "format"
+    if kind in ("too_short", "too_long"):
+        return "length"
+    if kind.startswith(("greater_than", "less_than")) or kind == "finite_number":
+        return "range"
+    if kind == "literal_error":
+        return "choice"
+    if kind.endswith(("_type", "_parsing")):
+        return "type"
+    return "invalid"
+
+
+def _error_message(kind: str, detail: Any, loc: Loc) -> str:
+    value = detail.get("input")
+    name = loc[-1] if loc else ""
+    if kind == "missing":
+        return "this field is required"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(name), _KNOWN_FIELDS, n=1, cutoff=0.75)
+        return f"unknown field '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+    if kind == "text_type":
+        return "must be text, or one text per language (a mapping such as en: ..., es: ...)"
+    if kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(detail.get("ctx", {}).get("pattern", ""))
+        if hint:
+            return f"{value!r} {hint}"
+    if kind == "string_type" and isinstance(value, int | float | date):
+        return f"must be text; write {value} in quotes"
+    if kind == "too_short":
+        ctx = detail["ctx"]
+        return f"needs at least {ctx['min_length']} entries, has {ctx['actual_length']}"
+    return detail["msg"].replace("Input should be", "must be")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _invalid(code: str, source: str, message: str, *, line: int | None = None) -> InstrumentInvalid:
+    return InstrumentInvalid([InstrumentError(code, source, line, "", message)])
+
+
+def _invalid_all(errors: list[InstrumentError]) -> InstrumentInvalid:
+    errors = sorted(errors, key=lambda error: (error.line is None, error.line or 0))
+    if len(errors) > MAX_REPORTED_ERRORS:
+        first = errors[0]
+        more = InstrumentError(
+            "too-many-errors",
+            first.file,
+            None,
+            "",
+            f"{len(errors) - MAX_REPORTED_ERRORS} more errors not shown",
+        )
+        errors = [*errors[:MAX_REPORTED_ERRORS], more]
+    return InstrumentInvalid(errors)
+
+
+def _too_large(source: str) -> InstrumentInvalid:
+    return _invalid(
+        "too-large",
+        source,
+        f"is larger than {MAX_INSTRUMENT_BYTES // (1024 * 1024)} MB; "
+        "an instrument file is normally well under 200 KB",
+    )
