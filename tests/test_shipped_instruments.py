@@ -1,0 +1,226 @@
+"""The shipped instruments: valid, complete, grounded in the five seed documents, plain language.
+
+Loads each file with the full loader (type validation plus cross-checks), then checks the
+content rules the product brief sets: enough items per condition, critical items, conditional
+items for agencies that employ parent peer specialists and for those preparing, peer-staff items,
+evidence keys from the seeds only, and a Flesch-Kincaid grade of 9 or lower for item texts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from app.instruments.loader import load_instrument_file
+from app.instruments.models import Instrument, Item, text
+from app.instruments.readability import MAX_ITEM_GRADE, as_passage, fk_grade, measure, visible_scored_items
+from app.paths import INSTRUMENTS_DIR
+
+SEED_KEYS = {"valentine2022", "nicholson2018", "samhsa2017", "miles", "ashcraft2007"}
+DOMAINS = ["purpose", "integration", "stigma", "valuing"]
+GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr", "family_advisory"]
+STAFF_GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr"]
+FULL = INSTRUMENTS_DIR / "readiness-full.yaml"
+QUICK = INSTRUMENTS_DIR / "quick-check.yaml"
+ALL_FILES = sorted(INSTRUMENTS_DIR.glob("*.yaml"))
+
+
+def load(path: Path) -> Instrument:
+    return load_instrument_file(path).instrument
+
+
+@pytest.fixture(scope="module")
+def full() -> Instrument:
+    return load(FULL)
+
+
+@pytest.fixture(scope="module")
+def quick() -> Instrument:
+    return load(QUICK)
+
+
+def scored(instrument: Instrument) -> list[Item]:
+    return [i for i in instrument.items if instrument.is_scored(i)]
+
+
+def test_both_instruments_are_shipped() -> None:
+    assert FULL in ALL_FILES and QUICK in ALL_FILES
+
+
+# --- every shipped file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_loads_with_cross_checks(path: Path) -> None:
+    instrument = load(path)
+    assert instrument.version == "1.0.0"
+    assert instrument.languages == ["en"]
+    assert [d.id for d in instrument.domains] == DOMAINS
+    assert [g.id for g in instrument.groups] == GROUPS
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_evidence_comes_from_the_seeds(path: Path) -> None:
+    instrument = load(path)
+    assert set(instrument.references) == SEED_KEYS
+    for entry in [*instrument.domains, *instrument.items, *instrument.actions]:
+        assert entry.evidence, f"{entry.id} cites no evidence"
+        assert 1 <= len(entry.evidence) <= 3, entry.id
+        assert set(entry.evidence) <= SEED_KEYS, f"{entry.id}: {entry.evidence}"
+        assert len(set(entry.evidence)) == len(entry.evidence), f"{entry.id} repeats a key"
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_scales_and_levels(path: Path) -> None:
+    instrument = load(path)
+    agree = instrument.scale_by_id("agree5")
+    assert [(o.value, o.score) for o in agree.options if o.kind == "scored"] == [
+        (str(n), n) for n in range(1, 6)
+    ]
+    assert {o.kind for o in agree.options} == {"scored", "dont_know", "not_applicable"}
+    status = instrument.scale_by_id("pps_status")
+    assert [o.value for o in status.options] == ["employ", "planning", "exploring"]
+    assert all(o.kind == "choice" for o in status.options)
+    context = instrument.item_by_id("pps_status")
+    assert context.required and not context.groups and not instrument.is_scored(context)
+    levels = instrument.scoring.levels
+    assert levels[0].min == 0 and levels[-1].max == 100
+    assert all(a.max == b.min for a, b in zip(levels, levels[1:], strict=False))
+    s = instrument.scoring
+    assert (s.strength_at, s.priority_below, s.critical_below, s.gap_threshold, s.dont_know_flag_rate) == (
+        75, 60, 50, 15, 0.25
+    )
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_each_domain_has_a_critical_item_and_actions(path: Path) -> None:
+    instrument = load(path)
+    for domain in DOMAINS:
+        critical = [i for i in scored(instrument) if i.domain == domain and i.critical]
+        assert 1 <= len(critical) <= 2, domain
+        # some action answers each critical item
+        named = {c for a in instrument.actions for c in (a.when.critical_items or [])}
+        assert any(i.id in named for i in critical), domain
+    reverse = [i for i in instrument.items if i.reverse]
+    assert len(reverse) <= 2
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_actions_are_complete(path: Path) -> None:
+    instrument = load(path)
+    for action in instrument.actions:
+        assert 2 <= len(action.steps) <= 5, action.id
+        assert 1 <= action.priority <= 3
+        assert text(action.timeframe)
+    kinds = {
+        kind
+        for a in instrument.actions
+        for kind, value in a.when
+        if value is not None
+    }
+    assert kinds >= {"domain_below", "items_below", "critical_items", "dont_know_above", "gap_at_least"}
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_parent_journey_is_never_a_score(path: Path) -> None:
+    """The Parent Journey is an understanding tool: any action citing it says it must not judge a parent."""
+    instrument = load(path)
+    for action in instrument.actions:
+        if "miles" in action.evidence:
+            words = " ".join([text(action.rationale), *(text(s) for s in action.steps)]).lower()
+            assert "never" in words and ("score" in words or "judge" in words), action.id
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_items_speak_about_the_organization(path: Path) -> None:
+    """Items describe the agency; first-person items are only for peer staff about their own experience."""
+    instrument = load(path)
+    for item in scored(instrument):
+        words = text(item.text)
+        if words.startswith("As a peer staff member"):
+            assert item.groups == ["peer_staff"], item.id
+        else:
+            assert " I " not in f" {words} ", item.id
+
+
+# --- reading level ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_reading_grade(path: Path) -> None:
+    report = measure(load(path))
+    assert report.item_grade <= MAX_ITEM_GRADE, (report.item_grade, report.hardest_items)
+    assert report.action_grade <= MAX_ITEM_GRADE + 1
+
+
+def test_fk_grade_follows_the_formula() -> None:
+    assert fk_grade("") == 0.0
+    assert fk_grade("The cat sat on the mat.") < 1
+    # 0.39 * 6 words/sentence + 11.8 * 6/6 syllables/word - 15.59
+    assert fk_grade("The cat sat on the mat.") == pytest.approx(0.39 * 6 + 11.8 - 15.59)
+    assert as_passage(["One", "Two?", " "]) == "One. Two?"
+    hard = "Organizational implementation necessitates comprehensive interdisciplinary collaboration."
+    assert fk_grade(hard) > 15
+
+
+# --- the full instrument ---------------------------------------------------------------------
+
+
+def test_full_has_enough_items_and_actions(full: Instrument) -> None:
+    items = Counter(i.domain for i in scored(full))
+    actions = Counter(a.domain for a in full.actions)
+    for domain in DOMAINS:
+        assert items[domain] >= 9, domain
+        assert actions[domain] >= 6, domain
+
+
+@pytest.mark.parametrize("status", ["employ", "planning", "exploring"])
+@pytest.mark.parametrize("group", STAFF_GROUPS)
+def test_full_every_staff_group_sees_enough(full: Instrument, group: str, status: str) -> None:
+    counts = visible_scored_items(full, group, {"pps_status": status})
+    assert min(counts.values()) >= 6, counts
+    assert sum(counts.values()) >= 30, counts
+
+
+def test_full_family_advisory_answers_every_condition(full: Instrument) -> None:
+    for status in ["employ", "planning", "exploring"]:
+        counts = visible_scored_items(full, "family_advisory", {"pps_status": status})
+        assert min(counts.values()) >= 1, counts
+
+
+def test_full_conditional_items(full: Instrument) -> None:
+    employ = [i for i in full.items if i.show_if and i.show_if.in_ == ["employ"]]
+    preparing = [i for i in full.items if i.show_if and set(i.show_if.in_ or []) == {"planning", "exploring"}]
+    assert len(employ) >= 4 and len(preparing) >= 4
+    for item in [*employ, *preparing]:
+        assert item.show_if is not None and item.show_if.item == "pps_status"
+    # each condition has preparation items, so agencies still planning get specific feedback
+    assert {i.domain for i in preparing} == set(DOMAINS)
+
+
+def test_full_peer_staff_perspective_items(full: Instrument) -> None:
+    peer_only = [i for i in scored(full) if i.groups == ["peer_staff"]]
+    assert len(peer_only) >= 6
+    assert {i.domain for i in peer_only} == set(DOMAINS)
+    # leadership sees a counterpart in every condition, so the two views can be compared
+    for domain in DOMAINS:
+        assert visible_scored_items(full, "leadership", {"pps_status": "employ"})[domain] >= 8
+
+
+def test_full_required_and_reverse(full: Instrument) -> None:
+    assert 3 <= sum(i.required for i in scored(full)) <= 8
+    assert 1 <= sum(i.reverse for i in full.items) <= 2
+
+
+# --- the quick check -------------------------------------------------------------------------
+
+
+def test_quick_check_is_short_and_for_everyone(quick: Instrument) -> None:
+    items = scored(quick)
+    assert len(items) <= 16
+    assert Counter(i.domain for i in items) == dict.fromkeys(DOMAINS, 4)
+    assert all(not i.groups and i.show_if is None for i in quick.items)
+    actions = Counter(a.domain for a in quick.actions)
+    assert all(actions[d] >= 2 for d in DOMAINS)
