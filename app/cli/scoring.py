@@ -39,7 +39,13 @@ def _load_instrument(ref: str) -> Instrument:
             f"no instrument file {ref!r}; looking instruments up by id is not available yet, "
             "so pass the path to the YAML file"
         ) from None
-    return registry.find_instrument(ref).instrument
+    loaded = registry.find_instrument(ref)
+    if loaded is None:
+        raise click.ClickException(
+            f"no instrument with id {ref!r} in {registry.instruments_directory()} "
+            "(or pass the path to a YAML file)"
+        )
+    return loaded.instrument
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
