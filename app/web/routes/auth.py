@@ -1,3 +1,113 @@
-from fastapi import APIRouter
+"""Sign in, sign out and change one's own password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from app.errors import BadInput, TooManyRequests
+from app.services import accounts, audit, ratelimit
+from app.web.deps import CurrentUser, OptionalUser, SessionDep
+from app.web.routes.home import START_PAGE
+from app.web.templating import render
 
 router = APIRouter()
+
+PASSWORD_FIELD = Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)]
+
+
+def safe_next(value: str | None) -> str | None:
+    """Only same-site paths: "/x" yes, "//evil.example" or "https://…" no (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
+        return None
+    if any(ord(ch) < 32 for ch in value) or value.startswith(("/login", "/logout")):
+        return None
+    return value[:500]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in(request: Request, user) -> None:
+    """A fresh session for the signed-in user: clearing first rotates the CSRF token too."""
+    request.session.clear()
+    request.session["user_id"] = user.id
+    request.session["pw"] = accounts.session_fingerprint(user)
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request, user: OptionalUser, next: str | None = None):
+    if user is not None:
+        return RedirectResponse(safe_next(next) or START_PAGE[user.role], status_code=303)
+    return render(request, "auth/login.html", next=safe_next(next) or "", email="", error=None)
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=400)] = "",
+    password: PASSWORD_FIELD = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+):
+    target = safe_next(next)
+    try:
+        result = accounts.authenticate(
+            session, email=email, password=password, client_ip=client_ip(request),
+            settings=request.app.state.settings,
+        )
+    except TooManyRequests as exc:
+        return render(request, "auth/login.html", status_code=429, next=target or "", email=email,
+                      error=exc.message)
+    if not result.ok:
+        return render(request, "auth/login.html", status_code=400, next=target or "", email=email,
+                      error=result.message)
+    ratelimit.prune(session)
+    sign_in(request, result.user)
+    return RedirectResponse(target or START_PAGE[result.user.role], status_code=303)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, session: SessionDep, user: OptionalUser):
+    if user is not None:
+        audit.record(session, actor=user, action="logout", target=f"user:{user.id}")
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/account/password", include_in_schema=False)
+def password_form(request: Request, user: CurrentUser):
+    return render(request, "auth/password.html", error=None, done=False,
+                  min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+
+
+@router.post("/account/password", include_in_schema=False)
+def password_submit(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    current_password: PASSWORD_FIELD = "",
+    new_password: PASSWORD_FIELD = "",
+    repeat_password: PASSWORD_FIELD = "",
+):
+    try:
+        accounts.change_password(session, user=user, current=current_password, new=new_password,
+                                 repeat=repeat_password)
+    except BadInput as exc:
+        return render(request, "auth/password.html", status_code=400, error=exc.message, done=False,
+                      min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+    # This session stays signed in; every other session of this user ends (the fingerprint changed).
+    sign_in(request, user)
+    return render(request, "auth/password.html", error=None, done=True, csrf_token=_fresh_csrf(request),
+                  min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+
+
+def _fresh_csrf(request: Request) -> str:
+    from app.web.security import csrf_token
+
+    token = csrf_token(request)
+    request.state.csrf_token = token
+    return token

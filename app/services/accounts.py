@@ -1,0 +1,385 @@
+"""Accounts: password hashing, sign-in with lockout, password change and reset, user admin.
+
+Sign-in never says whether an email exists: unknown email, wrong password and a locked account
+all get the same message, and an unknown email still costs one hash verification so the
+timing does not tell them apart either.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from pwdlib import PasswordHash
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.config import Settings
+from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
+from app.errors import BadInput, Conflict, NotFound, TooManyRequests
+from app.services import audit, ratelimit
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
+LOGIN_FAILED_MESSAGE = (
+    "That email and password do not match an active account. "
+    "After several failed attempts sign-in pauses for a while; try again later or ask your administrator."
+)
+# Failed sign-ins allowed from one client address in the window before it gets 429.
+LOGIN_IP_LIMIT = 30
+LOGIN_IP_WINDOW_SECONDS = 600
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_hasher = PasswordHash.recommended()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    try:
+        return _hasher.verify(password, hashed)
+    except Exception:  # a malformed stored hash is a failed check, never a crash
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password-only-for-timing")
+
+
+def session_fingerprint(user: User) -> str:
+    """Stored in the session cookie; a password change or reset ends every other session."""
+    return user.password_hash[-16:]
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    email = normalize_email(email)
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
+        raise BadInput("Enter a valid email address, like name@example.org.")
+    return email
+
+
+def validate_new_password(password: str, repeat: str | None = None) -> None:
+    if repeat is not None and password != repeat:
+        raise BadInput("The two new passwords are not the same.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise BadInput(f"A password can have at most {MAX_PASSWORD_LENGTH} characters.")
+    if not password.strip():
+        raise BadInput("A password cannot be only spaces.")
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def authenticate(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    client_ip: str,
+    settings: Settings,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Check a sign-in attempt and record its outcome (failures, lockout, audit).
+
+    Returns a LoginResult instead of raising so the caller's transaction commits the failure
+    counters. Raises TooManyRequests when this client address has failed too often.
+    """
+    now = now or utcnow()
+    ip_bucket = f"login-ip:{client_ip}"
+    if (
+        ratelimit.count(session, bucket=ip_bucket, window_seconds=LOGIN_IP_WINDOW_SECONDS, now=now)
+        >= LOGIN_IP_LIMIT
+    ):
+        audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
+        raise TooManyRequests(
+            "Too many sign-in attempts from this network. Wait a few minutes and try again."
+        )
+
+    email = normalize_email(email)[:254]
+    password = password[:MAX_PASSWORD_LENGTH]
+    user = session.exec(select(User).where(User.email == email)).first() if email else None
+
+    if user is None or not user.is_active or (user.locked_until is not None and user.locked_until > now):
+        verify_password(password, _dummy_hash())  # same cost as a real check
+        ratelimit.hit(session, bucket=ip_bucket, now=now)
+        reason = "unknown" if user is None else ("inactive" if not user.is_active else "locked")
+        audit.record(
+            session,
+            actor=user if user else "anonymous",
+            action="login.failed",
+            target=f"user:{user.id}" if user else None,
+            detail={"reason": reason, "ip": client_ip},
+        )
+        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+
+    if not verify_password(password, user.password_hash):
+        ratelimit.hit(session, bucket=ip_bucket, now=now)
+        user.failed_logins += 1
+        detail: dict = {"reason": "password", "ip": client_ip}
+        if user.failed_logins >= settings.login_max_failures:
+            seconds = settings.login_lockout_seconds * 2 ** min(user.lockouts, 16)
+            user.locked_until = now + timedelta(seconds=seconds)
+            user.lockouts += 1
+            user.failed_logins = 0
+            detail["locked_for_seconds"] = seconds
+        session.add(user)
+        audit.record(session, actor=user, action="login.failed", target=f"user:{user.id}", detail=detail)
+        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.lockouts = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.add(user)
+    audit.record(
+        session, actor=user, action="login.succeeded", target=f"user:{user.id}", detail={"ip": client_ip}
+    )
+    return LoginResult(user)
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def change_password(session: Session, *, user: User, current: str, new: str, repeat: str) -> None:
+    if not verify_password(current[:MAX_PASSWORD_LENGTH], user.password_hash):
+        raise BadInput("Your current password is not right.")
+    validate_new_password(new, repeat)
+    if new == current:
+        raise BadInput("Choose a new password that differs from the current one.")
+    user.password_hash = hash_password(new)
+    session.add(user)
+    audit.record(session, actor=user, action="password.changed", target=f"user:{user.id}")
+
+
+def reset_password(session: Session, *, actor: User, user: User, temporary_password: str) -> None:
+    """An administrator sets a temporary password; it also lifts any lockout."""
+    validate_new_password(temporary_password)
+    user.password_hash = hash_password(temporary_password)
+    user.failed_logins = 0
+    user.lockouts = 0
+    user.locked_until = None
+    session.add(user)
+    audit.record(
+        session, actor=actor, action="password.reset", target=f"user:{user.id}", detail={"email": user.email}
+    )
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(User.email)))
+
+
+def count_admins(session: Session) -> int:
+    return session.exec(
+        select(func.count()).select_from(User).where(User.role == Role.admin, User.is_active)
+    ).one()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role | str,
+    password: str,
+    actor: User | str | None = None,
+    is_active: bool = True,
+) -> User:
+    email = validate_email(email)
+    name = name.strip() or email.split("@")[0]
+    if len(name) > 200:
+        raise BadInput("A name can have at most 200 characters.")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise BadInput("Choose one of the roles listed.") from None
+    validate_new_password(password)
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise Conflict("A user with this email already exists.")
+    user = User(email=email, name=name, role=role, password_hash=hash_password(password), is_active=is_active)
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.created",
+        target=f"user:{user.id}",
+        detail={"email": email, "role": role.value},
+    )
+    return user
+
+
+def update_user(
+    session: Session, *, actor: User, user: User, email: str, name: str, role: Role | str, is_active: bool
+) -> User:
+    email = validate_email(email)
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise BadInput("Enter a name of at most 200 characters.")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise BadInput("Choose one of the roles listed.") from None
+    clash = session.exec(select(User.id).where(User.email == email, User.id != user.id)).first()
+    if clash is not None:
+        raise Conflict("A user with this email already exists.")
+    losing_admin = user.role == Role.admin and user.is_active and (role != Role.admin or not is_active)
+    if losing_admin and count_admins(session) <= 1:
+        raise Conflict("This is the last active administrator; add another one first.")
+    before = {"email": user.email, "name": user.name, "role": user.role.value, "active": user.is_active}
+    user.email, user.name, user.role, user.is_active = email, name, role, is_active
+    after = {"email": email, "name": name, "role": role.value, "active": is_active}
+    if before["role"] != after["role"]:
+        # A role change drops memberships that no longer fit the new role.
+        _drop_memberships_outside_role(session, user=user)
+    session.add(user)
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if changes:
+        audit.record(session, actor=actor, action="user.updated", target=f"user:{user.id}", detail=changes)
+    return user
+
+
+def _drop_memberships_outside_role(session: Session, *, user: User) -> None:
+    if user.role not in (Role.consultant, Role.org_lead):
+        for row in session.exec(select(Membership).where(Membership.user_id == user.id)):
+            session.delete(row)
+    if user.role != Role.funder:
+        for row in session.exec(select(PortfolioMembership).where(PortfolioMembership.user_id == user.id)):
+            session.delete(row)
+
+
+# --- memberships ----------------------------------------------------------------------------
+
+
+def add_membership(
+    session: Session, *, actor: User | str | None, user: User, organization: Organization
+) -> None:
+    if user.role not in (Role.consultant, Role.org_lead):
+        raise BadInput("Only consultants and organization leads are linked to organizations.")
+    exists = session.exec(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.organization_id == organization.id
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(f"{user.email} already belongs to {organization.name}.")
+    session.add(Membership(user_id=user.id, organization_id=organization.id))
+    audit.record(
+        session,
+        actor=actor,
+        action="membership.added",
+        target=f"user:{user.id}",
+        organization_id=organization.id,
+        detail={"email": user.email, "organization": organization.name},
+    )
+
+
+def remove_membership(session: Session, *, actor: User, user: User, organization_id: int) -> None:
+    row = session.exec(
+        select(Membership).where(Membership.user_id == user.id, Membership.organization_id == organization_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such membership.")
+    session.delete(row)
+    audit.record(
+        session,
+        actor=actor,
+        action="membership.removed",
+        target=f"user:{user.id}",
+        organization_id=organization_id,
+        detail={"email": user.email},
+    )
+
+
+def add_portfolio_membership(
+    session: Session, *, actor: User | str | None, user: User, portfolio: Portfolio
+) -> None:
+    if user.role != Role.funder:
+        raise BadInput("Only funders are linked to portfolios.")
+    exists = session.exec(
+        select(PortfolioMembership.id).where(
+            PortfolioMembership.user_id == user.id, PortfolioMembership.portfolio_id == portfolio.id
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(f"{user.email} already follows {portfolio.name}.")
+    session.add(PortfolioMembership(user_id=user.id, portfolio_id=portfolio.id))
+    audit.record(
+        session,
+        actor=actor,
+        action="portfolio_membership.added",
+        target=f"user:{user.id}",
+        detail={"email": user.email, "portfolio": portfolio.name},
+    )
+
+
+def remove_portfolio_membership(session: Session, *, actor: User, user: User, portfolio_id: int) -> None:
+    row = session.exec(
+        select(PortfolioMembership).where(
+            PortfolioMembership.user_id == user.id, PortfolioMembership.portfolio_id == portfolio_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such portfolio membership.")
+    session.delete(row)
+    audit.record(
+        session,
+        actor=actor,
+        action="portfolio_membership.removed",
+        target=f"user:{user.id}",
+        detail={"email": user.email, "portfolio_id": portfolio_id},
+    )
+
+
+def memberships_of(session: Session, *, user: User) -> list[Organization]:
+    return list(
+        session.exec(
+            select(Organization)
+            .join(Membership, Membership.organization_id == Organization.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Organization.name)
+        )
+    )
+
+
+def portfolios_of(session: Session, *, user: User) -> list[Portfolio]:
+    return list(
+        session.exec(
+            select(Portfolio)
+            .join(PortfolioMembership, PortfolioMembership.portfolio_id == Portfolio.id)
+            .where(PortfolioMembership.user_id == user.id)
+            .order_by(Portfolio.name)
+        )
+    )
