@@ -14,7 +14,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    # Aware UTC: sqlmodel's UTCDateTime columns (migration 0001) refuse naive datetimes on insert.
+    return datetime.now(UTC)
 
 
 class Role(StrEnum):
