@@ -81,7 +81,8 @@ def test_scales_and_levels(path: Path) -> None:
     ]
     assert {o.kind for o in agree.options} == {"scored", "dont_know", "not_applicable"}
     status = instrument.scale_by_id("pps_status")
-    assert [o.value for o in status.options] == ["employ", "planning", "exploring"]
+    # "not_sure" keeps "I don't know" possible here too; it shows neither conditional branch.
+    assert [o.value for o in status.options] == ["employ", "planning", "exploring", "not_sure"]
     assert all(o.kind == "choice" for o in status.options)
     context = instrument.item_by_id("pps_status")
     assert context.required and not context.groups and not instrument.is_scored(context)
