@@ -71,3 +71,22 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def load_settings_or_exit() -> Settings:
+    """Settings for command-line entry points: a clear message and exit status 2 instead of a
+    traceback when they are invalid (for example the development SECRET_KEY in production)."""
+    import sys
+
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append(f"  - {where + ': ' if where else ''}{message}")
+        sys.stderr.write("PeerReady cannot start: the settings are not valid.\n" + "\n".join(problems) + "\n")
+        raise SystemExit(2) from None

@@ -1,7 +1,82 @@
-"""`peerready` commands for this area."""
+"""`peerready create-admin` and `peerready set-password`: accounts from the command line, for the first
+administrator and for an administrator who is locked out."""
+
+from __future__ import annotations
+
+import sys
 
 import click
+from sqlmodel import select
+
+from app.config import load_settings_or_exit
+from app.db import migrate
+from app.db.engine import make_engine, session_scope
+from app.db.models import Role, User
+from app.errors import PeerReadyError
+from app.services import accounts, audit
+
+STDIN_HELP = "Read the password from the first line of standard input."
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Password again")
+
+
+def _engine():
+    settings = load_settings_or_exit()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+@click.command("create-admin")
+@click.option("--email", required=True, help="Sign-in email of the new administrator.")
+@click.option("--name", default=None, help="Display name (defaults to the part of the email before @).")
+@click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
+def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
+    """Create an administrator account (prompts for the password twice)."""
+    engine = _engine()  # settings first: no password typed in vain when they are invalid
+    password = _read_password(password_stdin)
+    try:
+        with session_scope(engine) as session:
+            user = accounts.create_user(
+                session, email=email, name=name or "", role=Role.admin, password=password,
+                actor="command line",
+            )
+            summary = f"Created administrator {user.email} (user #{user.id})."
+    except PeerReadyError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(summary)
+
+
+@click.command("set-password")
+@click.option("--email", required=True, help="Email of the account.")
+@click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
+def set_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for an account and lift any sign-in lock (prompts twice)."""
+    engine = _engine()  # settings first: no password typed in vain when they are invalid
+    password = _read_password(password_stdin)
+    try:
+        with session_scope(engine) as session:
+            user = session.exec(select(User).where(User.email == accounts.normalize_email(email))).first()
+            if user is None:
+                raise click.ClickException(f"No account with the email {email}.")
+            accounts.validate_new_password(password)
+            user.password_hash = accounts.hash_password(password)
+            user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
+            session.add(user)
+            audit.record(session, actor="command line", action="password.reset", target=f"user:{user.id}",
+                         detail={"email": user.email})
+    except PeerReadyError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Password set for {email}; any sign-in lock is lifted.")
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
+    cli.add_command(create_admin)
+    cli.add_command(set_password)
