@@ -72,6 +72,7 @@ def make_instrument(
     groups: tuple[str, ...] = ("lead", "staff", "peer"),
     scales: list[dict[str, Any]] | None = None,
     actions: list[dict[str, Any]] | None = None,
+    group_labels: dict[str, str] | None = None,
     **scoring: Any,
 ) -> Instrument:
     return Instrument.model_validate(
@@ -80,7 +81,7 @@ def make_instrument(
             "version": "1.0",
             "title": "Test",
             "references": {"ref": {"citation": "A reference."}},
-            "groups": [{"id": g, "label": g.title()} for g in groups],
+            "groups": [{"id": g, "label": (group_labels or {}).get(g, g.title())} for g in groups],
             "scales": scales or [AGREE5, YESNO],
             "domains": [{"id": d, "title": f"Domain {d.upper()}"} for d in domains],
             "items": items,
