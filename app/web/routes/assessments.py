@@ -1,3 +1,290 @@
-from fastapi import APIRouter
+"""Org-lead pages: the cycles of one's organizations, starting a cycle, invitation links,
+response status (never individual answers) and live results."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from app.db.models import Assessment, AssessmentStatus, Organization
+from app.errors import BadInput
+from app.services import access, instruments_store, invitations, scores
+from app.services import assessments as assessments_service
+from app.services import plan as plan_service
+from app.services import responses as responses_service
+from app.web.deps import CurrentUser, SessionDep
+from app.web.templating import render
 
 router = APIRouter()
+
+
+def parse_date(value: str | None, what: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise BadInput(f"The {what} is not a date (use YYYY-MM-DD).") from exc
+
+
+def parse_int(value: str | None, what: str) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 6:
+        raise BadInput(f"The {what} must be a whole number.")
+    return int(value)
+
+
+@router.get("/assessments", include_in_schema=False)
+def list_page(request: Request, session: SessionDep, user: CurrentUser):
+    rows = assessments_service.list_assessments(session, user=user)
+    organizations = assessments_service.organizations_for(session, user=user)
+    return render(
+        request,
+        "assessments/list.html",
+        rows=rows,
+        organizations=organizations,
+        breadcrumbs=[("Assessments", None)],
+    )
+
+
+def _new_form_context(session, user, **extra) -> dict:
+    organizations = assessments_service.organizations_for(session, user=user)
+    previous = {
+        o.id: assessments_service.assessments_of(session, organization_id=o.id) for o in organizations
+    }
+    return {
+        "organizations": organizations,
+        "previous": previous,
+        "instruments": instruments_store.available_instruments(),
+        "breadcrumbs": [("Assessments", "/assessments"), ("Start a cycle", None)],
+        "values": {},
+        **extra,
+    }
+
+
+@router.get("/assessments/new", include_in_schema=False)
+def new_page(request: Request, session: SessionDep, user: CurrentUser, organization_id: int | None = None):
+    access.require_org_role(user)
+    context = _new_form_context(session, user)
+    context["values"] = {"organization_id": organization_id}
+    return render(request, "assessments/new.html", **context)
+
+
+@router.post("/assessments", include_in_schema=False)
+def create(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    organization_id: int = Form(),
+    name: str = Form("", max_length=500),
+    instrument_id: str = Form("", max_length=64),
+    close_date: str = Form("", max_length=20),
+    expected_respondents: str = Form("", max_length=10),
+    previous: str = Form(assessments_service.LATEST, max_length=20),
+):
+    values = {
+        "organization_id": organization_id,
+        "name": name,
+        "instrument_id": instrument_id,
+        "close_date": close_date,
+        "expected_respondents": expected_respondents,
+        "previous": previous,
+    }
+    try:
+        assessment = assessments_service.create_assessment(
+            session,
+            user=user,
+            organization_id=organization_id,
+            name=name,
+            instrument_id=instrument_id,
+            close_date=parse_date(close_date, "close date"),
+            expected_respondents=parse_int(expected_respondents, "number of expected respondents"),
+            previous=None if previous == "none" else previous,
+        )
+    except BadInput as exc:
+        session.rollback()
+        context = _new_form_context(session, user, values=values, error=exc.message)
+        return render(request, "assessments/new.html", status_code=400, **context)
+    return RedirectResponse(f"/assessments/{assessment.id}/invitations?created=1", status_code=303)
+
+
+def _crumbs(assessment, organization: Organization, page: str | None = None) -> list:
+    crumbs = [
+        ("Assessments", "/assessments"),
+        (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}" if page else None),
+    ]
+    if page:
+        crumbs.append((page, None))
+    return crumbs
+
+
+@router.get("/assessments/{assessment_id}", include_in_schema=False)
+def detail(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    organization = session.get(Organization, assessment.organization_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    counts = assessments_service.response_counts(session, assessment_id=assessment.id)
+    responses = assessments_service.responses_of(session, assessment_id=assessment.id)
+    previous = (
+        session.get(Assessment, assessment.previous_assessment_id)
+        if assessment.previous_assessment_id
+        else None
+    )
+    return render(
+        request,
+        "assessments/detail.html",
+        assessment=assessment,
+        organization=organization,
+        instrument=instrument,
+        counts=counts,
+        responses=responses,
+        previous=previous,
+        accepting=assessments_service.is_accepting_answers(assessment),
+        breadcrumbs=_crumbs(assessment, organization),
+        flashes=[("ok", _DONE_MESSAGES[done])]
+        if (done := request.query_params.get("done")) in _DONE_MESSAGES
+        else [],
+    )
+
+
+_DONE_MESSAGES = {
+    "reopened": "Response reopened. Its respondent can change it with their personal link.",
+    "closed": "The cycle is closed. No more answers can be given.",
+    "open": "The cycle is open again.",
+}
+
+
+@router.post("/assessments/{assessment_id}/status", include_in_schema=False)
+def change_status(
+    assessment_id: int, session: SessionDep, user: CurrentUser, status: str = Form(max_length=10)
+):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    if status not in ("open", "closed"):
+        raise BadInput("Choose open or closed.")
+    assessments_service.set_status(session, user=user, assessment=assessment, status=AssessmentStatus(status))
+    return RedirectResponse(f"/assessments/{assessment.id}?done={status}", status_code=303)
+
+
+@router.post("/assessments/{assessment_id}/responses/{response_id}/reopen", include_in_schema=False)
+def reopen_response(assessment_id: int, response_id: int, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    responses_service.reopen(session, user=user, assessment=assessment, response_id=response_id)
+    return RedirectResponse(f"/assessments/{assessment.id}?done=reopened", status_code=303)
+
+
+def _invitations_page(request, session, user, assessment, status_code=200, **extra):
+    organization = session.get(Organization, assessment.organization_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    rows = [
+        (invitation, count, invitations.invitation_state(invitation))
+        for invitation, count in invitations.list_invitations(session, assessment_id=assessment.id)
+    ]
+    response = render(
+        request,
+        "assessments/invitations.html",
+        status_code=status_code,
+        assessment=assessment,
+        organization=organization,
+        instrument=instrument,
+        rows=rows,
+        base_url=str(request.base_url).rstrip("/"),
+        breadcrumbs=_crumbs(assessment, organization, "Invitation links"),
+        **extra,
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/assessments/{assessment_id}/invitations", include_in_schema=False)
+def invitations_page(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    flashes = []
+    if request.query_params.get("created"):
+        flashes.append(
+            ("ok", "The cycle is started. Now create a link for each group of people you want to ask.")
+        )
+    if request.query_params.get("revoked"):
+        flashes.append(("ok", "The link is switched off. Responses already started from it are kept."))
+    return _invitations_page(request, session, user, assessment, flashes=flashes)
+
+
+@router.post("/assessments/{assessment_id}/invitations", include_in_schema=False)
+def create_invitation(
+    assessment_id: int,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    group: str = Form("", max_length=64),
+    label: str = Form("", max_length=500),
+    expires_on: str = Form("", max_length=20),
+):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    try:
+        expiry = parse_date(expires_on, "expiry date")
+        invitation, token = invitations.create_invitation(
+            session,
+            user=user,
+            assessment=assessment,
+            instrument=instrument,
+            group=group,
+            label=label,
+            expires_at=datetime.combine(expiry, time(23, 59, 59)) if expiry else None,
+        )
+    except BadInput as exc:
+        session.rollback()
+        return _invitations_page(
+            request,
+            session,
+            user,
+            assessment,
+            status_code=400,
+            error=exc.message,
+            values={"group": group, "label": label, "expires_on": expires_on},
+        )
+    # Shown once, on this response only: the token is never stored and never in a URL we redirect to.
+    return _invitations_page(request, session, user, assessment, new_invitation=invitation, new_token=token)
+
+
+@router.post("/assessments/{assessment_id}/invitations/{invitation_id}/revoke", include_in_schema=False)
+def revoke_invitation(assessment_id: int, invitation_id: int, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    invitations.revoke_invitation(session, user=user, assessment=assessment, invitation_id=invitation_id)
+    return RedirectResponse(f"/assessments/{assessment.id}/invitations?revoked=1", status_code=303)
+
+
+@router.get("/assessments/{assessment_id}/results", include_in_schema=False)
+def results(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    organization = session.get(Organization, assessment.organization_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    scorecard, stored = scores.scorecard_or_refresh(session, assessment=assessment)
+    comments = scores.comments_for_results(
+        session, assessment_id=assessment.id, instrument=instrument, scorecard=scorecard
+    )
+    changes = plan_service.changes_since_previous(session, assessment=assessment)
+    return render(
+        request,
+        "assessments/results.html",
+        assessment=assessment,
+        organization=organization,
+        instrument=instrument,
+        scorecard=scorecard,
+        stored=stored,
+        n_in_progress=stored.n_respondents - stored.n_submitted,
+        comments=comments,
+        changes=changes,
+        counting_rule=scores.COUNTING_RULE,
+        breadcrumbs=_crumbs(assessment, organization, "Results"),
+    )
+
+
+@router.get("/assessments/{assessment_id}/plan", include_in_schema=False)
+def plan_redirect(assessment_id: int, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    return RedirectResponse(f"/organizations/{assessment.organization_id}/plan", status_code=303)

@@ -1,3 +1,281 @@
-from fastapi import APIRouter
+"""Respondent pages: open an invitation link, fill one's own response, submit it.
+
+No account: the personal token in the URL is the key to exactly one response. Every page sends
+`Cache-Control: no-store`, and the site-wide `Referrer-Policy: no-referrer` keeps tokens out of
+other sites' logs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from app.db.models import Assessment, Response, ResponseStatus
+from app.errors import BadInput, NotFound
+from app.instruments.models import Instrument
+from app.services import instruments_store
+from app.services import responses as responses_service
+from app.web.deps import SessionDep
+from app.web.templating import render
 
 router = APIRouter()
+
+RESUME_COOKIE = "peerready_resume"
+RESUME_COOKIE_DAYS = 120
+ITEM_FIELD_PREFIX = "item:"
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _no_store(response):
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/r/{token}", include_in_schema=False)
+def open_invitation(token: str, request: Request, session: SessionDep):
+    response, personal, _ = responses_service.start_or_resume(
+        session, token=token, remembered=request.cookies.get(RESUME_COOKIE), client_ip=_client_ip(request)
+    )
+    target = f"/respond/{personal}"
+    if response.status != ResponseStatus.submitted and response.last_page == 0:
+        target += "/page/0"
+    redirect = RedirectResponse(target, status_code=303)
+    # Scoped to this invitation's path: reopening the same link in this browser resumes the same
+    # response; another link (another group) or another browser starts a new one.
+    redirect.set_cookie(
+        RESUME_COOKIE,
+        personal,
+        max_age=RESUME_COOKIE_DAYS * 86400,
+        path=f"/r/{token}",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return _no_store(redirect)
+
+
+def _load(session, request: Request, token: str) -> tuple[Response, Assessment, Instrument]:
+    response, assessment = responses_service.get_by_token(session, token=token, client_ip=_client_ip(request))
+    return response, assessment, instruments_store.instrument_for(session, assessment)
+
+
+@router.get("/respond/{token}", include_in_schema=False)
+def resume(token: str, request: Request, session: SessionDep):
+    response, _, instrument = _load(session, request, token)
+    if response.status == ResponseStatus.submitted:
+        return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
+    pages = responses_service.form_pages(instrument, response.group)
+    page = min(max(response.last_page, 0), len(pages) + 1)
+    target = f"/respond/{token}/review" if page == len(pages) + 1 else f"/respond/{token}/page/{page}"
+    return _no_store(RedirectResponse(target, status_code=303))
+
+
+def _page_context(
+    session, request: Request, token: str, response, assessment, instrument, number: int
+) -> dict:
+    pages = responses_service.form_pages(instrument, response.group)
+    answers = responses_service.answers_of(session, response_id=response.id)
+    comments = responses_service.comments_of(session, response_id=response.id)
+    return {
+        "token": token,
+        "response": response,
+        "assessment": assessment,
+        "instrument": instrument,
+        "group": instrument.group_by_id(response.group),
+        "pages": pages,
+        "page": pages[number - 1] if number >= 1 else None,
+        "number": number,
+        "answers": answers,
+        "comments": comments,
+        "visible": responses_service.visible_ids(instrument, response.group, answers),
+        "progress": responses_service.progress(instrument, response.group, answers),
+        "locked": response.status == ResponseStatus.submitted,
+        "personal_url": f"{str(request.base_url).rstrip('/')}/respond/{token}",
+    }
+
+
+@router.get("/respond/{token}/page/{number}", include_in_schema=False)
+def show_page(token: str, number: int, request: Request, session: SessionDep):
+    response, assessment, instrument = _load(session, request, token)
+    if response.status == ResponseStatus.submitted:
+        return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
+    pages = responses_service.form_pages(instrument, response.group)
+    if not 0 <= number <= len(pages):
+        raise NotFound("There is no such page in this survey.")
+    responses_service.remember_page(session, response=response, page=number)
+    context = _page_context(session, request, token, response, assessment, instrument, number)
+    template = "respond/intro.html" if number == 0 else "respond/page.html"
+    return _no_store(render(request, template, **context))
+
+
+@router.post("/respond/{token}/page/{number}", include_in_schema=False)
+async def save_page(token: str, number: int, request: Request, session: SessionDep):
+    """The form without JavaScript: save the whole page, then go on, back or stay."""
+    response, assessment, instrument = _load(session, request, token)
+    form = await request.form()
+    nav = form.get("nav", "next")
+    pages = responses_service.form_pages(instrument, response.group)
+    if number == 0:
+        responses_service.ensure_editable(response, assessment)
+        responses_service.remember_page(session, response=response, page=1)
+        return RedirectResponse(f"/respond/{token}/page/1", status_code=303)
+    answers: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key.startswith(ITEM_FIELD_PREFIX):
+            if not isinstance(value, str):
+                raise BadInput("Answers must be plain text.")
+            answers[key[len(ITEM_FIELD_PREFIX) :]] = value
+    comment = form.get("comment")
+    visible_before = responses_service.visible_ids(
+        instrument, response.group, responses_service.answers_of(session, response_id=response.id)
+    )
+    result = responses_service.save_page(
+        session,
+        response=response,
+        assessment=assessment,
+        page_number=number,
+        answers=answers,
+        comment=comment if isinstance(comment, str) else None,
+    )
+    page = pages[number - 1]
+    appeared = [
+        i
+        for i in page.items
+        if i.id in result.visible and i.id not in visible_before and i.id not in result.answers
+    ]
+    if appeared and nav == "next":
+        # Without JavaScript, questions that depend on this page's answers appear only now.
+        context = _page_context(session, request, token, response, assessment, instrument, number)
+        context["flashes"] = [
+            ("ok", "Saved. Your answers opened more questions on this page; please look at them.")
+        ]
+        return _no_store(render(request, "respond/page.html", **context))
+    if nav == "back":
+        target = number - 1
+    elif nav == "stay":
+        target = number
+    else:
+        target = number + 1
+    if target > len(pages):
+        responses_service.remember_page(session, response=response, page=len(pages) + 1)
+        return RedirectResponse(f"/respond/{token}/review", status_code=303)
+    responses_service.remember_page(session, response=response, page=target)
+    return RedirectResponse(f"/respond/{token}/page/{target}", status_code=303)
+
+
+async def _autosave_payload(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput("The answer could not be read.") from exc
+        if not isinstance(data, dict):
+            raise BadInput("The answer could not be read.")
+        return data
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@router.post("/respond/{token}/autosave", include_in_schema=False)
+async def autosave(token: str, request: Request, session: SessionDep):
+    """Save one answer or one comment as it is given (called by static/respond.js)."""
+    response, assessment, instrument = _load(session, request, token)
+    data = await _autosave_payload(request)
+    page = data.get("page")
+    page_number = (
+        page if isinstance(page, int) else (int(page) if isinstance(page, str) and page.isdigit() else None)
+    )
+    pages = responses_service.form_pages(instrument, response.group)
+    if page_number is not None and not 0 <= page_number <= len(pages):
+        page_number = None
+    if "item_id" in data:
+        item_id, value = data.get("item_id"), data.get("value", "")
+        if not isinstance(item_id, str) or not isinstance(value, str):
+            raise BadInput("The answer could not be read.")
+        result = responses_service.save_answer(
+            session, response=response, assessment=assessment, item_id=item_id, value=value, page=page_number
+        )
+        return JSONResponse(
+            {
+                "saved": True,
+                "visible": sorted(result.visible),
+                "answered": result.progress.answered,
+                "shown": result.progress.shown,
+            },
+            headers={"cache-control": "no-store"},
+        )
+    if "domain_id" in data:
+        domain_id, body = data.get("domain_id"), data.get("comment", "")
+        if not isinstance(domain_id, str) or not isinstance(body, str):
+            raise BadInput("The comment could not be read.")
+        responses_service.save_comment(
+            session,
+            response=response,
+            assessment=assessment,
+            domain_id=domain_id,
+            body=body,
+            page=page_number,
+        )
+        return JSONResponse({"saved": True}, headers={"cache-control": "no-store"})
+    raise BadInput("Nothing to save: send item_id and value, or domain_id and comment.")
+
+
+def _review_context(session, request, token, response, assessment, instrument) -> dict:
+    context = _page_context(session, request, token, response, assessment, instrument, 0)
+    answers = context["answers"]
+    context["missing"] = responses_service.missing_required(instrument, response.group, answers)
+    context["page_counts"] = [
+        (
+            p,
+            sum(1 for i in p.items if i.id in context["visible"] and answers.get(i.id)),
+            sum(1 for i in p.items if i.id in context["visible"]),
+        )
+        for p in context["pages"]
+    ]
+    return context
+
+
+@router.get("/respond/{token}/review", include_in_schema=False)
+def review(token: str, request: Request, session: SessionDep):
+    response, assessment, instrument = _load(session, request, token)
+    if response.status == ResponseStatus.submitted:
+        return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
+    pages = responses_service.form_pages(instrument, response.group)
+    responses_service.remember_page(session, response=response, page=len(pages) + 1)
+    context = _review_context(session, request, token, response, assessment, instrument)
+    return _no_store(render(request, "respond/review.html", **context))
+
+
+@router.post("/respond/{token}/submit", include_in_schema=False)
+def submit(token: str, request: Request, session: SessionDep):
+    response, assessment, instrument = _load(session, request, token)
+    missing = responses_service.submit(session, response=response, assessment=assessment)
+    if missing:
+        context = _review_context(session, request, token, response, assessment, instrument)
+        context["submit_failed"] = True
+        return _no_store(render(request, "respond/review.html", status_code=400, **context))
+    return RedirectResponse(f"/respond/{token}/done", status_code=303)
+
+
+@router.get("/respond/{token}/done", include_in_schema=False)
+def done(token: str, request: Request, session: SessionDep):
+    response, assessment, instrument = _load(session, request, token)
+    if response.status != ResponseStatus.submitted:
+        return _no_store(RedirectResponse(f"/respond/{token}", status_code=303))
+    return _no_store(
+        render(
+            request,
+            "respond/done.html",
+            token=token,
+            response=response,
+            assessment=assessment,
+            instrument=instrument,
+        )
+    )

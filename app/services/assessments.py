@@ -1,0 +1,250 @@
+"""Assessment cycles: start one, list them, open/close them, count their responses.
+
+Callers pass the signed-in user; every lookup goes through app.services.access so one agency
+never reaches another's cycles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.db.models import (
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    Organization,
+    Response,
+    ResponseStatus,
+    User,
+    utcnow,
+)
+from app.errors import BadInput
+from app.services import access, audit, instruments_store
+
+LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
+
+
+@dataclass
+class GroupCount:
+    group: str
+    submitted: int = 0
+    in_progress: int = 0  # started, at least one answer
+    not_started: int = 0  # opened the link, no answer yet
+
+    @property
+    def total(self) -> int:
+        return self.submitted + self.in_progress + self.not_started
+
+
+@dataclass
+class ResponseCounts:
+    groups: dict[str, GroupCount] = field(default_factory=dict)
+
+    @property
+    def submitted(self) -> int:
+        return sum(g.submitted for g in self.groups.values())
+
+    @property
+    def in_progress(self) -> int:
+        return sum(g.in_progress for g in self.groups.values())
+
+    @property
+    def not_started(self) -> int:
+        return sum(g.not_started for g in self.groups.values())
+
+    @property
+    def counted(self) -> int:
+        """Responses the results include (see app.services.scores.COUNTING_RULE)."""
+        return self.submitted + self.in_progress
+
+
+@dataclass
+class AssessmentRow:
+    assessment: Assessment
+    organization: Organization
+    counts: ResponseCounts
+
+
+def organizations_for(session: Session, *, user: User) -> list[Organization]:
+    access.require_org_role(user)
+    allowed = access.organization_ids_for(session, user=user)
+    query = select(Organization).order_by(Organization.name)
+    if allowed is not None:
+        if not allowed:
+            return []
+        query = query.where(col(Organization.id).in_(allowed))
+    return list(session.exec(query))
+
+
+def list_assessments(session: Session, *, user: User) -> list[AssessmentRow]:
+    """The user's organizations' cycles, newest first, with response counts."""
+    organizations = {o.id: o for o in organizations_for(session, user=user)}
+    if not organizations:
+        return []
+    assessments = list(
+        session.exec(
+            select(Assessment)
+            .where(col(Assessment.organization_id).in_(list(organizations)))
+            .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
+        )
+    )
+    counts = response_counts_many(session, assessment_ids=[a.id for a in assessments])
+    return [
+        AssessmentRow(a, organizations[a.organization_id], counts.get(a.id, ResponseCounts()))
+        for a in assessments
+    ]
+
+
+def assessments_of(session: Session, *, organization_id: int) -> list[Assessment]:
+    return list(
+        session.exec(
+            select(Assessment)
+            .where(Assessment.organization_id == organization_id)
+            .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
+        )
+    )
+
+
+def latest_assessment(
+    session: Session, *, organization_id: int, before_id: int | None = None
+) -> Assessment | None:
+    query = select(Assessment).where(Assessment.organization_id == organization_id)
+    if before_id is not None:
+        query = query.where(Assessment.id != before_id)
+    return session.exec(query.order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())).first()
+
+
+def create_assessment(
+    session: Session,
+    *,
+    user: User,
+    organization_id: int,
+    name: str,
+    instrument_id: str,
+    close_date: date | None = None,
+    expected_respondents: int | None = None,
+    previous: int | str | None = LATEST,
+    instruments_dir: Path | None = None,
+) -> Assessment:
+    """Start a cycle pinned to the instrument file's current text (stored as a snapshot).
+
+    `previous` is the cycle this one follows up: an assessment id of the same organization,
+    LATEST (the organization's most recent cycle, if any) or None (a baseline).
+    """
+    organization = access.get_organization(session, user=user, organization_id=organization_id)
+    name = name.strip()
+    if not name:
+        raise BadInput("Give the cycle a name, for example “Baseline, spring 2027”.")
+    if len(name) > 200:
+        raise BadInput("The cycle name can be at most 200 characters.")
+    if expected_respondents is not None and not 1 <= expected_respondents <= 10_000:
+        raise BadInput("Expected respondents must be between 1 and 10,000.")
+    if close_date is not None and close_date < utcnow().date():
+        raise BadInput("The close date cannot be in the past.")
+    loaded = instruments_store.find_available(instrument_id, instruments_dir)
+
+    previous_id: int | None
+    if previous == LATEST:
+        latest = latest_assessment(session, organization_id=organization.id)
+        previous_id = latest.id if latest else None
+    elif previous is None or previous == "":
+        previous_id = None
+    else:
+        try:
+            earlier = access.get_assessment(session, user=user, assessment_id=int(previous))
+        except ValueError as exc:
+            raise BadInput("Choose the earlier cycle from the list.") from exc
+        if earlier.organization_id != organization.id:
+            raise BadInput("A follow-up must follow a cycle of the same organization.")
+        previous_id = earlier.id
+
+    version = instruments_store.snapshot(session, loaded=loaded)
+    assessment = Assessment(
+        organization_id=organization.id,
+        instrument_version_id=version.id,
+        name=name,
+        close_date=close_date,
+        expected_respondents=expected_respondents,
+        previous_assessment_id=previous_id,
+        created_by_id=user.id,
+    )
+    session.add(assessment)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="assessment.create",
+        target=f"assessment:{assessment.id}",
+        organization_id=organization.id,
+        detail={
+            "name": name,
+            "instrument": instrument_id,
+            "version": version.version,
+            "content_hash": version.content_hash,
+            "previous_assessment_id": previous_id,
+        },
+    )
+    return assessment
+
+
+def set_status(session: Session, *, user: User, assessment: Assessment, status: AssessmentStatus) -> None:
+    """Close a cycle (no more answers) or open it again."""
+    if assessment.status == status:
+        return
+    assessment.status = status
+    assessment.closed_at = utcnow() if status == AssessmentStatus.closed else None
+    session.add(assessment)
+    audit.record(
+        session,
+        actor=user,
+        action=f"assessment.{'close' if status == 'closed' else 'reopen'}",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+    )
+
+
+def is_accepting_answers(assessment: Assessment) -> bool:
+    if assessment.status != AssessmentStatus.open:
+        return False
+    return assessment.close_date is None or assessment.close_date >= utcnow().date()
+
+
+def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict[int, ResponseCounts]:
+    """Per assessment and group: submitted, in progress (any answer) and not started."""
+    if not assessment_ids:
+        return {}
+    answered = select(Answer.response_id, func.count().label("n")).group_by(Answer.response_id).subquery()
+    rows = session.exec(
+        select(Response.assessment_id, Response.group, Response.status, answered.c.n)
+        .join(answered, answered.c.response_id == Response.id, isouter=True)
+        .where(col(Response.assessment_id).in_(assessment_ids))
+    )
+    result: dict[int, ResponseCounts] = defaultdict(ResponseCounts)
+    for assessment_id, group, status, n_answers in rows:
+        counts = result[assessment_id].groups.setdefault(group, GroupCount(group))
+        if status == ResponseStatus.submitted:
+            counts.submitted += 1
+        elif n_answers:
+            counts.in_progress += 1
+        else:
+            counts.not_started += 1
+    return dict(result)
+
+
+def response_counts(session: Session, *, assessment_id: int) -> ResponseCounts:
+    return response_counts_many(session, assessment_ids=[assessment_id]).get(assessment_id, ResponseCounts())
+
+
+def responses_of(session: Session, *, assessment_id: int) -> list[Response]:
+    """The cycle's responses, for the status table (never their answers)."""
+    return list(
+        session.exec(
+            select(Response).where(Response.assessment_id == assessment_id).order_by(col(Response.id))
+        )
+    )

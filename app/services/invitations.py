@@ -1,0 +1,176 @@
+"""Invitation links (one per respondent group) and personal resume links.
+
+Tokens are `secrets.token_urlsafe(32)` (256 bits) and only their SHA-256 is stored, so a copy of
+the database does not hand out working links. The plain invitation token is shown once, right
+after it is created.
+
+Guessing is slowed down: every unknown token is recorded as a RateLimitHit in the bucket
+"token:<ip>" (in its own transaction, so the 404 that follows does not roll it back), and an
+address with TOKEN_MAX_FAILURES failures within TOKEN_WINDOW gets 429 for every token lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.db.models import Assessment, Invitation, RateLimitHit, Response, User, utcnow
+from app.errors import BadInput, Gone, NotFound, TooManyRequests
+from app.instruments.models import Instrument
+from app.services import audit
+
+TOKEN_MAX_FAILURES = 20
+TOKEN_WINDOW = timedelta(minutes=10)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _bucket(client_ip: str | None) -> str:
+    return f"token:{client_ip or 'unknown'}"
+
+
+def check_rate_limit(session: Session, *, client_ip: str | None) -> None:
+    since = utcnow() - TOKEN_WINDOW
+    failures = session.exec(
+        select(func.count())
+        .select_from(RateLimitHit)
+        .where(RateLimitHit.bucket == _bucket(client_ip), RateLimitHit.at >= since)
+    ).one()
+    if failures >= TOKEN_MAX_FAILURES:
+        raise TooManyRequests(
+            "Too many links that do not work were tried from here. Please wait ten minutes."
+        )
+
+
+def record_failure(session: Session, *, client_ip: str | None) -> None:
+    """Record a failed token lookup in its own transaction: the request itself will roll back."""
+    with Session(session.get_bind()) as separate:
+        separate.add(RateLimitHit(bucket=_bucket(client_ip)))
+        separate.commit()
+
+
+def looks_like_token(token: str) -> bool:
+    return 20 <= len(token) <= 100 and all(c.isalnum() or c in "-_" for c in token)
+
+
+def create_invitation(
+    session: Session,
+    *,
+    user: User,
+    assessment: Assessment,
+    instrument: Instrument,
+    group: str,
+    label: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[Invitation, str]:
+    """A new link for one respondent group; returns the row and the plain token (show it once)."""
+    if not instrument.has_group(group):
+        raise BadInput("Choose a respondent group from the list.")
+    label = (label or "").strip() or None
+    if label and len(label) > 200:
+        raise BadInput("The label can be at most 200 characters.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise BadInput("The expiry date must be in the future.")
+    token = new_token()
+    invitation = Invitation(
+        assessment_id=assessment.id,
+        group=group,
+        label=label,
+        token_hash=hash_token(token),
+        expires_at=expires_at,
+    )
+    session.add(invitation)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="invitation.create",
+        target=f"invitation:{invitation.id}",
+        organization_id=assessment.organization_id,
+        detail={"assessment_id": assessment.id, "group": group, "label": label},
+    )
+    return invitation, token
+
+
+def list_invitations(session: Session, *, assessment_id: int) -> list[tuple[Invitation, int]]:
+    """Each invitation with the number of responses started from it."""
+    counts = dict(
+        session.exec(
+            select(Response.invitation_id, func.count())
+            .where(Response.assessment_id == assessment_id)
+            .group_by(Response.invitation_id)
+        ).all()
+    )
+    invitations = session.exec(
+        select(Invitation).where(Invitation.assessment_id == assessment_id).order_by(col(Invitation.id))
+    )
+    return [(invitation, counts.get(invitation.id, 0)) for invitation in invitations]
+
+
+def get_invitation(session: Session, *, assessment: Assessment, invitation_id: int) -> Invitation:
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.assessment_id != assessment.id:
+        raise NotFound("No such invitation.")
+    return invitation
+
+
+def revoke_invitation(
+    session: Session, *, user: User, assessment: Assessment, invitation_id: int
+) -> Invitation:
+    """Stop a link from starting new responses. Responses already started keep their own links."""
+    invitation = get_invitation(session, assessment=assessment, invitation_id=invitation_id)
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        session.add(invitation)
+        audit.record(
+            session,
+            actor=user,
+            action="invitation.revoke",
+            target=f"invitation:{invitation.id}",
+            organization_id=assessment.organization_id,
+            detail={"assessment_id": assessment.id},
+        )
+    return invitation
+
+
+def invitation_state(invitation: Invitation) -> str:
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+        return "expired"
+    return "active"
+
+
+def find_invitation(session: Session, *, token: str, client_ip: str | None) -> Invitation:
+    """The working invitation behind a token: 429 when this address guessed too much, 404 for
+    an unknown token (recorded as a failure), 410 for a revoked or expired link."""
+    check_rate_limit(session, client_ip=client_ip)
+    invitation = None
+    if looks_like_token(token):
+        invitation = session.exec(
+            select(Invitation).where(Invitation.token_hash == hash_token(token))
+        ).first()
+    if invitation is None:
+        record_failure(session, client_ip=client_ip)
+        raise NotFound("This link does not work. Check that you copied all of it, or ask for a new one.")
+    state = invitation_state(invitation)
+    if state == "revoked":
+        raise Gone("This link has been switched off by the agency. Ask the person who sent it for a new one.")
+    if state == "expired":
+        raise Gone("This link has expired. Ask the person who sent it for a new one.")
+    return invitation
+
+
+def same_token(token: str, token_hash: str | None) -> bool:
+    return token_hash is not None and hmac.compare_digest(hash_token(token), token_hash)

@@ -1,0 +1,285 @@
+"""An organization's action plan. It belongs to the organization, so it survives reassessment.
+
+- The latest assessment's recommended actions appear as "proposed" items: upserted by action id,
+  never duplicated, and an item someone has edited (status, owner, due date, notes) keeps the
+  edits when the actions are recommended again.
+- People accept or dismiss proposals, add their own actions and track owner, due date, status
+  and notes. Every edit is audited.
+- `changes_since_previous` shows what a new cycle changed: score change per condition and the
+  actions the new results no longer trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from app.db.models import Assessment, PlanItem, PlanStatus, User, utcnow
+from app.errors import BadInput, NotFound
+from app.instruments.models import Instrument, text
+from app.scoring import Scorecard
+from app.services import audit, instruments_store, scores
+
+STATUS_LABELS = {
+    PlanStatus.proposed: "Proposed",
+    PlanStatus.accepted: "Accepted",
+    PlanStatus.in_progress: "In progress",
+    PlanStatus.done: "Done",
+    PlanStatus.dismissed: "Dismissed",
+}
+
+
+def latest_scored_assessment(session: Session, *, organization_id: int) -> Assessment | None:
+    """The organization's newest cycle that has at least one counted response."""
+    candidates = session.exec(
+        select(Assessment)
+        .where(Assessment.organization_id == organization_id)
+        .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
+    )
+    for assessment in candidates:
+        found = scores.stored_scorecard(session, assessment_id=assessment.id)
+        if found is not None and found[1].n_respondents > 0:
+            return assessment
+    return None
+
+
+def plan_items(session: Session, *, organization_id: int) -> list[PlanItem]:
+    order = {
+        s: i
+        for i, s in enumerate(
+            [
+                PlanStatus.in_progress,
+                PlanStatus.accepted,
+                PlanStatus.proposed,
+                PlanStatus.done,
+                PlanStatus.dismissed,
+            ]
+        )
+    }
+    items = session.exec(select(PlanItem).where(PlanItem.organization_id == organization_id))
+    return sorted(items, key=lambda i: (order[i.status], i.rank if i.rank is not None else 10_000, i.id))
+
+
+def sync_recommendations(session: Session, *, assessment: Assessment, actor: User | str | None = None) -> int:
+    """Add the assessment's recommended actions to the plan as proposals (idempotent).
+
+    Existing items with the same action id keep their status, owner, due date and notes; only
+    the rank and source cycle follow the newest results. Returns how many items were added.
+    """
+    found = scores.stored_scorecard(session, assessment_id=assessment.id)
+    if found is None:
+        return 0
+    scorecard, _ = found
+    instrument = instruments_store.instrument_for(session, assessment)
+    existing = {
+        item.action_id: item
+        for item in session.exec(
+            select(PlanItem).where(
+                PlanItem.organization_id == assessment.organization_id, col(PlanItem.action_id).is_not(None)
+            )
+        )
+    }
+    added = []
+    for selected in scorecard.actions:
+        item = existing.get(selected.action_id)
+        if item is not None:
+            if item.rank != selected.rank or item.assessment_id != assessment.id:
+                item.rank = selected.rank
+                item.assessment_id = assessment.id
+                session.add(item)
+            continue
+        action = instrument.action_by_id(selected.action_id)
+        item = PlanItem(
+            organization_id=assessment.organization_id,
+            assessment_id=assessment.id,
+            action_id=selected.action_id,
+            domain_id=selected.domain_id,
+            title=selected.title[:300],
+            rationale=text(action.rationale) if action else None,
+            steps=[text(s) for s in action.steps] if action else [],
+            timeframe=selected.timeframe[:100] if selected.timeframe else None,
+            evidence=list(selected.evidence),
+            status=PlanStatus.proposed,
+            rank=selected.rank,
+        )
+        session.add(item)
+        existing[selected.action_id] = item
+        added.append(selected.action_id)
+    if added:
+        session.flush()
+        audit.record(
+            session,
+            actor=actor or "system",
+            action="plan.propose",
+            target=f"organization:{assessment.organization_id}",
+            organization_id=assessment.organization_id,
+            detail={"assessment_id": assessment.id, "action_ids": added},
+        )
+    return len(added)
+
+
+def get_item(session: Session, *, organization_id: int, item_id: int) -> PlanItem:
+    item = session.get(PlanItem, item_id)
+    if item is None or item.organization_id != organization_id:
+        raise NotFound("No such plan item.")
+    return item
+
+
+def _clean(value: str | None, limit: int, what: str) -> str | None:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise BadInput(f"The {what} can be at most {limit} characters.")
+    return value or None
+
+
+def update_item(
+    session: Session,
+    *,
+    user: User,
+    organization_id: int,
+    item_id: int,
+    status: PlanStatus,
+    owner: str | None = None,
+    due_date: date | None = None,
+    notes: str | None = None,
+) -> PlanItem:
+    item = get_item(session, organization_id=organization_id, item_id=item_id)
+    new = {
+        "status": PlanStatus(status),
+        "owner": _clean(owner, 200, "owner"),
+        "due_date": due_date,
+        "notes": _clean(notes, 5000, "notes"),
+    }
+    changes = {}
+    for name, value in new.items():
+        old = getattr(item, name)
+        if old != value:
+            changes[name] = {
+                "from": str(old) if old is not None else None,
+                "to": str(value) if value is not None else None,
+            }
+            setattr(item, name, value)
+    if changes:
+        item.updated_at = utcnow()
+        session.add(item)
+        audit.record(
+            session,
+            actor=user,
+            action="plan.update",
+            target=f"plan_item:{item.id}",
+            organization_id=organization_id,
+            detail={"title": item.title, "changes": changes},
+        )
+    return item
+
+
+def set_status(
+    session: Session, *, user: User, organization_id: int, item_id: int, status: PlanStatus
+) -> PlanItem:
+    item = get_item(session, organization_id=organization_id, item_id=item_id)
+    return update_item(
+        session,
+        user=user,
+        organization_id=organization_id,
+        item_id=item_id,
+        status=status,
+        owner=item.owner,
+        due_date=item.due_date,
+        notes=item.notes,
+    )
+
+
+def add_custom_item(
+    session: Session,
+    *,
+    user: User,
+    organization_id: int,
+    title: str,
+    domain_id: str | None = None,
+    instrument: Instrument | None = None,
+    owner: str | None = None,
+    due_date: date | None = None,
+    notes: str | None = None,
+) -> PlanItem:
+    clean_title = _clean(title, 300, "title")
+    if not clean_title:
+        raise BadInput("Give the action a title.")
+    if domain_id and (instrument is None or domain_id not in {d.id for d in instrument.domains}):
+        raise BadInput("Choose a condition from the list.")
+    item = PlanItem(
+        organization_id=organization_id,
+        title=clean_title,
+        domain_id=domain_id or None,
+        status=PlanStatus.accepted,
+        owner=_clean(owner, 200, "owner"),
+        due_date=due_date,
+        notes=_clean(notes, 5000, "notes"),
+    )
+    session.add(item)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="plan.add",
+        target=f"plan_item:{item.id}",
+        organization_id=organization_id,
+        detail={"title": clean_title},
+    )
+    return item
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    domain_id: str
+    title: str
+    previous: float | None
+    current: float | None
+
+    @property
+    def change(self) -> float | None:
+        if self.previous is None or self.current is None:
+            return None
+        return round(self.current - self.previous, 1)
+
+
+@dataclass
+class PlanChanges:
+    previous: Assessment
+    current: Assessment
+    scores: list[ScoreChange]
+    no_longer_triggered: list[str]  # action titles
+    newly_triggered: list[str]
+
+
+def changes_since_previous(session: Session, *, assessment: Assessment) -> PlanChanges | None:
+    """What changed between a follow-up cycle and the cycle it follows up."""
+    if assessment.previous_assessment_id is None:
+        return None
+    previous = session.get(Assessment, assessment.previous_assessment_id)
+    now = scores.stored_scorecard(session, assessment_id=assessment.id)
+    before = scores.stored_scorecard(session, assessment_id=assessment.previous_assessment_id)
+    if previous is None or now is None or before is None:
+        return None
+    current_card: Scorecard = now[0]
+    previous_card: Scorecard = before[0]
+    previous_by_domain = {d.domain_id: d for d in previous_card.domains}
+    changes = [
+        ScoreChange(
+            d.domain_id,
+            d.title,
+            previous_by_domain[d.domain_id].score if d.domain_id in previous_by_domain else None,
+            d.score,
+        )
+        for d in current_card.domains
+    ]
+    now_ids = {a.action_id for a in current_card.actions}
+    before_ids = {a.action_id for a in previous_card.actions}
+    return PlanChanges(
+        previous=previous,
+        current=assessment,
+        scores=changes,
+        no_longer_triggered=[a.title for a in previous_card.actions if a.action_id not in now_ids],
+        newly_triggered=[a.title for a in current_card.actions if a.action_id not in before_ids],
+    )

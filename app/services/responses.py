@@ -1,0 +1,397 @@
+"""A respondent's own response: start it from an invitation, fill it page by page, submit it.
+
+A respondent has no account. Their response is reached only through its personal resume token
+(stored as a SHA-256 hash), which nobody else is shown; leads see counts and statuses only.
+
+Pages: one per condition (domain) holding the items shown to the respondent's group, in
+instrument order. Page 0 is "Before you start"; page M+1 is "Check and submit".
+
+Conditional items (`show_if`), decided here:
+* the server decides what is visible from the stored answers, with `app.scoring.visible_items`
+  (the same function the scores use), and renders hidden items with the `hidden` attribute;
+* an autosave of an answer to an item that is hidden for the current answers is rejected (400);
+* a whole-page save (the no-JavaScript form) ignores values for items that are hidden once the
+  page's answers are applied (the browser submits them because `hidden` inputs still post);
+* an answer stored earlier for an item that later becomes hidden is KEPT but ignored: it is not
+  scored (the rules module skips hidden items), not required and not shown. Keeping it means a
+  respondent who changes an answer back finds their earlier answer again, and PeerReady never
+  throws away something a respondent said.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, User, utcnow
+from app.errors import BadInput, Conflict, Gone, NotFound
+from app.instruments.models import Domain, Instrument, Item
+from app.scoring import visible_items
+from app.services import assessments as assessments_service
+from app.services import audit, instruments_store, invitations, scores
+
+MAX_COMMENT_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1..M
+    domain: Domain
+    items: tuple[Item, ...]  # items of this condition for the respondent's group
+
+
+_pages_cache: dict[tuple[int, str], tuple[Instrument, tuple[Page, ...]]] = {}
+_pages_lock = threading.Lock()
+
+
+def form_pages(instrument: Instrument, group: str) -> tuple[Page, ...]:
+    """The condition pages a respondent of `group` sees (conditions without items are skipped)."""
+    key = (id(instrument), group)
+    cached = _pages_cache.get(key)
+    if cached is not None and cached[0] is instrument:
+        return cached[1]
+    pages = []
+    for domain in instrument.domains:
+        items = tuple(i for i in instrument.items_in(domain.id) if not i.groups or group in i.groups)
+        if items:
+            pages.append(Page(number=len(pages) + 1, domain=domain, items=items))
+    result = tuple(pages)
+    with _pages_lock:
+        _pages_cache[key] = (instrument, result)  # keeps the instrument alive, so id() stays unique
+    return result
+
+
+def page_of_item(instrument: Instrument, group: str, item_id: str) -> Page | None:
+    return next((p for p in form_pages(instrument, group) if any(i.id == item_id for i in p.items)), None)
+
+
+# --- starting and finding a response ---------------------------------------------------------
+
+
+def start_or_resume(
+    session: Session, *, token: str, remembered: str | None, client_ip: str | None
+) -> tuple[Response, str, Invitation]:
+    """Open an invitation link: resume the response this browser started from it (its personal
+    token is remembered in a cookie scoped to the link), or start a new one.
+
+    Returns the response, its personal token and the invitation. Nothing is created for an
+    unknown, revoked or expired link, or a cycle that no longer accepts answers.
+    """
+    invitation = invitations.find_invitation(session, token=token, client_ip=client_ip)
+    assessment = session.get(Assessment, invitation.assessment_id)
+    if assessment is None or not assessments_service.is_accepting_answers(assessment):
+        raise Gone("This survey is closed. Thank you for your interest.")
+    if remembered and invitations.looks_like_token(remembered):
+        existing = session.exec(
+            select(Response).where(Response.token_hash == invitations.hash_token(remembered))
+        ).first()
+        if existing is not None and existing.invitation_id == invitation.id:
+            return existing, remembered, invitation
+    personal = invitations.new_token()
+    response = Response(
+        assessment_id=invitation.assessment_id,
+        invitation_id=invitation.id,
+        group=invitation.group,
+        token_hash=invitations.hash_token(personal),
+    )
+    session.add(response)
+    session.flush()
+    return response, personal, invitation
+
+
+def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tuple[Response, Assessment]:
+    """The response behind a personal token (404 otherwise; failures count toward the rate limit)."""
+    invitations.check_rate_limit(session, client_ip=client_ip)
+    response = None
+    if invitations.looks_like_token(token):
+        response = session.exec(
+            select(Response).where(Response.token_hash == invitations.hash_token(token))
+        ).first()
+    if response is None:
+        invitations.record_failure(session, client_ip=client_ip)
+        raise NotFound("This link does not work. Check that you copied all of it.")
+    assessment = session.get(Assessment, response.assessment_id)
+    if assessment is None:
+        raise NotFound("This link does not work.")
+    return response, assessment
+
+
+def ensure_editable(response: Response, assessment: Assessment) -> None:
+    if response.status == ResponseStatus.submitted:
+        raise Conflict(
+            "This response has been submitted, so it can no longer be changed. If you need to change "
+            "something, ask your agency's survey lead to reopen it."
+        )
+    if not assessments_service.is_accepting_answers(assessment):
+        raise Conflict("This survey is closed, so answers can no longer be changed.")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def answers_of(session: Session, *, response_id: int) -> dict[str, str]:
+    rows = session.exec(select(Answer.item_id, Answer.value).where(Answer.response_id == response_id))
+    return dict(rows.all())
+
+
+def comments_of(session: Session, *, response_id: int) -> dict[str, str]:
+    rows = session.exec(select(Comment.domain_id, Comment.text).where(Comment.response_id == response_id))
+    return dict(rows.all())
+
+
+def visible_ids(instrument: Instrument, group: str, answers: Mapping[str, str]) -> set[str]:
+    return {item.id for item in visible_items(instrument, group=group, answers=answers)}
+
+
+@dataclass
+class Progress:
+    answered: int
+    shown: int
+
+
+def progress(instrument: Instrument, group: str, answers: Mapping[str, str]) -> Progress:
+    shown = visible_items(instrument, group=group, answers=answers)
+    return Progress(answered=sum(1 for i in shown if answers.get(i.id)), shown=len(shown))
+
+
+@dataclass(frozen=True)
+class Missing:
+    page: int
+    item: Item
+
+
+def missing_required(instrument: Instrument, group: str, answers: Mapping[str, str]) -> list[Missing]:
+    """Required items that are shown to this respondent and still unanswered, with their page."""
+    shown = visible_ids(instrument, group, answers)
+    missing = []
+    for page in form_pages(instrument, group):
+        for item in page.items:
+            if item.required and item.id in shown and not answers.get(item.id):
+                missing.append(Missing(page.number, item))
+    return missing
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _check_value(instrument: Instrument, group: str, item_id: str, value: str) -> Item:
+    if not isinstance(item_id, str) or not instrument.has_item(item_id):
+        raise BadInput("That question is not part of this survey.")
+    item = instrument.item_by_id(item_id)
+    if item.groups and group not in item.groups:
+        raise BadInput("That question is not part of your survey.")
+    if value != "" and instrument.option(item, value) is None:
+        raise BadInput("That answer is not one of the choices for this question.")
+    return item
+
+
+def _touch(response: Response, page: int | None = None) -> None:
+    response.updated_at = utcnow()
+    if page is not None:
+        response.last_page = page
+
+
+def _store_answer(
+    session: Session, response: Response, item_id: str, value: str, existing: dict[str, str]
+) -> bool:
+    """Upsert or clear one answer; True when something changed."""
+    if existing.get(item_id, "") == value:
+        return False
+    row = session.exec(
+        select(Answer).where(Answer.response_id == response.id, Answer.item_id == item_id)
+    ).first()
+    if value == "":
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(Answer(response_id=response.id, item_id=item_id, value=value))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+        session.add(row)
+    if value == "":
+        existing.pop(item_id, None)
+    else:
+        existing[item_id] = value
+    return True
+
+
+def _store_comment(
+    session: Session, response: Response, domain_id: str, body: str, existing: dict[str, str]
+) -> bool:
+    body = body.strip()
+    if len(body) > MAX_COMMENT_CHARS:
+        raise BadInput(f"A comment can be at most {MAX_COMMENT_CHARS} characters.")
+    if existing.get(domain_id, "") == body:
+        return False
+    row = session.exec(
+        select(Comment).where(Comment.response_id == response.id, Comment.domain_id == domain_id)
+    ).first()
+    if not body:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(Comment(response_id=response.id, domain_id=domain_id, text=body))
+    else:
+        row.text = body
+        row.updated_at = utcnow()
+        session.add(row)
+    existing[domain_id] = body
+    return True
+
+
+@dataclass
+class SaveResult:
+    visible: set[str]
+    answers: dict[str, str]
+    progress: Progress
+
+
+def save_answer(
+    session: Session,
+    *,
+    response: Response,
+    assessment: Assessment,
+    item_id: str,
+    value: str,
+    page: int | None = None,
+) -> SaveResult:
+    """Autosave one answer (value "" clears it). Rejects hidden or unknown items and bad values."""
+    ensure_editable(response, assessment)
+    instrument = instruments_store.instrument_for(session, assessment)
+    _check_value(instrument, response.group, item_id, value)
+    answers = answers_of(session, response_id=response.id)
+    if item_id not in visible_ids(instrument, response.group, answers):
+        raise BadInput("That question is not shown for your earlier answers, so it cannot be answered.")
+    changed = _store_answer(session, response, item_id, value, answers)
+    _touch(response, page)
+    session.add(response)
+    if changed:
+        session.flush()
+        scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    return SaveResult(
+        visible_ids(instrument, response.group, answers),
+        answers,
+        progress(instrument, response.group, answers),
+    )
+
+
+def save_comment(
+    session: Session,
+    *,
+    response: Response,
+    assessment: Assessment,
+    domain_id: str,
+    body: str,
+    page: int | None = None,
+) -> None:
+    """Autosave one condition's comment ("" removes it). Comments are not scored."""
+    ensure_editable(response, assessment)
+    instrument = instruments_store.instrument_for(session, assessment)
+    if not any(p.domain.id == domain_id for p in form_pages(instrument, response.group)):
+        raise BadInput("That condition is not part of your survey.")
+    _store_comment(session, response, domain_id, body, comments_of(session, response_id=response.id))
+    _touch(response, page)
+    session.add(response)
+
+
+def save_page(
+    session: Session,
+    *,
+    response: Response,
+    assessment: Assessment,
+    page_number: int,
+    answers: Mapping[str, str],
+    comment: str | None,
+) -> SaveResult:
+    """Save a whole page (the form without JavaScript). All or nothing: one unknown item or bad
+    value refuses the whole post. Values for items hidden by the page's own answers are ignored."""
+    ensure_editable(response, assessment)
+    instrument = instruments_store.instrument_for(session, assessment)
+    pages = form_pages(instrument, response.group)
+    if not 1 <= page_number <= len(pages):
+        raise NotFound("There is no such page in this survey.")
+    page = pages[page_number - 1]
+    on_page = {i.id for i in page.items}
+    for item_id, value in answers.items():
+        _check_value(instrument, response.group, item_id, value)
+        if item_id not in on_page:
+            raise BadInput("That question is not on this page.")
+    stored = answers_of(session, response_id=response.id)
+    merged = dict(stored)
+    merged.update({k: v for k, v in answers.items() if v})
+    shown = visible_ids(instrument, response.group, merged)
+    changed = False
+    for item_id, value in answers.items():
+        if item_id in shown and value:
+            changed |= _store_answer(session, response, item_id, value, stored)
+    if comment is not None:
+        _store_comment(
+            session, response, page.domain.id, comment, comments_of(session, response_id=response.id)
+        )
+    _touch(response, page_number)
+    session.add(response)
+    if changed:
+        session.flush()
+        scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    return SaveResult(
+        visible_ids(instrument, response.group, stored), stored, progress(instrument, response.group, stored)
+    )
+
+
+def remember_page(session: Session, *, response: Response, page: int) -> None:
+    if response.status != ResponseStatus.submitted and response.last_page != page:
+        response.last_page = page
+        session.add(response)
+
+
+def submit(session: Session, *, response: Response, assessment: Assessment) -> list[Missing]:
+    """Lock the response when every required visible item is answered; otherwise return what is
+    missing (and change nothing)."""
+    ensure_editable(response, assessment)
+    instrument = instruments_store.instrument_for(session, assessment)
+    missing = missing_required(instrument, response.group, answers_of(session, response_id=response.id))
+    if missing:
+        return missing
+    response.status = ResponseStatus.submitted
+    response.submitted_at = utcnow()
+    _touch(response)
+    session.add(response)
+    session.flush()
+    scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    audit.record(
+        session,
+        actor=f"respondent #{response.id}",
+        action="response.submit",
+        target=f"response:{response.id}",
+        organization_id=assessment.organization_id,
+        detail={"assessment_id": assessment.id, "group": response.group},
+    )
+    return []
+
+
+def reopen(session: Session, *, user: User, assessment: Assessment, response_id: int) -> Response:
+    """The lead reopens a submitted response so its respondent can change it (same personal link)."""
+    response = session.get(Response, response_id)
+    if response is None or response.assessment_id != assessment.id:
+        raise NotFound("No such response.")
+    if response.status != ResponseStatus.submitted:
+        raise Conflict("This response is not submitted, so there is nothing to reopen.")
+    response.status = ResponseStatus.in_progress
+    response.submitted_at = None
+    _touch(response)
+    session.add(response)
+    session.flush()
+    scores.refresh_scores(session, assessment_id=assessment.id)
+    audit.record(
+        session,
+        actor=user,
+        action="response.reopen",
+        target=f"response:{response.id}",
+        organization_id=assessment.organization_id,
+        detail={"assessment_id": assessment.id},
+    )
+    return response

@@ -1,0 +1,212 @@
+"""Stored scores: the rules module's scorecard of an assessment, kept up to date in the database.
+
+Every answer change, submit, reopen or import calls `refresh_scores` in the same transaction as
+the change, so the results page, the portfolio and the PDF read stored data and always agree.
+
+Which responses count (COUNTING_RULE): submitted responses AND in-progress responses that have
+at least one answer. Results are live while a cycle is open, and pages say how many of each
+("n submitted, m in progress"). A response opened but not answered does not count. The
+portfolio and PDF use the same stored scorecard, so the same rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, delete, select
+
+from app.db.models import (
+    Answer,
+    Assessment,
+    AssessmentScore,
+    Comment,
+    DomainScore,
+    Response,
+    ResponseStatus,
+    utcnow,
+)
+from app.errors import NotFound
+from app.instruments.models import Instrument
+from app.scoring import ResponseInput, Scorecard, score_responses
+from app.services import instruments_store
+
+log = logging.getLogger("peerready.scores")
+
+COUNTING_RULE = "Submitted responses and in-progress responses with at least one answer."
+
+
+def _privacy_threshold() -> int:
+    from app.config import get_settings
+
+    return get_settings().privacy_threshold
+
+
+@dataclass
+class CountedResponses:
+    inputs: list[ResponseInput]
+    submitted: int
+    in_progress: int
+    response_ids: list[int] = field(default_factory=list)
+
+
+def counted_responses(session: Session, *, assessment_id: int, instrument: Instrument) -> CountedResponses:
+    """The ResponseInputs the results are computed from (see COUNTING_RULE).
+
+    Answers that are not valid for the pinned instrument (impossible through the web form, but
+    possible through manual database edits) are left out and logged rather than breaking results.
+    """
+    rows = session.exec(
+        select(Response.id, Response.group, Response.status, Answer.item_id, Answer.value)
+        .join(Answer, col(Answer.response_id) == Response.id)
+        .where(Response.assessment_id == assessment_id)
+        .order_by(col(Response.id))
+    )
+    answers: dict[int, dict[str, str]] = defaultdict(dict)
+    meta: dict[int, tuple[str, str]] = {}
+    for response_id, group, status, item_id, value in rows:
+        meta[response_id] = (group, status)
+        if (
+            instrument.has_item(item_id)
+            and instrument.option(instrument.item_by_id(item_id), value) is not None
+        ):
+            answers[response_id][item_id] = value
+        else:
+            log.warning("Ignoring invalid stored answer %s=%r of response %s", item_id, value, response_id)
+    inputs, submitted, in_progress, ids = [], 0, 0, []
+    for response_id, (group, status) in meta.items():
+        if not instrument.has_group(group):
+            log.warning("Ignoring response %s of unknown group %r", response_id, group)
+            continue
+        inputs.append(
+            ResponseInput(respondent_id=str(response_id), group=group, answers=answers[response_id])
+        )
+        ids.append(response_id)
+        if status == ResponseStatus.submitted:
+            submitted += 1
+        else:
+            in_progress += 1
+    # Submitted responses without a single answer (possible when every item was optional).
+    empty_submitted = session.exec(
+        select(Response.id, Response.group)
+        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
+        .where(col(Response.id).not_in(ids or [-1]))
+    ).all()
+    for response_id, group in empty_submitted:
+        if instrument.has_group(group):
+            inputs.append(ResponseInput(respondent_id=str(response_id), group=group, answers={}))
+            ids.append(response_id)
+            submitted += 1
+    return CountedResponses(inputs, submitted, in_progress, ids)
+
+
+def refresh_scores(
+    session: Session,
+    *,
+    assessment_id: int,
+    instrument: Instrument | None = None,
+    privacy_threshold: int | None = None,
+) -> Scorecard:
+    """Recompute and store the assessment's scorecard and per-condition rows (same transaction)."""
+    if instrument is None:
+        assessment = session.get(Assessment, assessment_id)
+        if assessment is None:
+            raise NotFound("No such assessment.")
+        instrument = instruments_store.instrument_for(session, assessment)
+    threshold = privacy_threshold if privacy_threshold is not None else _privacy_threshold()
+    counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
+    scorecard = score_responses(instrument, counted.inputs, privacy_threshold=threshold)
+
+    stored = session.get(AssessmentScore, assessment_id)
+    if stored is None:
+        stored = AssessmentScore(assessment_id=assessment_id, scorecard={})
+    stored.scorecard = scorecard.model_dump(mode="json")
+    stored.n_respondents = len(counted.inputs)
+    stored.n_submitted = counted.submitted
+    stored.computed_at = utcnow()
+    session.add(stored)
+
+    existing = {
+        row.domain_id: row
+        for row in session.exec(select(DomainScore).where(DomainScore.assessment_id == assessment_id))
+    }
+    for domain in scorecard.domains:
+        row = existing.pop(domain.domain_id, None) or DomainScore(
+            assessment_id=assessment_id, domain_id=domain.domain_id
+        )
+        row.score = domain.score
+        row.level_id = domain.level_id
+        row.n = domain.n
+        row.sd = domain.sd
+        session.add(row)
+    if existing:
+        session.exec(delete(DomainScore).where(col(DomainScore.id).in_([r.id for r in existing.values()])))
+    session.flush()
+    return scorecard
+
+
+def stored_scorecard(session: Session, *, assessment_id: int) -> tuple[Scorecard, AssessmentScore] | None:
+    stored = session.get(AssessmentScore, assessment_id)
+    if stored is None or not stored.scorecard:
+        return None
+    return Scorecard.model_validate(stored.scorecard), stored
+
+
+def scorecard_or_refresh(session: Session, *, assessment: Assessment) -> tuple[Scorecard, AssessmentScore]:
+    """The stored scorecard; computed once for an assessment that has none yet (a new cycle)."""
+    found = stored_scorecard(session, assessment_id=assessment.id)
+    if found is None:
+        refresh_scores(session, assessment_id=assessment.id)
+        found = stored_scorecard(session, assessment_id=assessment.id)
+    assert found is not None
+    return found
+
+
+@dataclass(frozen=True)
+class ShownComment:
+    domain_id: str
+    text: str
+    group_label: str | None  # None when the group is too small to name
+
+
+def comments_for_results(
+    session: Session, *, assessment_id: int, instrument: Instrument, scorecard: Scorecard
+) -> dict[str, list[ShownComment]]:
+    """Free-text comments per condition, for the org lead, consultants and admins only (NEVER
+    funders). No comment is attributed to a person; the group is named only when the group
+    can be shown on its own (at least the privacy threshold and not suppressed by the rules).
+    Comments of responses that do not count (opened, no answers) are left out too."""
+    rows = session.exec(
+        select(Comment.domain_id, Comment.text, Response.group, Response.id)
+        .join(Response, col(Response.id) == Comment.response_id)
+        .where(Response.assessment_id == assessment_id)
+    ).all()
+    counted_ids = {int(r) for r in _counted_ids(session, assessment_id=assessment_id)}
+    shown_alone = {
+        g
+        for g, n in scorecard.respondents_by_group.items()
+        if n >= scorecard.privacy_threshold and g not in scorecard.suppressed_groups
+    }
+    result: dict[str, list[ShownComment]] = defaultdict(list)
+    for domain_id, body, group, response_id in rows:
+        if response_id not in counted_ids:
+            continue
+        label = None
+        if group in shown_alone and instrument.has_group(group):
+            from app.instruments.models import text
+
+            label = text(instrument.group_by_id(group).label)
+        result[domain_id].append(ShownComment(domain_id, body, label))
+    # Sorted by text, not by time, so the order does not hint at who wrote what.
+    return {d: sorted(c, key=lambda x: x.text.lower()) for d, c in result.items()}
+
+
+def _counted_ids(session: Session, *, assessment_id: int) -> list[int]:
+    answered = select(Answer.response_id).distinct()
+    rows = session.exec(
+        select(Response.id)
+        .where(Response.assessment_id == assessment_id)
+        .where((Response.status == ResponseStatus.submitted) | col(Response.id).in_(answered))
+    )
+    return list(rows)

@@ -1,0 +1,154 @@
+/* Respondent form: save every answer as it is given, show/hide conditional questions.
+   Without this script the form still works: "Save and continue" posts the whole page. */
+(function () {
+  "use strict";
+  var form = document.getElementById("response-form");
+  if (!form) { return; }
+  var url = form.getAttribute("data-autosave-url");
+  var csrf = form.getAttribute("data-csrf");
+  var page = parseInt(form.getAttribute("data-page"), 10);
+  var stateEl = document.getElementById("save-state");
+  var answeredEl = document.getElementById("answered-count");
+  var shownEl = document.getElementById("shown-count");
+  var queue = [];          // pending saves, sent one at a time and in order
+  var sending = false;
+  var retryDelay = 1000;
+  var commentTimer = null;
+
+  function setState(kind, text) {
+    if (!stateEl) { return; }
+    stateEl.className = "save-state " + kind;
+    stateEl.textContent = text;
+  }
+
+  function currentValue(itemId) {
+    var checked = form.querySelector('input[type=radio][name="item:' + itemId + '"]:checked');
+    return checked ? checked.value : "";
+  }
+
+  function hasSource(itemId) {
+    return form.querySelector('input[type=radio][name="item:' + itemId + '"]') !== null;
+  }
+
+  function setShown(fieldset, shown) {
+    fieldset.hidden = !shown;
+    // Hidden questions must not post their values with the page.
+    fieldset.querySelectorAll("input").forEach(function (input) { input.disabled = !shown; });
+  }
+
+  // Same rule as the server (app.scoring.visible_items): the source must be shown and answered,
+  // and its answer in `in` / not in `not_in`. Sources on other pages are decided by the server.
+  function applyConditions() {
+    var changed = true;
+    var rounds = 0;
+    while (changed && rounds < 10) {
+      changed = false;
+      rounds += 1;
+      form.querySelectorAll("fieldset[data-show-item]").forEach(function (fieldset) {
+        var source = fieldset.getAttribute("data-show-item");
+        if (!hasSource(source)) { return; }
+        var sourceSet = document.getElementById("q-" + source);
+        var value = sourceSet && !sourceSet.hidden ? currentValue(source) : "";
+        var inList = fieldset.getAttribute("data-show-in");
+        var notIn = fieldset.getAttribute("data-show-not-in");
+        var shown = value !== "" &&
+          (inList === null || inList.split(" ").indexOf(value) !== -1) &&
+          (notIn === null || notIn.split(" ").indexOf(value) === -1);
+        if (shown === fieldset.hidden) { setShown(fieldset, shown); changed = true; }
+      });
+    }
+  }
+
+  function applyServerVisibility(visible) {
+    form.querySelectorAll("fieldset[data-item]").forEach(function (fieldset) {
+      setShown(fieldset, visible.indexOf(fieldset.getAttribute("data-item")) !== -1);
+    });
+  }
+
+  function send() {
+    if (sending || queue.length === 0) { return; }
+    sending = true;
+    var payload = queue[0];
+    setState("saving", "Saving…");
+    fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(payload)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return { status: response.status, body: body };
+      });
+    }).then(function (result) {
+      sending = false;
+      if (result.status >= 200 && result.status < 300) {
+        queue.shift();
+        retryDelay = 1000;
+        if (result.body.visible && queue.length === 0) { applyServerVisibility(result.body.visible); }
+        if (answeredEl && typeof result.body.answered === "number") {
+          answeredEl.textContent = result.body.answered;
+          shownEl.textContent = result.body.shown;
+        }
+        if (queue.length === 0) { setState("saved", "Saved"); } else { send(); }
+      } else if (result.status >= 400 && result.status < 500 && result.status !== 429 && result.status !== 408) {
+        // The server refused this answer (locked, closed or invalid): retrying will not help.
+        queue.shift();
+        setState("failed", "Not saved — " + (result.body.detail || "the answer was refused."));
+        send();
+      } else {
+        retryLater();
+      }
+    }).catch(function () {
+      sending = false;
+      retryLater();
+    });
+  }
+
+  function retryLater() {
+    setState("failed", "Not saved — retrying…");
+    setTimeout(send, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  function enqueue(payload) {
+    // A newer save of the same question or comment replaces one still waiting (not the one in flight).
+    var key = payload.item_id || ("comment:" + payload.domain_id);
+    for (var i = queue.length - 1; i >= (sending ? 1 : 0); i -= 1) {
+      var other = queue[i].item_id || ("comment:" + queue[i].domain_id);
+      if (other === key) { queue.splice(i, 1); }
+    }
+    queue.push(payload);
+    send();
+  }
+
+  form.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.type === "radio" && target.name.indexOf("item:") === 0) {
+      applyConditions();
+      enqueue({ item_id: target.name.slice(5), value: target.value, page: page });
+    }
+  });
+
+  var comment = document.getElementById("comment");
+  if (comment) {
+    var saveComment = function () {
+      clearTimeout(commentTimer);
+      enqueue({ domain_id: comment.getAttribute("data-domain"), comment: comment.value, page: page });
+    };
+    comment.addEventListener("input", function () {
+      clearTimeout(commentTimer);
+      setState("", "Typing…");
+      commentTimer = setTimeout(saveComment, 800);
+    });
+    comment.addEventListener("blur", function () { if (commentTimer) { saveComment(); commentTimer = null; } });
+  }
+
+  window.addEventListener("beforeunload", function (event) {
+    if (queue.length > 0 || commentTimer) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  applyConditions();
+})();
