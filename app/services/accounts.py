@@ -133,7 +133,11 @@ def authenticate(
         )
         return LoginResult(None, LOGIN_FAILED_MESSAGE)
 
-    if not verify_password(password, user.password_hash):
+    try:
+        valid, rehashed = _hasher.verify_and_update(password, user.password_hash)
+    except Exception:  # a malformed stored hash is a failed check, never a crash
+        valid, rehashed = False, None
+    if not valid:
         ratelimit.hit(session, bucket=ip_bucket, now=now)
         user.failed_logins += 1
         detail: dict = {"reason": "password", "ip": client_ip}
@@ -147,8 +151,8 @@ def authenticate(
         audit.record(session, actor=user, action="login.failed", target=f"user:{user.id}", detail=detail)
         return LoginResult(None, LOGIN_FAILED_MESSAGE)
 
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if rehashed:  # stored with older parameters: upgrade while we have the password
+        user.password_hash = rehashed
     user.failed_logins = 0
     user.lockouts = 0
     user.locked_until = None
