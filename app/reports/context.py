@@ -1,0 +1,608 @@
+"""Everything the action-plan report prints, gathered from stored data in one place.
+
+`build_report_context` is the only code of the report that touches the database. It reads the
+stored scorecard (never re-scores), the instrument snapshot the assessment is pinned to, the
+organization's plan, the consultant commentary and response counts, and returns a plain,
+JSON-serializable `ReportContext`. The renderer (app/reports/pdf.py) turns that into a PDF
+without any further queries, and keys its cache on the context's canonical JSON, so the same
+stored data always gives the same PDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.db.models import (
+    Assessment,
+    AssessmentScore,
+    Commentary,
+    InstrumentVersion,
+    Organization,
+    PlanItem,
+    PlanStatus,
+    Response,
+    ResponseStatus,
+    User,
+)
+from app.errors import NotFound
+from app.instruments.models import Instrument, text
+from app.scoring.models import DomainResult, Scorecard
+from app.scoring.rules import round1
+from app.services.scores import COUNTING_RULE, comments_for_results
+
+Paper = Literal["letter", "a4"]
+PAPERS: tuple[str, ...] = ("letter", "a4")
+
+STATUS_LABELS = {
+    PlanStatus.in_progress: "In progress",
+    PlanStatus.accepted: "Planned",
+    PlanStatus.done: "Done",
+    PlanStatus.proposed: "Recommended, not yet decided",
+}
+# Decided actions first, the ones being worked on at the top.
+DECIDED_ORDER = {PlanStatus.in_progress: 0, PlanStatus.accepted: 1, PlanStatus.done: 2}
+# Items listed per condition under "going well" / "to work on".
+ITEMS_PER_LIST = 3
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ReportLevel(_Data):
+    id: str
+    label: str
+    min: float
+    max: float
+    description: str = ""
+
+
+class GroupRow(_Data):
+    label: str
+    n: int
+    score: float | None  # None: withheld (fewer respondents than the privacy threshold)
+    note: str = ""
+
+
+class GapRow(_Data):
+    higher_label: str
+    lower_label: str
+    higher_score: float
+    lower_score: float
+    difference: float
+
+
+class ItemLine(_Data):
+    text: str
+    mean: float
+    critical: bool = False
+
+
+class CommentLine(_Data):
+    text: str
+    group_label: str | None  # None when the group is too small to name
+
+
+class ConditionSection(_Data):
+    domain_id: str
+    number: int
+    title: str
+    description: str
+    score: float | None
+    level_id: str | None
+    level_label: str | None
+    n: int
+    n_below_coverage: int
+    sd: float | None
+    agreement: str | None
+    dont_know: int
+    answers_shown: int
+    dont_know_rate: float
+    dont_know_flag: bool
+    is_strength: bool
+    is_priority: bool
+    suppressed: bool
+    priority_reasons: list[str]
+    groups: list[GroupRow]
+    gaps: list[GapRow]  # only the notable ones (at least the instrument's gap threshold)
+    going_well: list[ItemLine]
+    to_work_on: list[ItemLine]
+    critical_items: list[str]
+    evidence: list[str]
+    comments: list[CommentLine]
+
+
+class PlanAction(_Data):
+    title: str
+    condition: str | None
+    rationale: str
+    steps: list[str]
+    timeframe: str | None
+    owner: str | None
+    due_date: str | None
+    status: str
+    status_label: str
+    notes: str | None
+    evidence: list[str]
+    custom: bool
+
+
+class ChangeRow(_Data):
+    title: str
+    then: float | None
+    now: float | None
+    change: float | None
+    then_level: str | None
+    now_level: str | None
+
+
+class ChangeSection(_Data):
+    previous_cycle: str
+    previous_date: str | None
+    same_instrument_version: bool
+    rows: list[ChangeRow]
+
+
+class GroupCount(_Data):
+    label: str
+    scored: int  # respondents of the group in the scorecard
+    submitted: int
+    in_progress: int
+
+
+class ReferenceEntry(_Data):
+    key: str
+    citation: str
+    url: str | None = None
+
+
+class CommentaryBlock(_Data):
+    text: str
+    author: str | None
+    updated: str
+
+
+class ReportContext(_Data):
+    """What the report shows. Plain data only: its JSON is the renderer's cache key."""
+
+    paper: Paper
+    lang: str
+    title: str
+    assessment_id: int
+    organization: str
+    cycle: str
+    status: str
+    results_date: str | None  # when the stored scorecard was computed
+    close_date: str | None
+    instrument_id: str
+    instrument_title: str
+    instrument_version: str
+    instrument_hash: str
+    has_scores: bool
+    n_respondents: int
+    n_submitted: int
+    n_in_progress: int
+    counting_rule: str
+    privacy_threshold: int
+    coverage: float
+    strength_at: float
+    priority_below: float
+    gap_threshold: float
+    dont_know_flag_rate: float
+    levels: list[ReportLevel]
+    conditions: list[ConditionSection]
+    strengths: list[str]  # condition titles, strongest first
+    priorities: list[str]  # condition titles, most urgent first
+    top_items: list[ItemLine]  # best-rated statements across conditions, for the summary
+    group_counts: list[GroupCount]
+    suppressed_groups: list[str]
+    plan_decided: list[PlanAction]
+    plan_recommended: list[PlanAction]
+    change: ChangeSection | None
+    commentary: CommentaryBlock | None
+    references: list[ReferenceEntry]
+
+    def canonical_json(self) -> str:
+        # Pydantic dumps fields in declaration order, lists in their given order: stable.
+        return self.model_dump_json()
+
+
+# --- instrument snapshots ---------------------------------------------------------------------
+
+_INSTRUMENT_CACHE: OrderedDict[str, Instrument] = OrderedDict()
+_INSTRUMENT_CACHE_SIZE = 32
+_INSTRUMENT_LOCK = threading.Lock()
+
+
+def instrument_from_snapshot(version: InstrumentVersion) -> Instrument:
+    """The validated instrument of a stored snapshot. Parsing is slow (round-trip YAML plus
+    checks), and snapshots never change, so parsed instruments are kept by content digest."""
+    from app.instruments.loader import load_instrument_text
+
+    digest = hashlib.sha256(version.source_yaml.encode("utf-8")).hexdigest()
+    with _INSTRUMENT_LOCK:
+        cached = _INSTRUMENT_CACHE.get(digest)
+        if cached is not None:
+            _INSTRUMENT_CACHE.move_to_end(digest)
+            return cached
+    loaded = load_instrument_text(version.source_yaml, source=f"instrument version {version.id}")
+    with _INSTRUMENT_LOCK:
+        _INSTRUMENT_CACHE[digest] = loaded.instrument
+        while len(_INSTRUMENT_CACHE) > _INSTRUMENT_CACHE_SIZE:
+            _INSTRUMENT_CACHE.popitem(last=False)
+    return loaded.instrument
+
+
+# --- formatting helpers -----------------------------------------------------------------------
+
+
+def long_date(value: date | datetime | None) -> str | None:
+    """"April 3, 2027": unambiguous for US and non-US readers alike."""
+    if value is None:
+        return None
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+def _level_label(instrument: Instrument, level_id: str | None, lang: str) -> str | None:
+    if level_id is None:
+        return None
+    level = next((lv for lv in instrument.scoring.levels if lv.id == level_id), None)
+    return text(level.label, lang) if level else level_id
+
+
+# --- the context ------------------------------------------------------------------------------
+
+
+def build_report_context(session: Session, *, assessment_id: int, paper: str = "letter") -> ReportContext:
+    """Gather the report of one assessment. Raises NotFound for an unknown id, ValueError for an
+    unknown paper size. Access checks are the caller's job (route: app.services.access)."""
+    if paper not in PAPERS:
+        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound("No such assessment.")
+    organization = session.get(Organization, assessment.organization_id)
+    version = session.get(InstrumentVersion, assessment.instrument_version_id)
+    if organization is None or version is None:
+        raise NotFound("No such assessment.")
+    instrument = instrument_from_snapshot(version)
+    lang = instrument.languages[0]
+    stored = session.get(AssessmentScore, assessment_id)
+    scorecard = Scorecard.model_validate(stored.scorecard) if stored else None
+    has_scores = scorecard is not None and scorecard.n_respondents > 0
+
+    counts = _response_counts(session, assessment_id)
+    comments = (
+        comments_for_results(session, assessment_id=assessment_id, instrument=instrument, scorecard=scorecard)
+        if has_scores and scorecard is not None
+        else {}
+    )
+    cited: list[str] = []  # evidence keys in order of first citation
+
+    conditions: list[ConditionSection] = []
+    if has_scores:
+        assert scorecard is not None
+        for number, domain in enumerate(instrument.domains, start=1):
+            result = next((d for d in scorecard.domains if d.domain_id == domain.id), None)
+            if result is None:
+                continue
+            shown = [CommentLine(text=c.text.strip(), group_label=c.group_label)
+                     for c in comments.get(domain.id, []) if c.text.strip()]
+            conditions.append(_condition(instrument, scorecard, result, number, shown, lang))
+            _cite(cited, domain.evidence)
+
+    decided, recommended = _plan(session, instrument, assessment, lang)
+    for action in decided + recommended:
+        _cite(cited, action.evidence)
+
+    titles = {d.id: text(d.title, lang) for d in instrument.domains}
+    group_counts = [
+        GroupCount(
+            label=text(group.label, lang),
+            scored=(scorecard.respondents_by_group.get(group.id, 0) if scorecard else 0),
+            submitted=counts.get((group.id, ResponseStatus.submitted), 0),
+            in_progress=counts.get((group.id, ResponseStatus.in_progress), 0),
+        )
+        for group in instrument.groups
+    ]
+    commentary = _commentary(session, assessment_id)
+    strength_ids = scorecard.strengths if has_scores and scorecard else []
+    priority_ids = scorecard.priorities if has_scores and scorecard else []
+    return ReportContext(
+        paper=paper,  # type: ignore[arg-type]
+        lang=lang,
+        title=f"{organization.name} – {assessment.name}: readiness results and action plan",
+        assessment_id=assessment_id,
+        organization=organization.name,
+        cycle=assessment.name,
+        status=str(assessment.status),
+        results_date=long_date(stored.computed_at) if stored else None,
+        close_date=long_date(assessment.close_date),
+        instrument_id=instrument.id,
+        instrument_title=text(instrument.title, lang),
+        instrument_version=instrument.version,
+        instrument_hash=version.content_hash,
+        has_scores=has_scores,
+        n_respondents=scorecard.n_respondents if scorecard else 0,
+        n_submitted=sum(n for (_, status), n in counts.items() if status == ResponseStatus.submitted),
+        n_in_progress=sum(n for (_, status), n in counts.items() if status == ResponseStatus.in_progress),
+        counting_rule=COUNTING_RULE,
+        privacy_threshold=scorecard.privacy_threshold if scorecard else 3,
+        coverage=instrument.scoring.coverage,
+        strength_at=instrument.scoring.strength_at,
+        priority_below=instrument.scoring.priority_below,
+        gap_threshold=instrument.scoring.gap_threshold,
+        dont_know_flag_rate=instrument.scoring.dont_know_flag_rate,
+        levels=[
+            ReportLevel(id=lv.id, label=text(lv.label, lang), min=lv.min, max=lv.max,
+                        description=text(lv.description, lang))
+            for lv in instrument.scoring.levels
+        ],
+        conditions=conditions,
+        strengths=[titles[d] for d in strength_ids if d in titles],
+        priorities=[titles[d] for d in priority_ids if d in titles],
+        top_items=_top_items(instrument, scorecard, lang) if has_scores and scorecard else [],
+        group_counts=group_counts,
+        suppressed_groups=[
+            text(instrument.group_by_id(g).label, lang) if instrument.has_group(g) else g
+            for g in (scorecard.suppressed_groups if scorecard else [])
+        ],
+        plan_decided=decided,
+        plan_recommended=recommended,
+        change=_change(session, instrument, assessment, scorecard, lang) if has_scores else None,
+        commentary=commentary,
+        references=[_reference(instrument, key) for key in cited],
+    )
+
+
+def _cite(cited: list[str], keys: Iterable[str]) -> None:
+    for key in keys:
+        if key not in cited:
+            cited.append(key)
+
+
+def _reference(instrument: Instrument, key: str) -> ReferenceEntry:
+    reference = instrument.references.get(key)
+    if reference is None:
+        # A custom plan action may name a key the instrument does not define; say so, do not drop it.
+        return ReferenceEntry(key=key, citation="No citation for this key in the instrument.")
+    return ReferenceEntry(key=key, citation=" ".join(reference.citation.split()), url=reference.url)
+
+
+def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:
+    rows = session.exec(
+        select(Response.group, Response.status, func.count())
+        .where(Response.assessment_id == assessment_id)
+        .group_by(Response.group, Response.status)
+    )
+    return {(group, str(status)): n for group, status, n in rows}
+
+
+def _group_label(instrument: Instrument, group_id: str, lang: str, labels: dict[str, str]) -> str:
+    if group_id in labels:
+        return labels[group_id]
+    return text(instrument.group_by_id(group_id).label, lang) if instrument.has_group(group_id) else group_id
+
+
+def _condition(
+    instrument: Instrument,
+    scorecard: Scorecard,
+    result: DomainResult,
+    number: int,
+    comments: list[CommentLine],
+    lang: str,
+) -> ConditionSection:
+    domain = instrument.domain_by_id(result.domain_id)
+    threshold = scorecard.privacy_threshold
+    labels = {g.group: g.label for g in result.groups}
+    groups = []
+    for row in result.groups:
+        # The stored scorecard already withholds small groups; the check is repeated so that a
+        # suppressed or too-small group can never be printed with a score.
+        withheld = row.suppressed or row.score is None or row.n < threshold
+        note = ""
+        if row.pooled_groups:
+            note = "Combines: " + ", ".join(_group_label(instrument, g, lang, {}) for g in row.pooled_groups)
+        if withheld:
+            note = (note + ". " if note else "") + f"Not shown: fewer than {threshold} respondents"
+        groups.append(GroupRow(label=row.label, n=row.n, score=None if withheld else row.score, note=note))
+    shown = {g.label for g in groups if g.score is not None}
+    gaps = [
+        GapRow(
+            higher_label=_group_label(instrument, gap.higher_group, lang, labels),
+            lower_label=_group_label(instrument, gap.lower_group, lang, labels),
+            higher_score=gap.higher_score,
+            lower_score=gap.lower_score,
+            difference=gap.difference,
+        )
+        for gap in result.gaps
+        if gap.difference >= instrument.scoring.gap_threshold
+    ]
+    gaps = [g for g in gaps if g.higher_label in shown and g.lower_label in shown]
+
+    scored_items = [
+        r for r in result.items
+        if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
+    ]
+
+    def line(item_id: str, mean: float, critical: bool = False) -> ItemLine:
+        return ItemLine(text=text(instrument.item_by_id(item_id).text, lang), mean=mean, critical=critical)
+
+    going_well = [
+        line(r.item_id, r.mean)  # type: ignore[arg-type]
+        for r in sorted(scored_items, key=lambda r: -(r.mean or 0))
+        if (r.mean or 0) >= instrument.scoring.strength_at
+    ][:ITEMS_PER_LIST]
+    to_work_on = [
+        line(r.item_id, r.mean, r.critical_flag)  # type: ignore[arg-type]
+        for r in sorted(scored_items, key=lambda r: (not r.critical_flag, r.mean or 0))
+        if (r.mean or 0) < instrument.scoring.priority_below or r.critical_flag
+    ][:ITEMS_PER_LIST]
+    withheld_domain = result.suppressed or result.score is None
+    level_label = result.level_label or _level_label(instrument, result.level_id, lang)
+    return ConditionSection(
+        domain_id=result.domain_id,
+        number=number,
+        title=text(domain.title, lang),
+        description=" ".join(text(domain.description, lang).split()),
+        score=None if withheld_domain else result.score,
+        level_id=None if withheld_domain else result.level_id,
+        level_label=None if withheld_domain else level_label,
+        n=result.n,
+        n_below_coverage=result.n_below_coverage,
+        sd=None if withheld_domain else result.sd,
+        agreement=None if withheld_domain else result.agreement,
+        dont_know=result.dont_know,
+        answers_shown=result.answers_shown,
+        dont_know_rate=result.dont_know_rate,
+        dont_know_flag=result.dont_know_flag,
+        is_strength=result.is_strength,
+        is_priority=result.is_priority,
+        suppressed=result.suppressed,
+        priority_reasons=list(result.priority_reasons),
+        groups=groups,
+        gaps=gaps,
+        going_well=going_well,
+        to_work_on=to_work_on,
+        critical_items=[
+            text(instrument.item_by_id(i).text, lang) for i in result.critical_flags if instrument.has_item(i)
+        ],
+        evidence=list(domain.evidence),
+        comments=comments,
+    )
+
+
+def _top_items(instrument: Instrument, scorecard: Scorecard, lang: str) -> list[ItemLine]:
+    """The best-rated statements across all conditions, for the summary's opening."""
+    items = [
+        r for d in scorecard.domains for r in d.items
+        if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
+        and r.mean >= instrument.scoring.strength_at
+    ]
+    items.sort(key=lambda r: -(r.mean or 0))
+    return [
+        ItemLine(text=text(instrument.item_by_id(r.item_id).text, lang), mean=r.mean)  # type: ignore[arg-type]
+        for r in items[:ITEMS_PER_LIST]
+    ]
+
+
+def _plan(
+    session: Session, instrument: Instrument, assessment: Assessment, lang: str
+) -> tuple[list[PlanAction], list[PlanAction]]:
+    """The organization's plan: decided actions first; proposed ones as recommendations;
+    dismissed ones omitted. One recommendation per library action (the newest cycle's)."""
+    rows = list(
+        session.exec(
+            select(PlanItem)
+            .where(PlanItem.organization_id == assessment.organization_id)
+            .where(PlanItem.status != PlanStatus.dismissed)
+            .order_by(PlanItem.id)
+        )
+    )
+    decided = sorted(
+        (r for r in rows if r.status in DECIDED_ORDER),
+        key=lambda r: (
+            DECIDED_ORDER[r.status],
+            r.due_date is None,
+            r.due_date or date.max,
+            r.rank is None,
+            r.rank or 0,
+            r.id or 0,
+        ),
+    )
+    decided_actions = {r.action_id for r in decided if r.action_id}
+    recommended: dict[str, PlanItem] = {}
+    for row in rows:
+        if row.status != PlanStatus.proposed or (row.action_id and row.action_id in decided_actions):
+            continue
+        key = row.action_id or f"custom-{row.id}"
+        current = recommended.get(key)
+        # Prefer the recommendation made for this cycle, then the newest.
+        this_cycle = row.assessment_id == assessment.id
+        if current is None or this_cycle >= (current.assessment_id == assessment.id):
+            recommended[key] = row
+    proposed = sorted(recommended.values(), key=lambda r: (r.rank is None, r.rank or 0, r.id or 0))
+    return (
+        [_plan_action(instrument, r, lang) for r in decided],
+        [_plan_action(instrument, r, lang) for r in proposed],
+    )
+
+
+def _plan_action(instrument: Instrument, row: PlanItem, lang: str) -> PlanAction:
+    condition = None
+    if row.domain_id and row.domain_id in {d.id for d in instrument.domains}:
+        condition = text(instrument.domain_by_id(row.domain_id).title, lang)
+    return PlanAction(
+        title=row.title,
+        condition=condition,
+        rationale=row.rationale or "",
+        steps=[str(s) for s in (row.steps or []) if str(s).strip()],
+        timeframe=row.timeframe,
+        owner=row.owner,
+        due_date=long_date(row.due_date),
+        status=str(row.status),
+        status_label=STATUS_LABELS.get(row.status, str(row.status)),
+        notes=row.notes,
+        evidence=[str(e) for e in (row.evidence or [])],
+        custom=row.action_id is None,
+    )
+
+
+def _change(
+    session: Session,
+    instrument: Instrument,
+    assessment: Assessment,
+    scorecard: Scorecard | None,
+    lang: str,
+) -> ChangeSection | None:
+    if scorecard is None or assessment.previous_assessment_id is None:
+        return None
+    previous = session.get(Assessment, assessment.previous_assessment_id)
+    if previous is None or previous.organization_id != assessment.organization_id:
+        return None
+    stored = session.get(AssessmentScore, previous.id)
+    if stored is None:
+        return None
+    before = Scorecard.model_validate(stored.scorecard)
+    if before.n_respondents == 0:
+        return None
+    rows = []
+    for domain in instrument.domains:
+        now = next((d for d in scorecard.domains if d.domain_id == domain.id), None)
+        then = next((d for d in before.domains if d.domain_id == domain.id), None)
+        now_score = None if now is None or now.suppressed else now.score
+        then_score = None if then is None or then.suppressed else then.score
+        rows.append(
+            ChangeRow(
+                title=text(domain.title, lang),
+                then=then_score,
+                now=now_score,
+                change=None if now_score is None or then_score is None else round1(now_score - then_score),
+                then_level=(then.level_label if then and then_score is not None else None),
+                now_level=(now.level_label if now and now_score is not None else None),
+            )
+        )
+    return ChangeSection(
+        previous_cycle=previous.name,
+        previous_date=long_date(stored.computed_at),
+        same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
+        rows=rows,
+    )
+
+
+def _commentary(session: Session, assessment_id: int) -> CommentaryBlock | None:
+    row = session.get(Commentary, assessment_id)
+    if row is None or not row.text.strip():
+        return None
+    author = session.get(User, row.author_id) if row.author_id else None
+    return CommentaryBlock(text=row.text.strip(), author=author.name if author else None,
+                           updated=long_date(row.updated_at) or "")

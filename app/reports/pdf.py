@@ -1,0 +1,239 @@
+"""Render a `ReportContext` to PDF with WeasyPrint. Pure of the database.
+
+- One Jinja environment of its own, autoescape on: free text from respondents, leads and
+  consultants is always printed as text, never as markup.
+- The renderer fetches nothing that the content names. Its URL fetcher refuses every URL except
+  the report's own assets (the chart), which it serves from memory.
+- Parsed CSS and the font configuration are built once per thread and reused: building them is
+  a large share of the cost of a small document.
+- A content-keyed cache: the key is the SHA-256 of the context's canonical JSON plus the version
+  of the templates, CSS and this module; a repeat download of an unchanged report is a file read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from app.paths import REPORT_TEMPLATES_DIR
+from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
+from app.reports.context import ReportContext
+
+TEMPLATE_NAME = "action_plan.html"
+STYLESHEET_NAME = "report.css"
+ASSET_SCHEME = "peerready-asset"
+# Bump when the rendering code changes in a way the template hash would not show.
+RENDERER_VERSION = "1"
+CACHE_KEEP = 200
+PAGE_SIZES = {"letter": "letter", "a4": "A4"}
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def _score(value: float | None) -> str:
+    """Scores keep the one decimal the rules decide on, so a reader can check levels by hand."""
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"+{value:.1f}" if value > 0 else (f"−{abs(value):.1f}" if value < 0 else "0.0")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(REPORT_TEMPLATES_DIR)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["score"] = _score
+    env.filters["signed"] = _signed
+    env.filters["pct"] = _pct
+    return env
+
+
+_ENV = _build_environment()
+
+
+def _template_version() -> str:
+    """Digest of every file of the report templates folder and of the renderer's own code."""
+    digest = hashlib.sha256(RENDERER_VERSION.encode())
+    for path in sorted(REPORT_TEMPLATES_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(REPORT_TEMPLATES_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    for module in (Path(__file__), Path(__file__).with_name("charts.py")):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+TEMPLATE_VERSION = _template_version()
+
+
+# --- the URL fetcher --------------------------------------------------------------------------
+
+
+class ReportAssetFetcher(URLFetcher):
+    """Serves `peerready-asset:NAME` from memory and refuses everything else (file://, http(s)://,
+    data:, ...). Refused URLs are remembered, so tests can see that a fetch was asked and refused."""
+
+    def __init__(self, assets: Mapping[str, tuple[bytes, str]] | None = None) -> None:
+        super().__init__(timeout=1, allowed_protocols=[ASSET_SCHEME], allow_redirects=False)
+        self.assets = dict(assets or {})
+        self.served: list[str] = []
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        prefix = ASSET_SCHEME + ":"
+        name = url[len(prefix):] if url.startswith(prefix) else None
+        if name is None or name not in self.assets:
+            self.refused.append(url)
+            raise ValueError(f"The report renderer does not fetch {url[:80]!r}")
+        body, content_type = self.assets[name]
+        self.served.append(url)
+        return URLFetcherResponse(url, body, headers={"Content-Type": content_type})
+
+
+# --- per-thread WeasyPrint objects ------------------------------------------------------------
+
+
+@dataclass
+class _Styles:
+    font_config: FontConfiguration
+    css: dict[str, list[CSS]] = field(default_factory=dict)
+
+
+_LOCAL = threading.local()
+
+
+def _stylesheets(paper: str) -> tuple[list[CSS], FontConfiguration]:
+    styles: _Styles | None = getattr(_LOCAL, "styles", None)
+    if styles is None:
+        styles = _Styles(font_config=FontConfiguration())
+        _LOCAL.styles = styles
+    if paper not in styles.css:
+        fetcher = ReportAssetFetcher()
+        main = CSS(
+            filename=str(REPORT_TEMPLATES_DIR / STYLESHEET_NAME),
+            font_config=styles.font_config,
+            url_fetcher=fetcher,
+        )
+        page = CSS(string=f"@page {{ size: {PAGE_SIZES[paper]}; }}", font_config=styles.font_config,
+                   url_fetcher=fetcher)
+        styles.css[paper] = [main, page]
+    return styles.css[paper], styles.font_config
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def chart_svg(context: ReportContext) -> str:
+    bars = [ChartBar(label=c.title, score=c.score, level_label=c.level_label) for c in context.conditions]
+    bands = [ChartBand(label=lv.label, min=lv.min, max=lv.max) for lv in context.levels]
+    return condition_chart_svg(bars, bands, title="Score for each condition, with readiness levels")
+
+
+def render_report_html(context: ReportContext) -> str:
+    return _ENV.get_template(TEMPLATE_NAME).render(
+        report=context,
+        chart_url=f"{ASSET_SCHEME}:chart.svg",
+    )
+
+
+def report_assets(context: ReportContext) -> dict[str, tuple[bytes, str]]:
+    return {"chart.svg": (chart_svg(context).encode("utf-8"), "image/svg+xml")}
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    paper: str = "letter",
+    assets: Mapping[str, tuple[bytes, str]] | None = None,
+    fetcher: ReportAssetFetcher | None = None,
+) -> bytes:
+    """Print report HTML to a tagged PDF (PDF/UA-1) with the bundled stylesheet."""
+    if paper not in PAGE_SIZES:
+        raise ValueError(f"paper must be one of {', '.join(PAGE_SIZES)}")
+    fetcher = fetcher or ReportAssetFetcher(assets)
+    stylesheets, font_config = _stylesheets(paper)
+    document = HTML(string=html, url_fetcher=fetcher, base_url=f"{ASSET_SCHEME}:")
+    return document.write_pdf(
+        stylesheets=stylesheets,
+        font_config=font_config,
+        pdf_variant="pdf/ua-1",
+        pdf_tags=True,
+    )
+
+
+def cache_key(context: ReportContext) -> str:
+    digest = hashlib.sha256()
+    digest.update(TEMPLATE_VERSION.encode())
+    digest.update(b"\0")
+    digest.update(context.canonical_json().encode("utf-8"))
+    return digest.hexdigest()
+
+
+def render_report_pdf(context: ReportContext, *, cache_dir: Path | None = None) -> bytes:
+    """The report as PDF bytes. With `cache_dir`, an unchanged report is read back from disk."""
+    if cache_dir is None:
+        return html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
+    key = cache_key(context)
+    path = cache_dir / f"{key}.pdf"
+    try:
+        data = path.read_bytes()
+        os.utime(path)  # recently used: keep it when pruning
+        return data
+    except FileNotFoundError:
+        pass
+    data = html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
+    _store(cache_dir, path, data)
+    return data
+
+
+def _store(cache_dir: Path, path: Path, data: bytes) -> None:
+    """Write atomically (a reader never sees half a file), then keep the newest CACHE_KEEP."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".tmp-", suffix=".pdf", delete=False) as handle:
+        handle.write(data)
+        temporary = Path(handle.name)
+    os.replace(temporary, path)
+    entries = []
+    for entry in os.scandir(cache_dir):
+        if entry.name.endswith(".pdf") and not entry.name.startswith(".tmp-"):
+            try:
+                entries.append((entry.stat().st_mtime_ns, entry.path))
+            except FileNotFoundError:
+                continue
+    entries.sort(reverse=True)
+    for _, stale in entries[CACHE_KEEP:]:
+        try:
+            os.remove(stale)
+        except FileNotFoundError:
+            pass  # another worker pruned it first
+
+
+def report_filename(context: ReportContext) -> str:
+    """A safe download name: letters, digits and dashes only."""
+    raw = f"peerready-{context.organization}-{context.cycle}"
+    safe = "".join(ch.lower() if ch.isascii() and ch.isalnum() else "-" for ch in raw)
+    while "--" in safe:
+        safe = safe.replace("--", "-")
+    return safe.strip("-")[:100] + ".pdf"

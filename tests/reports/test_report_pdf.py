@@ -1,0 +1,261 @@
+"""The action-plan PDF, read back: content matches the stored scorecard and plan, it is tagged,
+paged and sized as asked, free text stays text, and the renderer fetches nothing it is told to."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from PIL import Image, ImageStat
+from sqlmodel import Session, select
+
+from app.db.models import Assessment, AssessmentScore, Comment, Commentary, PlanItem, PlanStatus, Response
+from app.reports import pdf as report_pdf
+from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
+from app.reports.context import build_report_context
+from app.reports.pdf import (
+    ReportAssetFetcher,
+    html_to_pdf,
+    render_report_html,
+    render_report_pdf,
+    report_assets,
+)
+from app.scoring import Scorecard
+from tests.reports.conftest import page_images, pdf_reader, pdf_text, small_agency
+
+LETTER = (612.0, 792.0)
+A4 = (595.28, 841.89)
+
+
+def _page_size(data: bytes) -> tuple[float, float]:
+    box = pdf_reader(data).pages[0].mediabox
+    return round(float(box.width), 2), round(float(box.height), 2)
+
+
+def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, follow_up: Assessment, tmp_path):
+    context = build_report_context(db, assessment_id=follow_up.id)
+    data = render_report_pdf(context)
+    text = pdf_text(data)
+    scorecard = Scorecard.model_validate(db.get(AssessmentScore, follow_up.id).scorecard)
+
+    # Cover: agency, cycle, instrument title, version and hash.
+    assert "Riverside Family Services" in text and "Follow-up, fall 2027" in text
+    assert "Organizational Readiness Self-Assessment, version 1.0.0" in text
+    assert context.instrument_hash[:16] in text
+
+    # The summary opens with strengths: "What is going well" comes before "Where to focus".
+    assert text.index("What is going well") < text.index("Where to focus")
+
+    # Every condition's score and level, and every shown group's score, as stored.
+    for domain in scorecard.domains:
+        assert domain.score is not None and domain.level_label
+        assert f"{domain.title} {domain.score:.1f} {domain.level_label} {domain.n}" in text
+        for group in domain.groups:
+            if group.score is not None:
+                assert f"{group.label} {group.n} {group.score:.1f}" in text
+        assert f"“Don't know” rate: {domain.dont_know_rate * 100:.0f}%" in text
+
+    # Who answered: n per group, scored / submitted / in progress.
+    responses = list(db.exec(select(Response).where(Response.assessment_id == follow_up.id)))
+    for group_id, n in scorecard.respondents_by_group.items():
+        label = {g.group: g.label for d in scorecard.domains for g in d.groups}.get(group_id)
+        submitted = sum(1 for r in responses if r.group == group_id and r.status == "submitted")
+        in_progress = sum(1 for r in responses if r.group == group_id and r.status == "in_progress")
+        if label:
+            assert f"{label} {n} {submitted} {in_progress}" in text
+    assert f"All groups {scorecard.n_respondents} 28 2" in text
+
+    # The plan: every action not dismissed, decided ones first; dismissed ones never.
+    items = list(db.exec(select(PlanItem).where(PlanItem.organization_id == follow_up.organization_id)))
+    for item in items:
+        if item.status == PlanStatus.dismissed:
+            assert item.title not in text
+        else:
+            assert item.title in text
+    statuses = [a.status for a in context.plan_decided]
+    assert statuses == sorted(statuses, key=["in_progress", "accepted", "done"].index)
+    assert all(a.status == "proposed" for a in context.plan_recommended)
+    assert "Recommended, not yet decided" in text
+
+    # Change since the baseline, per condition.
+    assert context.change is not None
+    assert "Change since Baseline, spring 2027" in text
+    for row in context.change.rows:
+        assert row.then is not None and row.now is not None
+        assert f"{row.title} {row.then:.1f} {row.now:.1f}" in text
+
+    # Commentary, method notes, and a full citation for every evidence key the report cites.
+    assert "real progress on team integration" in text
+    assert "Coverage rule" in text and "50%" in text
+    cited = {key for c in context.conditions for key in c.evidence}
+    cited |= {key for a in context.plan_decided + context.plan_recommended for key in a.evidence}
+    assert {r.key for r in context.references} == cited
+    for reference in context.references:
+        assert reference.citation[:60] in text
+
+    # Quality: page count, running header, page numbers, Letter paper.
+    pages = len(pdf_reader(data).pages)
+    assert 6 <= pages <= 16
+    assert f"Page 2 of {pages}" in text
+    assert text.count("Riverside Family Services — Follow-up, fall 2027") >= pages - 1
+    assert _page_size(data) == LETTER
+
+    # Tagged PDF with language and title, so screen readers can read it.
+    reader = pdf_reader(data)
+    catalog = reader.trailer["/Root"]
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in catalog
+    assert catalog["/Lang"] == "en"
+    assert reader.metadata.title == context.title
+
+    # Every page has ink on it (rasterized with pdftoppm).
+    images = page_images(data, tmp_path)
+    assert len(images) == pages
+    for image_path in images:
+        with Image.open(image_path) as image:
+            grey = image.convert("L")
+            lowest, _ = grey.getextrema()
+            assert lowest < 128, f"{image_path.name} is blank"
+            assert ImageStat.Stat(grey).mean[0] < 254.5, f"{image_path.name} is nearly blank"
+
+
+def test_a4_paper(db: Session, follow_up: Assessment):
+    data = render_report_pdf(build_report_context(db, assessment_id=follow_up.id, paper="a4"))
+    assert _page_size(data) == A4
+    with pytest.raises(ValueError):
+        build_report_context(db, assessment_id=follow_up.id, paper="legal")
+
+
+def test_report_without_answers_says_so(db: Session, empty_assessment: Assessment):
+    context = build_report_context(db, assessment_id=empty_assessment.id)
+    assert not context.has_scores and context.conditions == [] and context.change is None
+    text = pdf_text(render_report_pdf(context))
+    assert "No responses yet" in text
+    assert "Quiet Valley Agency" in text and "Method notes" in text
+    assert len(pdf_reader(render_report_pdf(context)).pages) <= 5
+
+
+def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Session, follow_up: Assessment):
+    hostile = '<img src=file:///etc/passwd> <style>body { display: none }</style> <a href="http://127.0.0.1:9/">x</a>'
+    commentary = db.get(Commentary, follow_up.id)  # the sample data has one
+    commentary.text = "Commentary " + hostile
+    plan_item = db.exec(
+        select(PlanItem).where(PlanItem.organization_id == follow_up.organization_id,
+                               PlanItem.status == PlanStatus.in_progress)
+    ).first()
+    plan_item.notes = "Note " + hostile
+    response = db.exec(
+        select(Response).where(Response.assessment_id == follow_up.id, Response.status == "submitted")
+    ).first()
+    db.add(Comment(response_id=response.id, domain_id="stigma", text="Said " + hostile))
+    db.commit()
+
+    context = build_report_context(db, assessment_id=follow_up.id)
+    html = render_report_html(context)
+    assert "<img src=file:///etc/passwd>" not in html and "<style>body" not in html
+    assert "&lt;img src=file:///etc/passwd&gt;" in html
+
+    fetcher = ReportAssetFetcher(report_assets(context))
+    data = html_to_pdf(html, paper=context.paper, fetcher=fetcher)
+    assert fetcher.served == ["peerready-asset:chart.svg"]
+    assert fetcher.refused == []
+    text = pdf_text(data)
+    for prefix in ("Commentary", "Note", "Said"):
+        assert f"{prefix} <img src=file:///etc/passwd> <style>body {{ display: none }}</style>" in text
+
+
+def test_fetcher_refuses_every_url_but_the_reports_own_assets():
+    html = """<!DOCTYPE html><html lang="en"><head><title>t</title>
+    <link rel="stylesheet" href="http://127.0.0.1:9/evil.css">
+    <style>p { background: url(file:///etc/hostname) }</style></head>
+    <body><p>Still renders</p><img src="file:///etc/passwd" alt="x">
+    <img src="peerready-asset:chart.svg" alt="c">
+    <img src="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E" alt="d"></body></html>"""
+    chart = condition_chart_svg([ChartBar("A", 50.0)], [ChartBand("Low", 0, 100)]).encode()
+    fetcher = ReportAssetFetcher({"chart.svg": (chart, "image/svg+xml")})
+    data = html_to_pdf(html, fetcher=fetcher)
+    assert data.startswith(b"%PDF")
+    assert "Still renders" in pdf_text(data)
+    assert "file:///etc/passwd" in fetcher.refused
+    assert "http://127.0.0.1:9/evil.css" in fetcher.refused
+    assert "file:///etc/hostname" in fetcher.refused
+    assert any(url.startswith("data:") for url in fetcher.refused)
+    assert fetcher.served == ["peerready-asset:chart.svg"]
+
+
+def test_small_groups_are_never_printed_with_a_score(db: Session):
+    assessment = small_agency(db)
+    context = build_report_context(db, assessment_id=assessment.id)
+    scorecard = Scorecard.model_validate(db.get(AssessmentScore, assessment.id).scorecard)
+    assert scorecard.suppressed_groups, "the fixture must have groups under the privacy threshold"
+    for condition in context.conditions:
+        for row in condition.groups:
+            if row.n < context.privacy_threshold:
+                assert row.score is None and "Not shown" in row.note
+    text = pdf_text(render_report_pdf(context))
+    assert "Not shown on their own in at least one condition" in text
+    for domain in scorecard.domains:
+        for group in domain.groups:
+            if group.suppressed:
+                assert f"{group.label} {group.n} Not shown" in text
+
+
+def test_same_data_gives_the_same_report_and_repeat_downloads_come_from_the_cache(
+    db: Session, follow_up: Assessment, tmp_path
+):
+    first = build_report_context(db, assessment_id=follow_up.id)
+    again = build_report_context(db, assessment_id=follow_up.id)
+    assert first.canonical_json() == again.canonical_json()
+    assert report_pdf.cache_key(first) == report_pdf.cache_key(again)
+
+    cache = tmp_path / "report-cache"
+    data = render_report_pdf(first, cache_dir=cache)
+    assert [p.name for p in cache.iterdir()] == [f"{report_pdf.cache_key(first)}.pdf"]
+    started = time.perf_counter()
+    repeat = render_report_pdf(again, cache_dir=cache)
+    assert repeat == data
+    assert time.perf_counter() - started < 0.5  # a file read, not a render (~1-2 s)
+
+    # A plan change is a different report.
+    item = db.exec(select(PlanItem).where(PlanItem.status == PlanStatus.accepted)).first()
+    item.status = PlanStatus.done
+    db.commit()
+    changed = build_report_context(db, assessment_id=follow_up.id)
+    assert report_pdf.cache_key(changed) != report_pdf.cache_key(first)
+    # A4 is a different report too.
+    assert report_pdf.cache_key(build_report_context(db, assessment_id=follow_up.id, paper="a4")) != \
+        report_pdf.cache_key(changed)
+
+
+def test_cache_keeps_only_the_newest_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(report_pdf, "CACHE_KEEP", 3)
+    for index in range(5):
+        path = tmp_path / f"{index}.pdf"
+        report_pdf._store(tmp_path, path, b"%PDF-" + bytes([index]))
+        os.utime(path, ns=(index * 10**9, index * 10**9))
+    report_pdf._store(tmp_path, tmp_path / "new.pdf", b"%PDF-new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.pdf", "4.pdf", "new.pdf"]
+
+
+def test_chart_is_plain_svg_with_one_bar_per_scored_condition():
+    bars = [
+        ChartBar("Purpose <&>", 62.5, "Established"),
+        ChartBar("Stigma", None),
+        ChartBar("Team", 100.0, "Strong"),
+    ]
+    bands = [ChartBand("Low", 0, 50), ChartBand("High", 50, 100)]
+    svg = condition_chart_svg(bars, bands)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "Purpose &lt;&amp;&gt;" in svg
+    assert "62.5 · Established" in svg and "No score" in svg and "100.0 · Strong" in svg
+    assert svg == condition_chart_svg(bars, bands)  # deterministic
+    assert svg.count('fill="#1d5b79"') == 2  # one bar per condition with a score
+
+
+def test_report_of_an_unknown_assessment_is_not_found(db: Session):
+    from app.errors import NotFound
+
+    with pytest.raises(NotFound):
+        build_report_context(db, assessment_id=987654)
+    assert db.exec(select(Assessment)).first() is None
