@@ -21,6 +21,9 @@ def get_db(request: Request) -> Iterator[Session]:
             yield session
             session.commit()
         except BaseException:
+            # Detach first: a rollback expires every loaded object, and the error page still
+            # reads the signed-in user after this session is closed.
+            session.expunge_all()
             session.rollback()
             raise
 
