@@ -1,3 +1,82 @@
-from fastapi import APIRouter
+"""Read-only JSON API (`/api/v1/...`) for funders and administrators, signed in with the session
+cookie. The same data and privacy rules as the portfolio page (app.portfolio.service); documented
+in docs/api.md and at /api/docs. A portfolio the caller may not see answers 404."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.db.models import Role, User
+from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
+from app.portfolio.service import PortfolioFilters, SortOrder, list_portfolios, portfolio_view
+from app.web.deps import SessionDep, require_roles
+
+router = APIRouter(prefix="/api/v1", tags=["portfolios"])
+
+FunderOrAdmin = Annotated[User, Depends(require_roles(Role.funder, Role.admin))]
+FilterParam = Annotated[str | None, Query(max_length=100)]
+SortParam = Annotated[str | None, Query(max_length=80, description="e.g. -score_purpose")]
+ERRORS = {
+    401: {"description": "Not signed in."},
+    403: {"description": "Signed in, but not as a funder or administrator."},
+}
+
+
+def _view(request: Request, session, user: User, portfolio_id: int, region, cohort, instrument, sort):
+    return portfolio_view(
+        session,
+        user=user,
+        portfolio_id=portfolio_id,
+        privacy_threshold=request.app.state.settings.privacy_threshold,
+        filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
+        sort=SortOrder.parse(sort),
+    )
+
+
+@router.get("/portfolios", response_model=list[PortfolioRef], responses=ERRORS, summary="Your portfolios")
+def api_portfolios(session: SessionDep, user: FunderOrAdmin) -> list[PortfolioRef]:
+    """The portfolios the signed-in funder belongs to (administrators: all), by name."""
+    return list_portfolios(session, user=user)
+
+
+@router.get(
+    "/portfolios/{portfolio_id}/sites",
+    response_model=SitesPage,
+    responses={**ERRORS, 404: {"description": "No such portfolio, or not yours."}},
+    summary="Site-level results of a portfolio",
+)
+def api_portfolio_sites(
+    request: Request,
+    session: SessionDep,
+    user: FunderOrAdmin,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+) -> SitesPage:
+    """Every site with its latest and baseline completed cycle, condition scores and change.
+    Figures below the privacy threshold are null with a status saying why."""
+    return _view(request, session, user, portfolio_id, region, cohort, instrument, sort).sites_page
+
+
+@router.get(
+    "/portfolios/{portfolio_id}/summary",
+    response_model=PortfolioSummary,
+    responses={**ERRORS, 404: {"description": "No such portfolio, or not yours."}},
+    summary="Distributions and level counts of a portfolio",
+)
+def api_portfolio_summary(
+    request: Request,
+    session: SessionDep,
+    user: FunderOrAdmin,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+) -> PortfolioSummary:
+    """Counts of sites by status, instruments in use, the compared conditions, and per condition
+    the distribution of site scores and the number of sites at each readiness level."""
+    return _view(request, session, user, portfolio_id, region, cohort, instrument, None).summary

@@ -1,3 +1,183 @@
-from fastapi import APIRouter
+"""Funder portfolio pages and downloads. Aggregates only: everything comes from
+`app.portfolio.service.portfolio_view`, which applies the privacy threshold once for all outputs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.db.models import Role
+from app.portfolio import exports, pdf
+from app.portfolio.service import (
+    FIXED_SORT_KEYS,
+    PortfolioFilters,
+    PortfolioView,
+    SortOrder,
+    list_portfolios,
+    portfolio_view,
+)
+from app.services import audit
+from app.web.deps import CurrentUser, SessionDep, require_roles
+from app.web.templating import render
 
 router = APIRouter()
+
+FilterParam = Annotated[str | None, Query(max_length=100)]
+SortParam = Annotated[str | None, Query(max_length=80)]
+_funder_or_admin = require_roles(Role.funder, Role.admin)
+
+
+def _threshold(request: Request) -> int:
+    return request.app.state.settings.privacy_threshold
+
+
+def _view(
+    request: Request, session, user, portfolio_id: int, region, cohort, instrument, sort
+) -> PortfolioView:
+    _funder_or_admin(user)
+    return portfolio_view(
+        session,
+        user=user,
+        portfolio_id=portfolio_id,
+        privacy_threshold=_threshold(request),
+        filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
+        sort=SortOrder.parse(sort),
+    )
+
+
+def _link(portfolio_id: int, view: PortfolioView, *, suffix: str = "", sort: str | None = None) -> str:
+    params = dict(view.filters.query())
+    if sort is not None:
+        params["sort"] = sort
+    query = urlencode(params)
+    return f"/portfolio/{portfolio_id}{suffix}" + (f"?{query}" if query else "")
+
+
+@router.get("/portfolio", include_in_schema=False)
+def portfolio_index(request: Request, session: SessionDep, user: CurrentUser):
+    _funder_or_admin(user)
+    portfolios = list_portfolios(session, user=user)
+    if len(portfolios) == 1:
+        return RedirectResponse(f"/portfolio/{portfolios[0].id}", status_code=303)
+    return render(request, "portfolio/index.html", portfolios=portfolios, breadcrumbs=[("Portfolios", None)])
+
+
+@router.get("/portfolio/{portfolio_id}", include_in_schema=False)
+def portfolio_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+
+    def header(key: str) -> dict:
+        href = _link(portfolio_id, view, sort=view.sort.param_for(key))
+        return {"href": href, "aria": view.sort.aria_for(key)}
+
+    return render(
+        request,
+        "portfolio/portfolio.html",
+        view=view,
+        summary=view.summary,
+        fixed_columns=FIXED_SORT_KEYS,
+        header=header,
+        export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
+        breadcrumbs=[("Portfolios", "/portfolio"), (view.summary.portfolio.name, None)],
+    )
+
+
+@router.get("/portfolio/{portfolio_id}/exports", include_in_schema=False)
+def portfolio_exports_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    return render(
+        request,
+        "portfolio/exports.html",
+        view=view,
+        summary=view.summary,
+        columns=exports.COLUMNS,
+        export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
+        breadcrumbs=[
+            ("Portfolios", "/portfolio"),
+            (view.summary.portfolio.name, _link(portfolio_id, view, sort=view.sort.param)),
+            ("Downloads", None),
+        ],
+    )
+
+
+def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_type: str) -> Response:
+    name = exports.file_stem(view) + "." + kind
+    audit.record(
+        session,
+        actor=user,
+        action=f"portfolio.export_{kind}",
+        target=f"portfolio:{view.summary.portfolio.id}",
+        detail={"filters": view.filters.query(), "sites": view.summary.n_sites},
+    )
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/portfolio/{portfolio_id}/export.csv", include_in_schema=False)
+def portfolio_csv(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    body = exports.to_csv(view).encode("utf-8")
+    return _download(session, user, view, "csv", body, "text/csv; charset=utf-8")
+
+
+@router.get("/portfolio/{portfolio_id}/export.xlsx", include_in_schema=False)
+def portfolio_xlsx(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    return _download(session, user, view, "xlsx", exports.to_xlsx(view), exports.XLSX_MEDIA_TYPE)
+
+
+@router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
+def portfolio_pdf(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    return _download(session, user, view, "pdf", pdf.render_portfolio_pdf(view), "application/pdf")

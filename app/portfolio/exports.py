@@ -1,0 +1,181 @@
+"""CSV and XLSX of a portfolio's site table (the same rows, the same privacy rules as the page).
+
+Layout: one row per site and compared condition ("long" format, so sites on different instrument
+versions fit one table). A site without a completed cycle, or below the privacy threshold, still
+gets its rows, with the status saying why the figures are blank. The columns are documented in
+COLUMNS, which the download page, the XLSX "Data dictionary" sheet and docs/portfolio-exports.md
+all show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from openpyxl import Workbook
+
+from app.portfolio.schemas import ConditionRef, SiteOut
+from app.portfolio.service import PortfolioView
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+COLUMNS: list[tuple[str, str]] = [
+    ("portfolio_id", "Id of the portfolio."),
+    ("portfolio_name", "Name of the portfolio."),
+    ("site_id", "Id of the site (organization)."),
+    ("site_name", "Name of the site."),
+    ("region", "Region of the site in this portfolio (blank when not set)."),
+    ("cohort", "Cohort of the site in this portfolio (blank when not set)."),
+    (
+        "site_status",
+        "scored; below_threshold (the latest completed cycle has fewer respondents than the privacy "
+        "threshold, so no figures are given); no_completed_cycle (no closed cycle with scores yet).",
+    ),
+    ("cycle_id", "Id of the latest completed cycle (assessment)."),
+    ("cycle_name", "Name of the latest completed cycle."),
+    ("cycle_date", "Date of the latest completed cycle (its closing date), YYYY-MM-DD."),
+    ("instrument_id", "Instrument of the latest completed cycle."),
+    ("instrument_version", "Version of that instrument."),
+    ("n_respondents", "Respondents scored in the latest cycle; blank when below the privacy threshold."),
+    ("expected_respondents", "Respondents the site expected (blank when not set)."),
+    (
+        "response_rate",
+        "n_respondents / expected_respondents, from 0 to 1; blank when unknown or below the threshold.",
+    ),
+    ("condition_id", "Condition (domain) id; only conditions every compared instrument version shares."),
+    ("condition_title", "Condition title."),
+    (
+        "score_status",
+        "shown; suppressed (fewer respondents with a score than the privacy threshold); "
+        "no_score (nobody answered enough items); no_completed_cycle.",
+    ),
+    ("score", "Site score for the condition, 0-100, one decimal (mean of respondent scores); else blank."),
+    ("level_id", "Readiness level id of the score."),
+    ("level_label", "Readiness level name of the score."),
+    ("condition_n", "Respondents with a score for this condition; blank unless shown."),
+    ("baseline_cycle_name", "Name of the earliest completed cycle, when the site has more than one."),
+    ("baseline_cycle_date", "Date of the earliest completed cycle."),
+    ("baseline_score", "Score for the condition in the earliest cycle; blank unless shown there."),
+    ("change_from_baseline", "score - baseline_score, in points; blank unless both are shown."),
+    ("privacy_threshold", "Smallest number of respondents for which any figure is shown."),
+]
+COLUMN_NAMES = [name for name, _ in COLUMNS]
+
+# A cell that starts with one of these would run as a formula in a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_text(value: str | None) -> str | None:
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def file_stem(view: PortfolioView) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", view.summary.portfolio.name.lower()).strip("-")[:60] or "portfolio"
+    return f"peerready-portfolio-{view.summary.portfolio.id}-{slug}"
+
+
+def _site_rows(view: PortfolioView, site: SiteOut, conditions: list[ConditionRef]) -> Iterator[dict]:
+    latest, baseline = site.latest, site.baseline
+    base = {
+        "portfolio_id": view.summary.portfolio.id,
+        "portfolio_name": _safe_text(view.summary.portfolio.name),
+        "site_id": site.organization_id,
+        "site_name": _safe_text(site.name),
+        "region": _safe_text(site.region),
+        "cohort": _safe_text(site.cohort),
+        "site_status": site.status,
+        "cycle_id": latest.assessment_id if latest else None,
+        "cycle_name": _safe_text(latest.name) if latest else None,
+        "cycle_date": latest.date.isoformat() if latest else None,
+        "instrument_id": latest.instrument_id if latest else None,
+        "instrument_version": latest.instrument_version if latest else None,
+        "n_respondents": latest.n_respondents if latest else None,
+        "expected_respondents": latest.expected_respondents if latest else None,
+        "response_rate": latest.response_rate if latest else None,
+        "baseline_cycle_name": _safe_text(baseline.name) if baseline else None,
+        "baseline_cycle_date": baseline.date.isoformat() if baseline else None,
+        "privacy_threshold": view.summary.privacy_threshold,
+    }
+    if not conditions:
+        yield base
+        return
+    for condition in conditions:
+        row = dict(base, condition_id=condition.id, condition_title=_safe_text(condition.title))
+        cell = site.score_for(condition.id)
+        change = site.change_for(condition.id)
+        if site.status == "no_completed_cycle":
+            row["score_status"] = "no_completed_cycle"
+        elif site.status == "below_threshold":
+            row["score_status"] = "suppressed"
+        elif cell is not None:
+            row.update(
+                score_status=cell.status,
+                score=cell.score,
+                level_id=cell.level_id,
+                level_label=_safe_text(cell.level_label),
+                condition_n=cell.n,
+            )
+        if change is not None and site.status == "scored":
+            row.update(baseline_score=change.baseline_score, change_from_baseline=change.change)
+        yield row
+
+
+def rows(view: PortfolioView) -> Iterator[list]:
+    """The data rows, in COLUMNS order, sites in the page's sort order."""
+    conditions = view.summary.shared_conditions
+    for site in view.sites:
+        for row in _site_rows(view, site, conditions):
+            yield [row.get(name) for name in COLUMN_NAMES]
+
+
+def to_csv(view: PortfolioView) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMN_NAMES)
+    for row in rows(view):
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def to_xlsx(view: PortfolioView) -> bytes:
+    workbook = Workbook(write_only=True)
+
+    sites = workbook.create_sheet("Sites")
+    sites.freeze_panes = "A2"
+    sites.append(COLUMN_NAMES)
+    for row in rows(view):
+        sites.append(row)
+
+    dictionary = workbook.create_sheet("Data dictionary")
+    dictionary.append(["column", "meaning"])
+    for name, meaning in COLUMNS:
+        dictionary.append([name, meaning])
+
+    about = workbook.create_sheet("About")
+    summary = view.summary
+    filters = view.filters.query()
+    facts = [
+        ("Portfolio", _safe_text(summary.portfolio.name)),
+        ("Generated (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("Filters", _safe_text(", ".join(f"{k}={v}" for k, v in filters.items())) or "none"),
+        ("Sites", summary.n_sites),
+        ("Sites scored", summary.n_scored),
+        ("Sites below the privacy threshold", summary.n_below_threshold),
+        ("Sites without a completed cycle", summary.n_no_completed_cycle),
+        ("Privacy threshold", summary.privacy_threshold),
+        ("Comparability", summary.comparability_note or "All scored sites used the same instrument version."),
+        (
+            "Privacy",
+            "Aggregates only: no individual response, answer, comment or respondent-group figure.",
+        ),
+    ]
+    for label, value in facts:
+        about.append([label, value])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,178 @@
+"""Portfolio pages, CSV/XLSX/PDF downloads: HTML asserted, files parsed, exports audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pypdf
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from app.db.models import AuditEvent, Comment, Response
+from app.portfolio.exports import COLUMN_NAMES
+from app.scoring import score_responses
+from tests.helpers.auth import login, make_organization, make_portfolio, make_user
+from tests.portfolio.conftest import THRESHOLD, make_cycle, responses
+
+
+def _setup(db, versions):
+    alder = make_organization(db, "Alder Family Services", region="North", cohort="2027")
+    birch = make_organization(db, "=Birch Behavioral Health", region="South", cohort="2026")
+    cedar = make_organization(db, "Cedar Counseling", region="North", cohort="2026")
+    tiny = make_organization(db, "Tiny Site", region="South", cohort="2027")
+    portfolio = make_portfolio(db, "State peer program", [alder, birch, cedar, tiny])
+    funder = make_user(db, role="funder", portfolios=[portfolio])
+    base = responses(versions.full_instrument, 5, seed=1, lean=2.5)
+    follow = responses(versions.full_instrument, 6, seed=2, lean=4.0)
+    make_cycle(db, organization=alder, version=versions.full, responses=base, name="Baseline 2027")
+    make_cycle(
+        db, organization=alder, version=versions.full, responses=follow, name="Follow-up 2028", expected=12
+    )
+    make_cycle(
+        db,
+        organization=birch,
+        version=versions.quick,
+        responses=responses(versions.quick_instrument, 4, seed=3),
+    )
+    make_cycle(
+        db, organization=tiny, version=versions.full, responses=responses(versions.full_instrument, 2, seed=4)
+    )
+    # A comment that must never reach a funder.
+    response_id = db.exec(select(Response.id)).first()
+    db.add(Comment(response_id=response_id, domain_id="purpose", text="SECRET-COMMENT-TEXT"))
+    db.commit()
+    return portfolio, funder, base, follow
+
+
+def test_portfolio_page(client, db, versions):
+    portfolio, funder, base, follow = _setup(db, versions)
+    login(client, funder.email)
+    index = client.get("/portfolio", follow_redirects=False)
+    assert index.status_code == 303 and index.headers["location"] == f"/portfolio/{portfolio.id}"
+
+    page = client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose"})
+    assert page.status_code == 200
+    html = page.text
+    assert "SECRET-COMMENT-TEXT" not in html
+    assert "No completed cycle yet" in html
+    assert f"fewer than {THRESHOLD} respondents — not shown" in html
+    assert 'id="comparability-note"' in html and "share" in html
+    # Sort state announced on the current column; the header link reverses it.
+    current = re.search(
+        r'<th scope="col" aria-sort="descending"><a href="([^"]+)" data-sort="score_purpose"', html
+    )
+    assert current and "sort=score_purpose" in current.group(1)
+    assert html.count("aria-sort=") == 1
+    # Level shown as text with its colour class, and change from baseline.
+    latest = score_responses(versions.full_instrument, follow, privacy_threshold=THRESHOLD).domain("purpose")
+    earlier = score_responses(versions.full_instrument, base, privacy_threshold=THRESHOLD).domain("purpose")
+    assert f'<strong>{latest.score:.1f}</strong> <span class="level level-{latest.level_id}">' in html
+    change = round(round(latest.score, 1) - round(earlier.score, 1), 1)
+    assert f"+{change:.1f}" in html
+    assert '<svg class="histogram" role="img"' in html and "Table of this chart" in html
+    assert 'id="level-counts"' in html
+    # Rows in the requested order: the scored sites by purpose score, then the rest by name.
+    names = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>(?:North|South)', html)
+    assert names[-2:] == ["Cedar Counseling", "Tiny Site"]
+
+    filtered = client.get(
+        f"/portfolio/{portfolio.id}", params={"region": "South", "instrument": "quick_check"}
+    )
+    rows = re.findall(r'<tr data-site="\d+">\s*<th scope="row">([^<]+)</th>', filtered.text)
+    assert rows == ["=Birch Behavioral Health", "Tiny Site"]
+    assert "comparability-note" not in filtered.text
+    assert client.get(f"/portfolio/{portfolio.id}", params={"sort": "nope"}).status_code == 400
+
+
+def test_other_roles_and_funders_are_refused(client, db, versions):
+    portfolio, _, _, _ = _setup(db, versions)
+    stranger = make_user(db, role="funder", portfolios=[make_portfolio(db, "Elsewhere", [])])
+    login(client, stranger.email)
+    assert client.get(f"/portfolio/{portfolio.id}").status_code == 404
+    assert client.get(f"/portfolio/{portfolio.id}/export.csv").status_code == 404
+    client.cookies.clear()
+    lead = make_user(db, role="org_lead")
+    login(client, lead.email)
+    assert client.get(f"/portfolio/{portfolio.id}").status_code == 403
+    assert client.get("/portfolio").status_code == 403
+
+
+def test_csv_export(client, db, versions):
+    portfolio, funder, _, follow = _setup(db, versions)
+    login(client, funder.email)
+    response = client.get(f"/portfolio/{portfolio.id}/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert "SECRET-COMMENT-TEXT" not in response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0].keys()) == COLUMN_NAMES
+    by_site = {}
+    for row in rows:
+        by_site.setdefault(row["site_name"], []).append(row)
+    assert set(by_site) == {
+        "Alder Family Services",
+        "'=Birch Behavioral Health",
+        "Cedar Counseling",
+        "Tiny Site",
+    }
+    assert len(by_site["Alder Family Services"]) == 4  # one per compared condition
+    expected = score_responses(versions.full_instrument, follow, privacy_threshold=THRESHOLD)
+    for row in by_site["Alder Family Services"]:
+        domain = expected.domain(row["condition_id"])
+        assert float(row["score"]) == round(domain.score, 1)
+        assert row["level_id"] == domain.level_id and int(row["condition_n"]) == domain.n
+        assert row["n_respondents"] == "6" and row["response_rate"] == "0.5"
+        assert row["baseline_cycle_name"] == "Baseline 2027" and float(row["change_from_baseline"]) > 0
+    tiny = by_site["Tiny Site"]
+    assert all(
+        r["site_status"] == "below_threshold" and r["score"] == "" and r["n_respondents"] == "" for r in tiny
+    )
+    assert {r["score_status"] for r in by_site["Cedar Counseling"]} == {"no_completed_cycle"}
+
+    events = db.exec(select(AuditEvent).where(AuditEvent.action == "portfolio.export_csv")).all()
+    assert len(events) == 1 and events[0].actor == funder.email
+
+
+def test_xlsx_export_with_data_dictionary(client, db, versions):
+    portfolio, funder, _, _ = _setup(db, versions)
+    login(client, funder.email)
+    response = client.get(f"/portfolio/{portfolio.id}/export.xlsx", params={"region": "North"})
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    assert workbook.sheetnames == ["Sites", "Data dictionary", "About"]
+    sites = list(workbook["Sites"].iter_rows(values_only=True))
+    assert list(sites[0]) == COLUMN_NAMES
+    assert {r[COLUMN_NAMES.index("site_name")] for r in sites[1:]} == {
+        "Alder Family Services",
+        "Cedar Counseling",
+    }
+    scores = [r[COLUMN_NAMES.index("score")] for r in sites[1:] if r[COLUMN_NAMES.index("score")] is not None]
+    assert scores and all(isinstance(s, float) for s in scores)
+    dictionary = list(workbook["Data dictionary"].iter_rows(values_only=True))
+    assert dictionary[0] == ("column", "meaning")
+    assert [r[0] for r in dictionary[1:]] == COLUMN_NAMES and all(r[1] for r in dictionary[1:])
+    about = dict(workbook["About"].iter_rows(values_only=True))
+    assert about["Filters"] == "region=North" and about["Privacy threshold"] == THRESHOLD
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "portfolio.export_xlsx")).first()
+
+
+def test_downloads_page_lists_columns(client, db, versions):
+    portfolio, funder, _, _ = _setup(db, versions)
+    login(client, funder.email)
+    html = client.get(f"/portfolio/{portfolio.id}/exports").text
+    for name in COLUMN_NAMES:
+        assert f"<code>{name}</code>" in html
+
+
+def test_pdf_export(client, db, versions):
+    portfolio, funder, _, _ = _setup(db, versions)
+    login(client, funder.email)
+    response = client.get(f"/portfolio/{portfolio.id}/report.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages)
+    assert "State peer program" in text and "Alder Family Services" in text
+    assert "No completed cycle yet" in text and "SECRET-COMMENT-TEXT" not in text
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "portfolio.export_pdf")).first()
