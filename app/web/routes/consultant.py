@@ -1,3 +1,138 @@
-from fastapi import APIRouter
+"""Consultant workspace: client overview, commentary on a cycle, and CSV import of paper responses
+(preview first, then confirm)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse
+
+from app.errors import BadInput, TooLarge
+from app.portfolio.workspace import client_overview, require_workspace_role
+from app.services import access, commentary, imports, instruments_store
+from app.web.deps import CurrentUser, SessionDep
+from app.web.templating import render
+
+router = APIRouter(prefix="/consultant", include_in_schema=False)
+
+
+def _cycle_crumbs(assessment, organization, last: str) -> list:
+    return [
+        ("Clients", "/consultant"),
+        (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}/results"),
+        (last, None),
+    ]
+
+
+@router.get("")
+def workspace(request: Request, session: SessionDep, user: CurrentUser):
+    clients = client_overview(session, user=user)
+    return render(request, "consultant/index.html", clients=clients, breadcrumbs=[("Clients", None)])
+
+
+# --- commentary ---------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/commentary")
+def commentary_form(
+    request: Request, session: SessionDep, user: CurrentUser, assessment_id: int, saved: int = 0
+):
+    require_workspace_role(user)
+    assessment, current = commentary.get_commentary(session, user=user, assessment_id=assessment_id)
+    organization = access.get_organization(session, user=user, organization_id=assessment.organization_id)
+    return render(
+        request,
+        "consultant/commentary.html",
+        assessment=assessment,
+        organization=organization,
+        commentary=current,
+        text=current.text if current else "",
+        max_chars=commentary.MAX_COMMENTARY_CHARS,
+        flashes=[("ok", "Commentary saved. It will appear in this cycle's PDF report.")] if saved else [],
+        breadcrumbs=_cycle_crumbs(assessment, organization, "Commentary"),
+    )
+
+
+@router.post("/assessments/{assessment_id}/commentary")
+def commentary_save(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    assessment_id: int,
+    text: Annotated[str, Form(max_length=commentary.MAX_COMMENTARY_CHARS + 2_000)] = "",
+):
+    require_workspace_role(user)
+    commentary.save_commentary(session, user=user, assessment_id=assessment_id, text=text)
+    return RedirectResponse(f"/consultant/assessments/{assessment_id}/commentary?saved=1", status_code=303)
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+
+def _import_page(request: Request, session, user, assessment_id: int, **context):
+    require_workspace_role(user)
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    organization = access.get_organization(session, user=user, organization_id=assessment.organization_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    return render(
+        request,
+        "consultant/import.html",
+        assessment=assessment,
+        organization=organization,
+        instrument=instrument,
+        breadcrumbs=_cycle_crumbs(assessment, organization, "Import paper responses"),
+        **context,
+    )
+
+
+@router.get("/assessments/{assessment_id}/import")
+def import_form(request: Request, session: SessionDep, user: CurrentUser, assessment_id: int):
+    return _import_page(request, session, user, assessment_id, preview=None, result=None)
+
+
+@router.post("/assessments/{assessment_id}/import/preview")
+async def import_preview(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    assessment_id: int,
+    file: Annotated[UploadFile, File()],
+):
+    require_workspace_role(user)
+    content = await file.read(imports.MAX_IMPORT_BYTES + 1)
+    if len(content) > imports.MAX_IMPORT_BYTES:
+        raise TooLarge(f"The file is larger than {imports.MAX_IMPORT_BYTES // 1000} kB.")
+    if not content.strip():
+        raise BadInput("Choose a CSV file to upload; the file was empty.")
+    preview = imports.preview_import(
+        session,
+        user=user,
+        assessment_id=assessment_id,
+        content=content,
+        filename=file.filename or "upload.csv",
+        data_dir=request.app.state.settings.data_dir,
+    )
+    status = 200 if preview.ok else 422
+    return _import_page(
+        request, session, user, assessment_id, preview=preview, result=None, status_code=status
+    )
+
+
+@router.post("/assessments/{assessment_id}/import/confirm")
+def import_confirm(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    assessment_id: int,
+    import_id: Annotated[str, Form(max_length=64)],
+):
+    require_workspace_role(user)
+    result = imports.confirm_import(
+        session,
+        user=user,
+        assessment_id=assessment_id,
+        import_id=import_id,
+        data_dir=request.app.state.settings.data_dir,
+    )
+    return _import_page(request, session, user, assessment_id, preview=None, result=result)

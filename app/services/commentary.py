@@ -1,0 +1,56 @@
+"""A consultant's commentary on an assessment cycle. One per cycle; printed in its PDF report
+(the reports module reads the Commentary row). Never shown to funders."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from app.db.models import Assessment, Commentary, Role, User, utcnow
+from app.errors import BadInput, Forbidden
+from app.services import access, audit
+
+MAX_COMMENTARY_CHARS = 20_000
+WRITER_ROLES = (Role.admin, Role.consultant)
+
+
+def get_commentary(
+    session: Session, *, user: User, assessment_id: int
+) -> tuple[Assessment, Commentary | None]:
+    """The cycle (access-checked) and its commentary, if any."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    return assessment, session.get(Commentary, assessment_id)
+
+
+def save_commentary(session: Session, *, user: User, assessment_id: int, text: str) -> Commentary | None:
+    """Create, replace or (with empty text) remove the commentary. Returns the row, or None."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    if user.role not in WRITER_ROLES:
+        raise Forbidden("Only consultants and administrators write commentary.")
+    body = (text or "").replace("\r\n", "\n").strip()
+    if len(body) > MAX_COMMENTARY_CHARS:
+        raise BadInput(f"The commentary is longer than {MAX_COMMENTARY_CHARS:,} characters.")
+    if "\x00" in body:
+        raise BadInput("The commentary contains characters that cannot be stored.")
+    existing = session.get(Commentary, assessment_id)
+    action = "commentary.update" if existing else "commentary.create"
+    if not body:
+        if existing is None:
+            return None
+        session.delete(existing)
+        action, result = "commentary.delete", None
+    else:
+        result = existing or Commentary(assessment_id=assessment_id, text=body)
+        result.text = body
+        result.author_id = user.id
+        result.updated_at = utcnow()
+        session.add(result)
+    audit.record(
+        session,
+        actor=user,
+        action=action,
+        target=f"assessment:{assessment_id}",
+        organization_id=assessment.organization_id,
+        detail={"chars": len(body)},
+    )
+    session.flush()
+    return result

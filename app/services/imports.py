@@ -1,0 +1,286 @@
+"""Import paper-collected responses (CSV, docs/csv-layout.md) into an assessment cycle.
+
+Two steps, so nothing is saved before a person has looked at it:
+1. `preview_import` parses the file with the rules module's CSV reader. A file with any error is
+   refused with every row/column error listed. A clean file is kept as a *pending import*: a JSON
+   file under `<data_dir>/pending-imports/`, named by a random id and recording the user, the
+   assessment, the file's SHA-256 and when it was uploaded. The browser only carries the id.
+2. `confirm_import` reloads the pending file, checks that it belongs to the same user and
+   assessment, is fresh, and still hashes to what was previewed, parses it again, and saves every
+   row in the caller's transaction (Response source="import", status submitted, plus Answers),
+   then refreshes the stored scores. The pending file is removed, so a second confirm cannot
+   import twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from app.db.models import Answer, Assessment, Response, ResponseStatus, Role, User, utcnow
+from app.errors import BadInput, Conflict, Forbidden, Gone, TooLarge
+from app.instruments.models import Instrument, text
+from app.scoring import ResponseInput
+from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
+from app.services import access, audit, instruments_store
+from app.services.assessments import is_accepting_answers
+from app.services.scores import refresh_scores
+
+MAX_IMPORT_BYTES = 900_000
+PENDING_MAX_AGE_SECONDS = 3600
+PREVIEW_ROWS = 5
+IMPORT_ROLES = (Role.admin, Role.consultant)
+_IMPORT_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+@dataclass
+class GroupRows:
+    group_id: str
+    label: str
+    count: int
+
+
+@dataclass
+class PreviewRow:
+    respondent: str
+    group_label: str
+    answered: int
+    answered_by_condition: list[tuple[str, int]]
+
+
+@dataclass
+class ImportPreview:
+    assessment_id: int
+    filename: str
+    sha256: str
+    n_rows: int = 0
+    groups: list[GroupRows] = field(default_factory=list)
+    first_rows: list[PreviewRow] = field(default_factory=list)
+    errors: list[CsvError] = field(default_factory=list)
+    import_id: str | None = None  # set only for a clean file
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.import_id is not None
+
+
+@dataclass
+class ImportResult:
+    assessment_id: int
+    n_saved: int
+    by_group: dict[str, int]
+
+
+def _check_target(session: Session, *, user: User, assessment_id: int) -> tuple[Assessment, Instrument]:
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    if user.role not in IMPORT_ROLES:
+        raise Forbidden("Only consultants and administrators import paper responses.")
+    if not is_accepting_answers(assessment):
+        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
+    return assessment, instruments_store.instrument_for(session, assessment)
+
+
+def _decode(content: bytes) -> str:
+    if len(content) > MAX_IMPORT_BYTES:
+        raise TooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1000} kB.")
+    if b"\x00" in content:
+        raise BadInput("This does not look like a CSV text file.")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput("The file is not UTF-8 text. In your spreadsheet, save it as 'CSV UTF-8'.") from None
+
+
+def _parse(instrument: Instrument, content: bytes) -> list[ResponseInput]:
+    return parse_responses_csv(instrument, _decode(content))
+
+
+def _pending_dir(data_dir: Path) -> Path:
+    path = Path(data_dir) / "pending-imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sweep(directory: Path) -> None:
+    """Forget pending imports nobody confirmed within the hour."""
+    cutoff = time.time() - PENDING_MAX_AGE_SECONDS
+    for stale in directory.glob("*.json"):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except OSError:
+            pass
+
+
+def _summarize(instrument: Instrument, rows: list[ResponseInput]) -> tuple[list[GroupRows], list[PreviewRow]]:
+    counts = Counter(r.group for r in rows)
+    groups = [GroupRows(g.id, text(g.label), counts[g.id]) for g in instrument.groups if counts[g.id]]
+    first = []
+    for row in rows[:PREVIEW_ROWS]:
+        by_domain = Counter(instrument.item_by_id(i).domain for i in row.answers)
+        first.append(
+            PreviewRow(
+                respondent=row.respondent_id,
+                group_label=text(instrument.group_by_id(row.group).label),
+                answered=len(row.answers),
+                answered_by_condition=[(text(d.title), by_domain[d.id]) for d in instrument.domains],
+            )
+        )
+    return groups, first
+
+
+def preview_import(
+    session: Session, *, user: User, assessment_id: int, content: bytes, filename: str, data_dir: Path
+) -> ImportPreview:
+    """Check a CSV file and, when it is clean, keep it as a pending import. Saves no response."""
+    _, instrument = _check_target(session, user=user, assessment_id=assessment_id)
+    digest = hashlib.sha256(content).hexdigest()
+    preview = ImportPreview(assessment_id=assessment_id, filename=filename[:200], sha256=digest)
+    try:
+        rows = _parse(instrument, content)
+    except ResponsesCsvInvalid as invalid:
+        preview.errors = invalid.errors
+        return preview
+    preview.n_rows = len(rows)
+    preview.groups, preview.first_rows = _summarize(instrument, rows)
+
+    directory = _pending_dir(data_dir)
+    _sweep(directory)
+    import_id = secrets.token_urlsafe(24)
+    record = {
+        "user_id": user.id,
+        "assessment_id": assessment_id,
+        "sha256": digest,
+        "filename": preview.filename,
+        "created": time.time(),
+        "content": content.decode("utf-8-sig"),
+        "content_sha256": hashlib.sha256(content.decode("utf-8-sig").encode("utf-8")).hexdigest(),
+    }
+    target = directory / f"{import_id}.json"
+    # Written by this process only, readable by its user only: it holds people's answers.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+    preview.import_id = import_id
+    return preview
+
+
+def _load_pending(*, data_dir: Path, import_id: str, user: User, assessment_id: int) -> tuple[Path, dict]:
+    gone = Gone("This import has expired or was already saved. Upload the file again.")
+    if not _IMPORT_ID.match(import_id or ""):
+        raise gone
+    path = _pending_dir(data_dir) / f"{import_id}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise gone from None
+    if record.get("user_id") != user.id or record.get("assessment_id") != assessment_id:
+        raise gone  # somebody else's id, or another cycle: behave as if it did not exist
+    if time.time() - float(record.get("created", 0)) > PENDING_MAX_AGE_SECONDS:
+        path.unlink(missing_ok=True)
+        raise gone
+    content = str(record.get("content", "")).encode("utf-8")
+    if hashlib.sha256(content).hexdigest() != record.get("content_sha256"):
+        # What is saved must be exactly what was previewed.
+        path.unlink(missing_ok=True)
+        raise gone
+    return path, record
+
+
+def save_responses(
+    session: Session, *, assessment: Assessment, instrument: Instrument, rows: list[ResponseInput]
+) -> dict[str, int]:
+    """Add the rows as submitted, imported responses and refresh the stored scores (caller's
+    transaction: either every row is saved or none)."""
+    now = utcnow()
+    responses = []
+    for row in rows:
+        response = Response(
+            assessment_id=assessment.id,
+            group=row.group,
+            status=ResponseStatus.submitted,
+            source="import",
+            created_at=now,
+            updated_at=now,
+            submitted_at=now,
+        )
+        responses.append((response, row))
+        session.add(response)
+    session.flush()
+    session.add_all(
+        Answer(response_id=response.id, item_id=item_id, value=value, updated_at=now)
+        for response, row in responses
+        for item_id, value in row.answers.items()
+    )
+    session.flush()
+    refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    return dict(Counter(row.group for row in rows))
+
+
+def confirm_import(
+    session: Session, *, user: User, assessment_id: int, import_id: str, data_dir: Path
+) -> ImportResult:
+    """Save a previewed import. Raises Gone for an unknown, expired, used or foreign import id."""
+    assessment, instrument = _check_target(session, user=user, assessment_id=assessment_id)
+    path, record = _load_pending(
+        data_dir=data_dir, import_id=import_id, user=user, assessment_id=assessment_id
+    )
+    try:
+        rows = parse_responses_csv(instrument, record["content"])
+    except ResponsesCsvInvalid:
+        path.unlink(missing_ok=True)
+        raise BadInput("The file no longer passes the checks. Upload it again to see why.") from None
+    by_group = save_responses(session, assessment=assessment, instrument=instrument, rows=rows)
+    audit.record(
+        session,
+        actor=user,
+        action="responses.import",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={
+            "rows": len(rows),
+            "by_group": by_group,
+            "sha256": record["sha256"],
+            "file": record["filename"],
+        },
+    )
+    path.unlink(missing_ok=True)
+    return ImportResult(assessment_id=assessment.id, n_saved=len(rows), by_group=by_group)
+
+
+def import_file_directly(
+    session: Session, *, assessment_id: int, content: bytes, actor: str, dry_run: bool = False
+) -> tuple[list[ResponseInput], ImportResult | None]:
+    """For the command line (an operator at the server): parse, and unless dry_run, save at once.
+
+    Raises ResponsesCsvInvalid with every error; nothing is saved then."""
+    from app.errors import NotFound
+
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound(f"There is no assessment {assessment_id}.")
+    if not is_accepting_answers(assessment):
+        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
+    instrument = instruments_store.instrument_for(session, assessment)
+    rows = _parse(instrument, content)
+    if dry_run:
+        return rows, None
+    by_group = save_responses(session, assessment=assessment, instrument=instrument, rows=rows)
+    audit.record(
+        session,
+        actor=actor,
+        action="responses.import",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={"rows": len(rows), "by_group": by_group, "sha256": hashlib.sha256(content).hexdigest()},
+    )
+    return rows, ImportResult(assessment_id=assessment.id, n_saved=len(rows), by_group=by_group)

@@ -1,0 +1,252 @@
+"""Consultant workspace: client overview, commentary (and that the report reads it), and the CSV
+import of paper responses (preview first; bad rows save nothing; confirm saves all and refreshes
+the stored scores)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from sqlmodel import func, select
+
+from app.db.models import Answer, AssessmentScore, AuditEvent, Commentary, DomainScore, Response
+from app.reports.context import build_report_context
+from app.reports.pdf import render_report_html
+from app.scoring import score_responses
+from tests.helpers.auth import login, make_organization, make_user
+from tests.portfolio.conftest import THRESHOLD, make_cycle, responses
+
+
+def _csv_text(instrument, rows) -> str:
+    items = [i.id for i in instrument.items]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["respondent", "group", *items])
+    for row in rows:
+        writer.writerow([row.respondent_id, row.group, *(row.answers.get(i, "") for i in items)])
+    return buffer.getvalue()
+
+
+def _setup(db, versions):
+    alder = make_organization(db, "Alder Family Services", region="North")
+    birch = make_organization(db, "Birch Behavioral Health", region="South")
+    consultant = make_user(db, role="consultant", organizations=[alder])
+    done = make_cycle(
+        db,
+        organization=alder,
+        version=versions.full,
+        expected=10,
+        name="Baseline 2027",
+        responses=responses(versions.full_instrument, 4, seed=1),
+    )
+    open_cycle = make_cycle(
+        db, organization=alder, version=versions.full, closed=False, name="Follow-up 2028", responses=[]
+    )
+    other = make_cycle(
+        db, organization=birch, version=versions.full, closed=False, name="Birch cycle", responses=[]
+    )
+    return consultant, done, open_cycle, other
+
+
+def _count(db, model, **where):
+    query = select(func.count()).select_from(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return db.exec(query).one()
+
+
+def test_workspace_lists_only_client_organizations(client, db, versions):
+    consultant, done, open_cycle, other = _setup(db, versions)
+    login(client, consultant.email)
+    html = client.get("/consultant").text
+    assert "Alder Family Services" in html and "Birch" not in html
+    assert "Baseline 2027" in html and "Follow-up 2028" in html
+    assert f'href="/assessments/{done.id}/results"' in html
+    assert f'href="/assessments/{done.id}/report.pdf"' in html
+    assert f'href="/consultant/assessments/{open_cycle.id}/import"' in html
+    assert f'href="/consultant/assessments/{done.id}/import"' not in html  # closed: no import
+    assert "40%" in html  # 4 submitted of 10 expected
+    client.cookies.clear()
+    funder = make_user(db, role="funder")
+    login(client, funder.email)
+    assert client.get("/consultant").status_code == 403
+
+
+def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
+    consultant, done, _, other = _setup(db, versions)
+    token = login(client, consultant.email)
+    form = client.get(f"/consultant/assessments/{done.id}/commentary")
+    assert form.status_code == 200 and '<label for="commentary-text">' in form.text
+    text = "Strong leadership support.\n\nNext: <b>budget</b> peer supervision time."
+    saved = client.post(
+        f"/consultant/assessments/{done.id}/commentary",
+        data={"text": text, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"]).text
+    assert "Commentary saved" in page and "&lt;b&gt;budget&lt;/b&gt;" in page
+    row = db.get(Commentary, done.id)
+    db.refresh(row)
+    assert row.text == text and row.author_id == consultant.id
+
+    edited = client.post(
+        f"/consultant/assessments/{done.id}/commentary",
+        data={"text": "Revised view.", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    db.expire_all()
+    assert db.get(Commentary, done.id).text == "Revised view."
+    context = build_report_context(db, assessment_id=done.id)
+    assert context.commentary is not None and context.commentary.text == "Revised view."
+    assert "Revised view." in render_report_html(context)
+    actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions.count("commentary.create") == 1 and actions.count("commentary.update") == 1
+
+    # Another agency's cycle: 404, and nothing written.
+    assert client.get(f"/consultant/assessments/{other.id}/commentary").status_code == 404
+    refused = client.post(
+        f"/consultant/assessments/{other.id}/commentary", data={"text": "x", "csrf_token": token}
+    )
+    assert refused.status_code == 404 and db.get(Commentary, other.id) is None
+    assert client.post(f"/consultant/assessments/{done.id}/commentary", data={"text": "x"}).status_code == 403
+
+
+def test_import_with_bad_rows_saves_nothing(client, db, versions):
+    consultant, _, open_cycle, _ = _setup(db, versions)
+    token = login(client, consultant.email)
+    rows = responses(versions.full_instrument, 4, seed=2)
+    text = _csv_text(versions.full_instrument, rows)
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    bad = lines[2].split(",")
+    bad[header.index("group")] = "board"
+    broken_value = lines[3].split(",")
+    column = next(i for i, h in enumerate(header) if h == "purpose_clear_goal")
+    broken_value[column] = "7"
+    content = "\n".join([lines[0], lines[1], ",".join(bad), ",".join(broken_value), lines[4]]) + "\n"
+
+    response = client.post(
+        f"/consultant/assessments/{open_cycle.id}/import/preview",
+        data={"csrf_token": token},
+        files={"file": ("paper.csv", content, "text/csv")},
+    )
+    assert response.status_code == 422
+    html = response.text
+    assert "was not imported" in html and "Nothing was saved" in html
+    errors = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
+    assert {int(r) for r, _, _ in errors} == {3, 4}
+    assert any("board" in message for _, _, message in errors)
+    assert any("&#39;7&#39; is not an answer to purpose_clear_goal" in m for _, _, m in errors)
+    assert 'name="import_id"' not in html
+    assert _count(db, Response, assessment_id=open_cycle.id) == 0 and _count(db, Answer) > 0  # only setup's
+    assert list((client.app.state.settings.data_dir / "pending-imports").glob("*.json")) == []
+
+
+def test_good_import_previews_then_saves_everything(client, db, versions):
+    consultant, _, open_cycle, _ = _setup(db, versions)
+    token = login(client, consultant.email)
+    rows = responses(versions.full_instrument, 7, seed=3)
+    content = _csv_text(versions.full_instrument, rows).encode("utf-8")
+
+    preview = client.post(
+        f"/consultant/assessments/{open_cycle.id}/import/preview",
+        data={"csrf_token": token},
+        files={"file": ("paper.csv", content, "text/csv")},
+    )
+    assert preview.status_code == 200
+    assert "passed every check" in preview.text and "Nothing is saved yet" in preview.text
+    assert 'id="import-groups"' in preview.text and "Leadership" in preview.text
+    assert _count(db, Response, assessment_id=open_cycle.id) == 0  # preview saves nothing
+    import_id = re.search(r'name="import_id" value="([^"]+)"', preview.text).group(1)
+
+    # Another consultant cannot use this import id, even on a cycle they may see.
+    client.cookies.clear()
+    intruder = make_user(db, role="consultant", organizations=[_org(db, open_cycle)])
+    intruder_token = login(client, intruder.email)
+    stolen = client.post(
+        f"/consultant/assessments/{open_cycle.id}/import/confirm",
+        data={"csrf_token": intruder_token, "import_id": import_id},
+    )
+    assert stolen.status_code == 410
+    assert _count(db, Response, assessment_id=open_cycle.id) == 0
+
+    client.cookies.clear()
+    token = login(client, consultant.email)
+    done = client.post(
+        f"/consultant/assessments/{open_cycle.id}/import/confirm",
+        data={"csrf_token": token, "import_id": import_id},
+    )
+    assert done.status_code == 200 and "7 responses saved" in done.text
+    saved = db.exec(select(Response).where(Response.assessment_id == open_cycle.id)).all()
+    assert (
+        len(saved) == 7
+        and {r.source for r in saved} == {"import"}
+        and {r.status for r in saved} == {"submitted"}
+    )
+    assert sorted(r.group for r in saved) == sorted(r.group for r in rows)
+    # Stored scores were refreshed and equal the rules module on the same rows.
+    db.expire_all()
+    stored = db.get(AssessmentScore, open_cycle.id)
+    assert stored.n_respondents == 7
+    expected = score_responses(versions.full_instrument, rows, privacy_threshold=THRESHOLD)
+    for domain in expected.domains:
+        row = db.exec(
+            select(DomainScore).where(
+                DomainScore.assessment_id == open_cycle.id, DomainScore.domain_id == domain.domain_id
+            )
+        ).one()
+        assert row.score == domain.score and row.n == domain.n
+    assert (
+        db.exec(select(AuditEvent).where(AuditEvent.action == "responses.import")).one().detail["rows"] == 7
+    )
+
+    again = client.post(
+        f"/consultant/assessments/{open_cycle.id}/import/confirm",
+        data={"csrf_token": token, "import_id": import_id},
+    )
+    assert again.status_code == 410
+    assert _count(db, Response, assessment_id=open_cycle.id) == 7
+
+
+def test_import_refused_for_closed_cycles_and_other_agencies(client, db, versions):
+    consultant, done, _, other = _setup(db, versions)
+    token = login(client, consultant.email)
+    content = _csv_text(versions.full_instrument, responses(versions.full_instrument, 3, seed=4))
+    closed = client.post(
+        f"/consultant/assessments/{done.id}/import/preview",
+        data={"csrf_token": token},
+        files={"file": ("paper.csv", content, "text/csv")},
+    )
+    assert closed.status_code == 409
+    foreign = client.post(
+        f"/consultant/assessments/{other.id}/import/preview",
+        data={"csrf_token": token},
+        files={"file": ("paper.csv", content, "text/csv")},
+    )
+    assert foreign.status_code == 404
+    traversal = client.post(
+        f"/consultant/assessments/{_open_id(db, done)}/import/confirm",
+        data={"csrf_token": token, "import_id": "../../etc/passwd"},
+    )
+    assert traversal.status_code == 410
+    assert _count(db, Response, assessment_id=other.id) == 0
+
+
+def _org(db, assessment):
+    from app.db.models import Organization
+
+    return db.get(Organization, assessment.organization_id)
+
+
+def _open_id(db, assessment):
+    from app.db.models import Assessment, AssessmentStatus
+
+    return db.exec(
+        select(Assessment.id).where(
+            Assessment.organization_id == assessment.organization_id,
+            Assessment.status == AssessmentStatus.open,
+        )
+    ).first()
