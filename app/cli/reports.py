@@ -1,7 +1,169 @@
-"""`peerready` commands for this area."""
+"""`peerready report` (one assessment, or the latest of every site of a portfolio) and
+`peerready assessments` (find the id to report on)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
+
+from app.errors import PeerReadyError
+
+# Rendering is CPU-bound; two worker processes halve a batch on a two-core machine.
+BATCH_WORKERS = 2
+
+
+def _engine() -> Engine:
+    from app.config import load_settings_or_exit
+    from app.db import migrate
+    from app.db.engine import make_engine
+
+    settings = load_settings_or_exit()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def _cache_dir() -> Path:
+    from app.config import get_settings
+
+    return get_settings().data_dir / "report-cache"
+
+
+def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Path) -> Path:
+    """Render one assessment's report into `out_dir`; returns the file written."""
+    from app.db.engine import session_scope
+    from app.reports.context import build_report_context
+    from app.reports.pdf import render_report_pdf, report_filename
+    from app.services import audit
+
+    with session_scope(engine) as session:
+        context = build_report_context(session, assessment_id=assessment_id, paper=paper)
+        body = render_report_pdf(context, cache_dir=_cache_dir())
+        from app.db.models import Assessment
+
+        assessment = session.get(Assessment, assessment_id)
+        audit.record(
+            session, actor="command line", action="report.export", target=f"assessment:{assessment_id}",
+            organization_id=assessment.organization_id if assessment else None,
+            detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{assessment_id}-{report_filename(context)}"
+    path.write_bytes(body)
+    return path
+
+
+_worker_engine: Engine | None = None
+
+
+def _worker_init(url: str) -> None:
+    global _worker_engine
+    from app.db.engine import make_engine
+
+    _worker_engine = make_engine(url)
+
+
+def _worker_render(assessment_id: int, paper: str, out_dir: str) -> tuple[int, str | None, str | None]:
+    assert _worker_engine is not None
+    try:
+        path = write_report(_worker_engine, assessment_id=assessment_id, paper=paper, out_dir=Path(out_dir))
+        return assessment_id, str(path), None
+    except PeerReadyError as exc:
+        return assessment_id, None, exc.message
+
+
+def render_batch(
+    engine: Engine, assessment_ids: list[int], *, paper: str, out_dir: Path, workers: int = BATCH_WORKERS
+) -> list[tuple[int, str | None, str | None]]:
+    """Reports for many assessments; with more than one, rendered in `workers` processes."""
+    if len(assessment_ids) <= 1 or workers <= 1:
+        return [
+            (i, str(write_report(engine, assessment_id=i, paper=paper, out_dir=out_dir)), None)
+            for i in assessment_ids
+        ]
+    url = engine.url.render_as_string(hide_password=False)
+    # "spawn": each worker starts clean, with no inherited database connections or font state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(url,)) as pool:
+        futures = [pool.submit(_worker_render, i, paper, str(out_dir)) for i in assessment_ids]
+        return [future.result() for future in futures]
+
+
+@click.command("report")
+@click.argument("assessment_id", type=int, required=False)
+@click.option("--portfolio", "portfolio_id", type=int, default=None,
+              help="Report on the latest assessment of every site of this portfolio.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/out"), show_default=True, help="Folder for the PDF files.")
+@click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter", show_default=True)
+def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, paper: str) -> None:
+    """Write the action-plan PDF of ASSESSMENT_ID (see `peerready assessments`), or of every site
+    of a portfolio with --portfolio."""
+    if (assessment_id is None) == (portfolio_id is None):
+        raise click.UsageError("Give either ASSESSMENT_ID or --portfolio PORTFOLIO_ID.")
+    from app.db.engine import session_scope
+    from app.reports.catalog import latest_assessment_ids_for_portfolio
+
+    engine = _engine()
+    started = time.perf_counter()
+    try:
+        if assessment_id is not None:
+            ids = [assessment_id]
+        else:
+            with session_scope(engine) as session:
+                ids = latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio_id)  # type: ignore[arg-type]
+            if not ids:
+                click.echo(f"Portfolio {portfolio_id} has no site with an assessment; nothing to write.")
+                return
+        results = render_batch(engine, ids, paper=paper, out_dir=out_dir)
+    except PeerReadyError as exc:
+        raise click.ClickException(exc.message) from None
+    failed = 0
+    for assessment, path, error in results:
+        if path:
+            click.echo(f"Wrote {path}")
+        else:
+            failed += 1
+            click.echo(f"Assessment {assessment}: {error}", err=True)
+    if len(results) > 1:
+        click.echo(f"{len(results) - failed} report(s) in {time.perf_counter() - started:.1f} s.")
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("assessments")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def assessments(as_json: bool) -> None:
+    """List assessments: id, organization, cycle, status, respondents."""
+    from app.db.engine import session_scope
+    from app.reports.catalog import list_assessments
+
+    with session_scope(_engine()) as session:
+        rows = list_assessments(session)
+    if as_json:
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No assessments yet.")
+        return
+    headers = ("ID", "Organization", "Cycle", "Status", "Respondents")
+    table = [(str(r.id), r.organization, r.cycle, r.status, f"{r.respondents} ({r.submitted} submitted)")
+             for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    for row in (headers, *table):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
+    cli.add_command(report)
+    cli.add_command(assessments)

@@ -73,13 +73,16 @@ def _build_environment() -> Environment:
 _ENV = _build_environment()
 
 
+# The files this report is made of (the folder also holds other reports' templates).
+REPORT_FILES = (TEMPLATE_NAME, "_action.html", STYLESHEET_NAME)
+
+
 def _template_version() -> str:
-    """Digest of every file of the report templates folder and of the renderer's own code."""
+    """Digest of the report's templates and CSS and of the renderer's own code."""
     digest = hashlib.sha256(RENDERER_VERSION.encode())
-    for path in sorted(REPORT_TEMPLATES_DIR.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(REPORT_TEMPLATES_DIR).as_posix().encode())
-            digest.update(path.read_bytes())
+    for name in REPORT_FILES:
+        digest.update(name.encode())
+        digest.update((REPORT_TEMPLATES_DIR / name).read_bytes())
     for module in (Path(__file__), Path(__file__).with_name("charts.py")):
         digest.update(module.read_bytes())
     return digest.hexdigest()
