@@ -1,0 +1,323 @@
+"""The org lead's pages over HTTP: start a cycle, invitation links, results equal to the rules
+module on the same data, comments without attribution, the action plan and its audit trail."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from sqlmodel import func, select
+
+from app.db.models import (
+    Assessment,
+    AuditEvent,
+    DomainScore,
+    InstrumentVersion,
+    Invitation,
+    PlanItem,
+    PlanStatus,
+)
+from app.paths import INSTRUMENTS_DIR
+from app.scoring import ResponseInput, score_responses
+from app.services import assessments, instruments_store, invitations, scores
+from tests.helpers.auth import login, make_cast
+from tests.web.journey import fill, full_answers, start_cycle
+
+
+def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
+    cast = make_cast(db)
+    csrf = login(client, cast.lead_a.email)
+    form = client.get("/assessments/new")
+    assert form.status_code == 200
+    assert "Organizational Readiness Self-Assessment" in form.text and "Birch" not in form.text
+    created = client.post(
+        "/assessments",
+        data={
+            "csrf_token": csrf,
+            "organization_id": cast.org_a.id,
+            "name": "Baseline, spring 2027",
+            "instrument_id": "readiness_full",
+            "expected_respondents": "12",
+            "previous": "latest",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    assessment = db.exec(select(Assessment)).one()
+    assert assessment.expected_respondents == 12 and assessment.previous_assessment_id is None
+    assert created.headers["location"] == f"/assessments/{assessment.id}/invitations?created=1"
+    version = db.get(InstrumentVersion, assessment.instrument_version_id)
+    assert version.source_yaml == (INSTRUMENTS_DIR / "readiness-full.yaml").read_text(encoding="utf-8")
+
+    made = client.post(
+        f"/assessments/{assessment.id}/invitations",
+        data={"csrf_token": csrf, "group": "peer_staff", "label": "Peer team"},
+    )
+    assert made.status_code == 200
+    token = re.search(r"/r/([A-Za-z0-9_-]{40,})", made.text).group(1)
+    assert "shown only once" in made.text
+    assert db.exec(select(Invitation)).one().token_hash == invitations.hash_token(token)
+    listing = client.get(f"/assessments/{assessment.id}/invitations")
+    assert token not in listing.text and "Peer team" in listing.text
+
+    # a follow-up defaults to the latest cycle of the same organization
+    client.post(
+        "/assessments",
+        data={
+            "csrf_token": csrf,
+            "organization_id": cast.org_a.id,
+            "name": "Follow-up, 2028",
+            "instrument_id": "quick_check",
+        },
+    )
+    follow_up = db.exec(select(Assessment).where(Assessment.name == "Follow-up, 2028")).one()
+    assert follow_up.previous_assessment_id == assessment.id
+    overview = client.get("/assessments")
+    assert "Baseline, spring 2027" in overview.text and "Follow-up, 2028" in overview.text
+
+
+def test_bad_cycle_input_and_other_agencies_are_refused(client, db):
+    cast = make_cast(db)
+    other = start_cycle(db, user=cast.lead_b, organization_id=cast.org_b.id)
+    csrf = login(client, cast.lead_a.email)
+    for data, status in (
+        ({"organization_id": cast.org_a.id, "name": "", "instrument_id": "readiness_full"}, 400),
+        ({"organization_id": cast.org_a.id, "name": "X", "instrument_id": "no_such"}, 400),
+        (
+            {
+                "organization_id": cast.org_a.id,
+                "name": "X",
+                "instrument_id": "quick_check",
+                "close_date": "soon",
+            },
+            400,
+        ),
+        ({"organization_id": cast.org_b.id, "name": "X", "instrument_id": "quick_check"}, 404),
+        (
+            {
+                "organization_id": cast.org_a.id,
+                "name": "X",
+                "instrument_id": "quick_check",
+                "previous": str(other.id),
+            },
+            404,
+        ),
+    ):
+        assert client.post("/assessments", data={"csrf_token": csrf, **data}).status_code == status
+    assert db.exec(select(func.count()).select_from(Assessment)).one() == 1
+    for path in (
+        f"/assessments/{other.id}",
+        f"/assessments/{other.id}/results",
+        f"/assessments/{other.id}/invitations",
+        f"/organizations/{cast.org_b.id}/plan",
+    ):
+        assert client.get(path).status_code == 404
+    funder = client.__class__(client.app)
+    login(funder, cast.funder_q.email)
+    assert funder.get(f"/assessments/{other.id}/results").status_code == 403
+
+
+def test_instrument_edits_never_change_a_started_assessment(db, tmp_path):
+    cast = make_cast(db)
+    shutil.copy(INSTRUMENTS_DIR / "quick-check.yaml", tmp_path / "quick-check.yaml")
+    assessment = assessments.create_assessment(
+        db,
+        user=cast.lead_a,
+        organization_id=cast.org_a.id,
+        name="Q",
+        instrument_id="quick_check",
+        instruments_dir=tmp_path,
+    )
+    db.commit()
+    before = instruments_store.instrument_for(db, assessment)
+    path = tmp_path / "quick-check.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("title: ", "title: EDITED ", 1), encoding="utf-8"
+    )
+    instruments_store.clear_cache()
+    after = instruments_store.instrument_for(db, assessment)
+    assert after.title == before.title and "EDITED" not in str(after.title)
+    newer = assessments.create_assessment(
+        db,
+        user=cast.lead_a,
+        organization_id=cast.org_a.id,
+        name="Q2",
+        instrument_id="quick_check",
+        instruments_dir=tmp_path,
+    )
+    assert newer.instrument_version_id != assessment.instrument_version_id
+    assert "EDITED" in str(instruments_store.instrument_for(db, newer).title)
+
+
+def _populate(db, cast, assessment):
+    instrument = instruments_store.instrument_for(db, assessment)
+    groups = ["leadership"] * 3 + ["clinical"] * 4 + ["peer_staff"] * 2
+    for index, group in enumerate(groups):
+        answers = full_answers(instrument, group, value=str(1 + index % 5))
+        if group == "peer_staff":
+            answers["purpose_leaders_support"] = "dk"
+        fill(
+            db,
+            assessment=assessment,
+            group=group,
+            answers=answers,
+            user=cast.lead_a,
+            comments={"purpose": f"Comment {index} from {group}"},
+            submit=index % 2 == 0,
+        )
+    # in progress with one answer counts; opened with none does not
+    fill(db, assessment=assessment, group="clinical", answers={"pps_status": "employ"}, user=cast.lead_a)
+    fill(db, assessment=assessment, group="clinical", answers={}, user=cast.lead_a)
+    return instrument
+
+
+def test_results_show_the_rules_module_numbers_and_unattributed_comments(client, db):
+    cast = make_cast(db)
+    assessment = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id)
+    instrument = _populate(db, cast, assessment)
+    counted = scores.counted_responses(db, assessment_id=assessment.id, instrument=instrument)
+    assert (counted.submitted, counted.in_progress) == (5, 5)
+    expected = score_responses(
+        instrument,
+        [
+            ResponseInput(respondent_id=r.respondent_id, group=r.group, answers=r.answers)
+            for r in counted.inputs
+        ],
+        privacy_threshold=3,
+    )
+    stored = scores.stored_scorecard(db, assessment_id=assessment.id)[0]
+    assert stored == expected
+    rows = {
+        r.domain_id: r for r in db.exec(select(DomainScore).where(DomainScore.assessment_id == assessment.id))
+    }
+    assert {d: rows[d].score for d in rows} == {d.domain_id: d.score for d in expected.domains}
+
+    login(client, cast.lead_a.email)
+    page = client.get(f"/assessments/{assessment.id}/results")
+    assert page.status_code == 200
+    text = page.text
+    assert "5 submitted, 5 in progress" in text
+    for domain in expected.domains:
+        assert domain.title in text
+        if domain.score is not None:
+            assert f"{domain.score:.0f}" in text
+            assert f'width="{domain.score}"' in text  # the SVG bar
+    assert '<table id="scores-table">' in text
+    # groups below the threshold are never shown alone
+    assert "Peer staff</th>" not in text
+    assert "Other groups (combined)" in text or "All groups (combined)" in text
+    # comments: shown, never with a name; small groups are not named
+    assert "Comment 0 from leadership" in text
+    # clinical (5 counted) is named; peer staff (2) is pooled, and leadership (3) joins the pool so
+    # the small group cannot be worked out by subtraction; neither is named
+    assert "— Clinical staff" in text
+    assert "— Peer staff" not in text and "— Leadership" not in text
+    assert sorted(stored.suppressed_groups) == ["leadership", "peer_staff"]
+    assert cast.lead_a.email not in text.replace(f"({cast.lead_a.email})", "")
+    if expected.actions:
+        assert expected.actions[0].title in text
+
+
+def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
+    cast = make_cast(db)
+    baseline = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id)
+    instrument = instruments_store.instrument_for(db, baseline)
+    for group in ["leadership"] * 3 + ["clinical"] * 3:
+        fill(
+            db,
+            assessment=baseline,
+            group=group,
+            answers=full_answers(instrument, group, value="1"),
+            user=cast.lead_a,
+            submit=True,
+        )
+    csrf = login(client, cast.lead_a.email)
+    page = client.get(f"/organizations/{cast.org_a.id}/plan")
+    assert page.status_code == 200
+    items = db.exec(select(PlanItem)).all()
+    assert items and all(i.status == PlanStatus.proposed for i in items)
+    assert items[0].title in page.text
+    client.get(f"/organizations/{cast.org_a.id}/plan")
+    assert db.exec(select(func.count()).select_from(PlanItem)).one() == len(items)
+
+    first, second = items[0], items[1]
+    accepted = client.post(
+        f"/organizations/{cast.org_a.id}/plan/items/{first.id}/status",
+        data={"csrf_token": csrf, "status": "accepted"},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303
+    edited = client.post(
+        f"/organizations/{cast.org_a.id}/plan/items/{first.id}",
+        data={
+            "csrf_token": csrf,
+            "status": "in_progress",
+            "owner": "Program manager",
+            "due_date": "2027-09-30",
+            "notes": "Draft by June.",
+        },
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    client.post(
+        f"/organizations/{cast.org_a.id}/plan/items/{second.id}/status",
+        data={"csrf_token": csrf, "status": "dismissed"},
+    )
+    custom = client.post(
+        f"/organizations/{cast.org_a.id}/plan/items",
+        data={
+            "csrf_token": csrf,
+            "title": "Invite a parent peer to the board",
+            "domain_id": "valuing",
+            "owner": "Director",
+        },
+        follow_redirects=False,
+    )
+    assert custom.status_code == 303
+    assert (
+        client.post(
+            f"/organizations/{cast.org_a.id}/plan/items/{first.id}",
+            data={"csrf_token": csrf, "status": "finished"},
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            f"/organizations/{cast.org_a.id}/plan/items/{first.id}",
+            data={"csrf_token": csrf, "status": "done", "due_date": "tomorrow"},
+        ).status_code
+        == 400
+    )
+    db.expire_all()
+    first = db.get(PlanItem, first.id)
+    assert (first.status, first.owner, str(first.due_date), first.notes) == (
+        PlanStatus.in_progress,
+        "Program manager",
+        "2027-09-30",
+        "Draft by June.",
+    )
+    assert db.get(PlanItem, second.id).status == PlanStatus.dismissed
+    actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions.count("plan.update") == 3 and "plan.add" in actions and "plan.propose" in actions
+
+    # a follow-up cycle with better answers: the plan keeps its edits and shows what changed
+    follow_up = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id, name="Follow-up")
+    assert follow_up.previous_assessment_id == baseline.id
+    for group in ["leadership"] * 3 + ["clinical"] * 3:
+        fill(
+            db,
+            assessment=follow_up,
+            group=group,
+            answers=full_answers(instrument, group, value="5"),
+            user=cast.lead_a,
+            submit=True,
+        )
+    page = client.get(f"/organizations/{cast.org_a.id}/plan")
+    assert "What changed since “Baseline, spring 2027”" in page.text
+    assert "+" in page.text
+    db.expire_all()
+    first = db.get(PlanItem, first.id)
+    assert first.status == PlanStatus.in_progress and first.owner == "Program manager"
+    assert "Invite a parent peer to the board" in page.text
+    action_ids = [i.action_id for i in db.exec(select(PlanItem)) if i.action_id]
+    assert len(action_ids) == len(set(action_ids))
