@@ -1,7 +1,65 @@
-"""`peerready` commands for this area."""
+"""`peerready import-responses`: paper-collected responses (CSV, docs/csv-layout.md) into a cycle."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
 
 import click
 
 
+def _engine():
+    from app.config import load_settings_or_exit
+    from app.db import migrate
+    from app.db.engine import make_engine
+
+    settings = load_settings_or_exit()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+@click.command("import-responses")
+@click.argument("assessment_id", type=int)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show what would be saved; save nothing.")
+def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
+    """Import paper-collected responses from CSV_FILE into assessment ASSESSMENT_ID.
+
+    Every row is checked first; a file with any error saves nothing and lists every error with
+    its row and column. Otherwise all rows are saved as submitted responses in one transaction
+    and the stored scores are refreshed.
+    """
+    from app.db.engine import session_scope
+    from app.errors import PeerReadyError
+    from app.scoring.csv_responses import ResponsesCsvInvalid
+    from app.services.imports import import_file_directly
+
+    content = csv_file.read_bytes()
+    try:
+        with session_scope(_engine()) as session:
+            rows, result = import_file_directly(
+                session, assessment_id=assessment_id, content=content, actor="command line", dry_run=dry_run
+            )
+    except ResponsesCsvInvalid as invalid:
+        problems = len(invalid.errors)
+        click.echo(f"{csv_file}: not imported, nothing was saved. {problems} problem(s):", err=True)
+        for error in invalid.errors:
+            click.echo(f"  {error}", err=True)
+        raise SystemExit(1) from None
+    except PeerReadyError as error:
+        click.echo(f"Not imported: {error.message}", err=True)
+        raise SystemExit(1) from None
+    groups = ", ".join(f"{group} {n}" for group, n in sorted(Counter(r.group for r in rows).items()))
+    if result is None:
+        click.echo(f"{csv_file}: {len(rows)} responses pass every check ({groups}). Dry run: nothing saved.")
+    else:
+        click.echo(f"Saved {result.n_saved} responses into assessment {assessment_id} ({groups}).")
+        click.echo("Stored scores refreshed.")
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
+    cli.add_command(import_responses)
