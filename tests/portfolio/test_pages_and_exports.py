@@ -176,3 +176,11 @@ def test_pdf_export(client, db, versions):
     assert "State peer program" in text and "Alder Family Services" in text
     assert "No completed cycle yet" in text and "SECRET-COMMENT-TEXT" not in text
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "portfolio.export_pdf")).first()
+
+
+def test_docs_list_every_export_column():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "portfolio-exports.md").read_text(encoding="utf-8")
+    for name in COLUMN_NAMES:
+        assert f"| `{name}` |" in docs, f"docs/portfolio-exports.md does not document {name}"
