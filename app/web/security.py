@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
@@ -102,12 +103,35 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def cross_origin(request: Request) -> bool:
+    """A second layer beside the token (datasette's approach, after Go's CrossOriginProtection):
+    browsers say where a request comes from; refuse what they mark as another site's."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False  # older browsers and non-browser clients: the token alone decides
+    allowed = {_origin_of(str(request.base_url))}
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None:
+        allowed.add(_origin_of(settings.base_url))
+    return origin.lower() not in allowed
+
+
 async def verify_csrf(request: Request) -> None:
-    """Every state-changing request must echo the session's CSRF token (form field or header)."""
+    """Every state-changing request must echo the session's CSRF token (form field or header)
+    and must not come from another site's page."""
     expected = csrf_token(request)
     request.state.csrf_token = expected
     if request.method in SAFE_METHODS:
         return
+    if cross_origin(request):
+        raise Forbidden("This request came from another website, so PeerReady refused it.")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -115,8 +139,11 @@ async def verify_csrf(request: Request) -> None:
         form = await request.form()  # Starlette caches the parsed form for the route
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, expected):
-        raise Forbidden("This form has expired or did not come from PeerReady. Reload the page and try again.")
+    # Compared as bytes: compare_digest refuses non-ASCII str, which would otherwise be a 500.
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode()):
+        raise Forbidden(
+            "This form has expired or did not come from PeerReady. Reload the page and try again."
+        )
 
 
 def install(app: FastAPI, settings: Settings) -> None:
