@@ -266,12 +266,11 @@ def save_answer(
     answers = answers_of(session, response_id=response.id)
     if item_id not in visible_ids(instrument, response.group, answers):
         raise BadInput("That question is not shown for your earlier answers, so it cannot be answered.")
-    changed = _store_answer(session, response, item_id, value, answers)
+    _store_answer(session, response, item_id, value, answers)
     _touch(response, page)
     session.add(response)
-    if changed:
-        session.flush()
-        scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    # No rescore: only submitted responses count (app.services.scores.COUNTING_RULE), and a
+    # response being edited is never submitted.
     return SaveResult(
         visible_ids(instrument, response.group, answers),
         answers,
@@ -324,19 +323,15 @@ def save_page(
     merged = dict(stored)
     merged.update({k: v for k, v in answers.items() if v})
     shown = visible_ids(instrument, response.group, merged)
-    changed = False
     for item_id, value in answers.items():
         if item_id in shown and value:
-            changed |= _store_answer(session, response, item_id, value, stored)
+            _store_answer(session, response, item_id, value, stored)
     if comment is not None:
         _store_comment(
             session, response, page.domain.id, comment, comments_of(session, response_id=response.id)
         )
     _touch(response, page_number)
     session.add(response)
-    if changed:
-        session.flush()
-        scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
     return SaveResult(
         visible_ids(instrument, response.group, stored), stored, progress(instrument, response.group, stored)
     )

@@ -1,12 +1,21 @@
 """Stored scores: the rules module's scorecard of an assessment, kept up to date in the database.
 
-Every answer change, submit, reopen or import calls `refresh_scores` in the same transaction as
-the change, so the results page, the portfolio and the PDF read stored data and always agree.
+Every change that can alter results (submit, reopen, import) calls `refresh_scores` in the same
+transaction as the change, so the results page, the portfolio and the PDF read stored data and
+always agree.
 
-Which responses count (COUNTING_RULE): submitted responses AND in-progress responses that have
-at least one answer. Results are live while a cycle is open, and pages say how many of each
-("n submitted, m in progress"). A response opened but not answered does not count. The
-portfolio and PDF use the same stored scorecard, so the same rule.
+Which responses count (COUNTING_RULE): SUBMITTED responses only. Pages still say how many are in
+progress ("n submitted, m in progress"), but in-progress answers are not in any figure, because:
+
+* privacy: if half-finished responses counted, a lead watching the live results while a known
+  colleague fills in the survey would see the numbers move with each of that person's answers;
+  a submitted response joins the figures all at once, together with the others;
+* stability: a half-answered response shifts scores up and down as it is filled in;
+* speed: an autosave cannot change any figure, so it does not rescore the whole assessment (a
+  full rescore of 40 respondents costs more than an autosave may take).
+
+Results are still live while a cycle is open: each submission (and each reopen) updates them.
+The portfolio and PDF read the same stored scorecard, so they follow the same rule.
 """
 
 from __future__ import annotations
@@ -28,13 +37,13 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import NotFound
-from app.instruments.models import Instrument
+from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput, Scorecard, score_responses
 from app.services import instruments_store
 
 log = logging.getLogger("peerready.scores")
 
-COUNTING_RULE = "Submitted responses and in-progress responses with at least one answer."
+COUNTING_RULE = "Submitted responses only; answers still in progress are not included."
 
 
 def _privacy_threshold() -> int:
@@ -46,9 +55,11 @@ def _privacy_threshold() -> int:
 @dataclass
 class CountedResponses:
     inputs: list[ResponseInput]
-    submitted: int
-    in_progress: int
     response_ids: list[int] = field(default_factory=list)
+
+    @property
+    def submitted(self) -> int:
+        return len(self.inputs)
 
 
 def counted_responses(session: Session, *, assessment_id: int, instrument: Instrument) -> CountedResponses:
@@ -57,16 +68,18 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
     Answers that are not valid for the pinned instrument (impossible through the web form, but
     possible through manual database edits) are left out and logged rather than breaking results.
     """
-    rows = session.exec(
-        select(Response.id, Response.group, Response.status, Answer.item_id, Answer.value)
-        .join(Answer, col(Answer.response_id) == Response.id)
-        .where(Response.assessment_id == assessment_id)
+    people = session.exec(
+        select(Response.id, Response.group)
+        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
         .order_by(col(Response.id))
+    ).all()
+    rows = session.exec(
+        select(Answer.response_id, Answer.item_id, Answer.value)
+        .join(Response, col(Response.id) == Answer.response_id)
+        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
     )
     answers: dict[int, dict[str, str]] = defaultdict(dict)
-    meta: dict[int, tuple[str, str]] = {}
-    for response_id, group, status, item_id, value in rows:
-        meta[response_id] = (group, status)
+    for response_id, item_id, value in rows:
         if (
             instrument.has_item(item_id)
             and instrument.option(instrument.item_by_id(item_id), value) is not None
@@ -74,31 +87,16 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
             answers[response_id][item_id] = value
         else:
             log.warning("Ignoring invalid stored answer %s=%r of response %s", item_id, value, response_id)
-    inputs, submitted, in_progress, ids = [], 0, 0, []
-    for response_id, (group, status) in meta.items():
+    counted = CountedResponses(inputs=[])
+    for response_id, group in people:
         if not instrument.has_group(group):
             log.warning("Ignoring response %s of unknown group %r", response_id, group)
             continue
-        inputs.append(
-            ResponseInput(respondent_id=str(response_id), group=group, answers=answers[response_id])
+        counted.inputs.append(
+            ResponseInput(respondent_id=str(response_id), group=group, answers=answers.get(response_id, {}))
         )
-        ids.append(response_id)
-        if status == ResponseStatus.submitted:
-            submitted += 1
-        else:
-            in_progress += 1
-    # Submitted responses without a single answer (possible when every item was optional).
-    empty_submitted = session.exec(
-        select(Response.id, Response.group)
-        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
-        .where(col(Response.id).not_in(ids or [-1]))
-    ).all()
-    for response_id, group in empty_submitted:
-        if instrument.has_group(group):
-            inputs.append(ResponseInput(respondent_id=str(response_id), group=group, answers={}))
-            ids.append(response_id)
-            submitted += 1
-    return CountedResponses(inputs, submitted, in_progress, ids)
+        counted.response_ids.append(response_id)
+    return counted
 
 
 def refresh_scores(
@@ -123,7 +121,7 @@ def refresh_scores(
         stored = AssessmentScore(assessment_id=assessment_id, scorecard={})
     stored.scorecard = scorecard.model_dump(mode="json")
     stored.n_respondents = len(counted.inputs)
-    stored.n_submitted = counted.submitted
+    stored.n_submitted = counted.submitted  # the same as n_respondents under COUNTING_RULE
     stored.computed_at = utcnow()
     session.add(stored)
 
@@ -176,37 +174,22 @@ def comments_for_results(
     """Free-text comments per condition, for the org lead, consultants and admins only (NEVER
     funders). No comment is attributed to a person; the group is named only when the group
     can be shown on its own (at least the privacy threshold and not suppressed by the rules).
-    Comments of responses that do not count (opened, no answers) are left out too."""
+    Like the figures, only submitted responses' comments are shown (COUNTING_RULE)."""
     rows = session.exec(
-        select(Comment.domain_id, Comment.text, Response.group, Response.id)
+        select(Comment.domain_id, Comment.text, Response.group)
         .join(Response, col(Response.id) == Comment.response_id)
-        .where(Response.assessment_id == assessment_id)
+        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
     ).all()
-    counted_ids = {int(r) for r in _counted_ids(session, assessment_id=assessment_id)}
     shown_alone = {
         g
         for g, n in scorecard.respondents_by_group.items()
         if n >= scorecard.privacy_threshold and g not in scorecard.suppressed_groups
     }
     result: dict[str, list[ShownComment]] = defaultdict(list)
-    for domain_id, body, group, response_id in rows:
-        if response_id not in counted_ids:
-            continue
+    for domain_id, body, group in rows:
         label = None
         if group in shown_alone and instrument.has_group(group):
-            from app.instruments.models import text
-
             label = text(instrument.group_by_id(group).label)
         result[domain_id].append(ShownComment(domain_id, body, label))
     # Sorted by text, not by time, so the order does not hint at who wrote what.
     return {d: sorted(c, key=lambda x: x.text.lower()) for d, c in result.items()}
-
-
-def _counted_ids(session: Session, *, assessment_id: int) -> list[int]:
-    answered = select(Answer.response_id).distinct()
-    rows = session.exec(
-        select(Response.id)
-        .where(Response.assessment_id == assessment_id)
-        .where((Response.status == ResponseStatus.submitted) | col(Response.id).in_(answered))
-    )
-    return list(rows)

@@ -276,7 +276,7 @@ def results(assessment_id: int, request: Request, session: SessionDep, user: Cur
         instrument=instrument,
         scorecard=scorecard,
         stored=stored,
-        n_in_progress=stored.n_respondents - stored.n_submitted,
+        n_in_progress=assessments_service.response_counts(session, assessment_id=assessment.id).in_progress,
         comments=comments,
         changes=changes,
         counting_rule=scores.COUNTING_RULE,
