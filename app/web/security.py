@@ -17,6 +17,7 @@ from app.errors import Forbidden
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+TOO_LARGE = b"Request body too large."
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -43,23 +44,42 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _plain(send, 413, b"Request body too large.")
+            await _plain(send, 413, TOO_LARGE)
             return
         received = 0
+        exceeded = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise _BodyTooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # Frameworks may turn the exception into their own 400 ("error parsing the body");
+            # once the limit is hit the answer is always 413, whatever the app tries to send.
+            nonlocal started
+            if exceeded:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _plain(send, 413, TOO_LARGE)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _plain(send, 413, b"Request body too large.")
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+            if not started:
+                await _plain(send, 413, TOO_LARGE)
 
 
 class _BodyTooLarge(Exception):
@@ -83,8 +103,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [h for h in message.get("headers", []) if h[0] not in dict(SECURITY_HEADERS)]
                 headers += SECURITY_HEADERS
                 if self.https:
@@ -92,7 +116,37 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette answers unhandled errors from outside every middleware, so that page would
+            # lack these headers: answer here with the calm page, then let the error go on to be logged.
+            if not started:
+                await _calm_500(scope, receive, send_with_headers)
+            raise
+
+
+SERVER_ERROR_MESSAGE = "Something went wrong on our side. Nothing was half-saved."
+
+
+async def _calm_500(scope: Scope, receive: Receive, send: Send) -> None:
+    from fastapi.responses import JSONResponse
+
+    from app.web.templating import render
+
+    request = Request(scope, receive)
+    if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
+        response = JSONResponse({"detail": SERVER_ERROR_MESSAGE}, status_code=500)
+    else:
+        try:
+            response = render(
+                request, "error.html", status_code=500, status=500, message=SERVER_ERROR_MESSAGE
+            )
+        except Exception:  # the templates themselves failing must still give a calm answer
+            from fastapi.responses import PlainTextResponse
+
+            response = PlainTextResponse(SERVER_ERROR_MESSAGE, status_code=500)
+    await response(scope, receive, send)
 
 
 def csrf_token(request: Request) -> str:
@@ -113,6 +167,10 @@ def cross_origin(request: Request) -> bool:
     browsers say where a request comes from; refuse what they mark as another site's."""
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
         return True
+    if request.headers.get("sec-fetch-site", "").lower() == "same-origin":
+        # Fetch Metadata decides when present: under Referrer-Policy no-referrer, Chromium sends
+        # "Origin: null" on same-origin form posts, so the Origin check below would refuse them.
+        return False
     origin = request.headers.get("origin")
     if origin is None:
         return False  # older browsers and non-browser clients: the token alone decides
