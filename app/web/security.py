@@ -171,6 +171,10 @@ def cross_origin(request: Request) -> bool:
         # Fetch Metadata decides when present: under Referrer-Policy no-referrer, Chromium sends
         # "Origin: null" on same-origin form posts, so the Origin check below would refuse them.
         return False
+    if request.headers.get("sec-fetch-site", "").lower() == "same-origin":
+        # Fetch Metadata decides when present: under Referrer-Policy no-referrer, Chromium sends
+        # "Origin: null" on same-origin form posts, so the Origin check below would refuse them.
+        return False
     origin = request.headers.get("origin")
     if origin is None:
         return False  # older browsers and non-browser clients: the token alone decides

@@ -143,8 +143,12 @@
     comment.addEventListener("blur", function () { if (commentTimer) { saveComment(); commentTimer = null; } });
   }
 
+  // "Save and continue" / "Back" post the whole page, so nothing pending is lost by leaving.
+  var submitting = false;
+  form.addEventListener("submit", function () { submitting = true; });
+
   window.addEventListener("beforeunload", function (event) {
-    if (queue.length > 0 || commentTimer) {
+    if (!submitting && (queue.length > 0 || commentTimer)) {
       event.preventDefault();
       event.returnValue = "";
     }

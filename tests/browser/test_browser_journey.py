@@ -1,0 +1,151 @@
+"""The whole web journey in real headless Chromium: a respondent answers on two pages with
+autosave, reloads and finds every answer, sees a conditional question appear, submits; the lead
+signs in, sees the result and edits the plan. axe-core checks the form, results and plan pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from app.db.models import Membership, Organization, Role, User
+from app.services import accounts
+from tests.browser.conftest import login
+from tests.web.journey import fill, full_answers, invite, start_cycle
+
+PASSWORD = "browser-test-password"
+
+
+def assert_accessible(page, what: str) -> None:
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not serious, f"{what}: " + results.generate_report()
+
+
+@pytest.fixture
+def agency(live_server):
+    with live_server.session() as db:
+        organization = Organization(name=live_server.unique("Cedar Family Services"))
+        db.add(organization)
+        db.flush()
+        lead = User(
+            email=f"lead{organization.id}@example.org",
+            name="Lee Lead",
+            role=Role.org_lead,
+            password_hash=accounts.hash_password(PASSWORD),
+        )
+        db.add(lead)
+        db.flush()
+        db.add(Membership(user_id=lead.id, organization_id=organization.id))
+        db.commit()
+        assessment = start_cycle(db, user=lead, organization_id=organization.id)
+        instrument_answers = None
+        from app.services import instruments_store
+
+        instrument = instruments_store.instrument_for(db, assessment)
+        # three colleagues already submitted (low answers), so results and actions exist
+        for group in ("leadership", "leadership", "leadership"):
+            instrument_answers = full_answers(instrument, group, value="2")
+            fill(db, assessment=assessment, group=group, answers=instrument_answers, user=lead, submit=True)
+        token = invite(db, user=lead, assessment=assessment, group="clinical")
+        return {
+            "organization_id": organization.id,
+            "assessment_id": assessment.id,
+            "lead": lead.email,
+            "token": token,
+            "instrument": instrument,
+        }
+
+
+def answer(page, item_id: str, value: str) -> None:
+    page.locator(f'input[name="item:{item_id}"][value="{value}"]').check()
+
+
+def wait_saved(page) -> None:
+    expect(page.locator("#save-state")).to_have_text("Saved")
+
+
+@pytest.mark.browser
+def test_respondent_and_lead_journey(live_server, browser_page, agency):
+    page = browser_page
+    base = live_server.url
+    page.goto(f"{base}/r/{agency['token']}")
+    expect(page.locator("h2", has_text="Your personal link")).to_be_visible()
+    personal_url = page.locator("#personal-link").input_value()
+    assert re.search(r"/respond/[A-Za-z0-9_-]{40,}$", personal_url)
+    page.get_by_role("button", name="Start the survey").click()
+
+    # page 1: a conditional question appears once its condition is met, and goes again
+    expect(page.locator("h1")).to_contain_text("Clear purpose and inclusion")
+    conditional = page.locator("#q-purpose_prep_stakeholders")
+    expect(conditional).to_be_hidden()
+    answer(page, "pps_status", "planning")
+    expect(conditional).to_be_visible()
+    wait_saved(page)
+    answer(page, "pps_status", "employ")
+    expect(conditional).to_be_hidden()
+    wait_saved(page)
+    answer(page, "pps_status", "planning")
+    expect(conditional).to_be_visible()
+    answer(page, "purpose_prep_stakeholders", "4")
+    answer(page, "purpose_leaders_support", "dk")
+    page.fill("#comment", "Our director talks about this often.")
+    page.locator("#comment").blur()
+    wait_saved(page)
+    assert_accessible(page, "form page")
+
+    # page 2 with autosave only, then reload: every answer is still there
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator("h1")).to_contain_text("Team integration")
+    page2_item = page.locator("fieldset.question:not([hidden])").first.get_attribute("data-item")
+    answer(page, page2_item, "5")
+    wait_saved(page)
+    page.reload()
+    expect(page.locator(f'input[name="item:{page2_item}"][value="5"]')).to_be_checked()
+    page.goto(personal_url.replace("http://testserver", base))
+    expect(page.locator("h1")).to_contain_text("Team integration")  # resumes on the last page
+    page.goto(f"{personal_url}/page/1")
+    expect(page.locator('input[name="item:pps_status"][value="planning"]')).to_be_checked()
+    expect(page.locator('input[name="item:purpose_leaders_support"][value="dk"]')).to_be_checked()
+    expect(page.locator("#comment")).to_have_value("Our director talks about this often.")
+    expect(conditional).to_be_visible()
+
+    # answer every required visible question, page by page, then submit
+    page_count = page.locator(".progress ol li").count() - 2
+    for number in range(1, page_count + 1):
+        page.goto(f"{personal_url}/page/{number}")
+        required = page.locator("fieldset.question:not([hidden]):has(.required)")
+        for index in range(required.count()):
+            fieldset = required.nth(index)
+            if fieldset.locator("input:checked").count() == 0:
+                fieldset.locator("input[type=radio]").first.check()
+        page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator("h1")).to_have_text("Check and submit")
+    page.get_by_role("button", name="Submit my response").click()
+    expect(page.locator("h1")).to_contain_text("your response is submitted")
+
+    # the lead signs in, sees the result and edits the plan
+    login(page, live_server, agency["lead"], PASSWORD)
+    page.goto(f"{base}/assessments/{agency['assessment_id']}/results")
+    expect(page.locator("#respondent-count")).to_contain_text("4 submitted")
+    expect(page.locator("#scores-table")).to_be_visible()
+    assert "Our director talks about this often." in page.content()
+    assert_accessible(page, "results page")
+
+    page.goto(f"{base}/organizations/{agency['organization_id']}/plan")
+    first = page.locator("article.plan-item").first
+    title = first.locator("h3").inner_text()
+    first.get_by_role("button", name=re.compile("^Accept")).click()
+    expect(page.locator(".notice-ok")).to_contain_text("Accepted")
+    item = page.locator("article.plan-item", has_text=title).first
+    item.locator("select[name=status]").select_option("in_progress")
+    item.locator("input[name=owner]").fill("Program manager")
+    item.locator("input[name=due_date]").fill("2027-09-30")
+    item.get_by_role("button", name=re.compile("^Save")).click()
+    expect(page.locator(".notice-ok")).to_contain_text("Saved")
+    item = page.locator("article.plan-item", has_text=title).first
+    expect(item.locator(".badge")).to_have_text("In progress")
+    expect(item.locator("input[name=owner]")).to_have_value("Program manager")
+    assert_accessible(page, "plan page")
