@@ -115,6 +115,13 @@ def instrument_of_version(version: InstrumentVersion) -> Instrument:
 
 
 def instrument_for(session: Session, assessment: Assessment) -> Instrument:
+    # Ask for the hash first: the snapshot text (tens of kilobytes) is read only on a cache miss.
+    digest = session.exec(
+        select(InstrumentVersion.content_hash).where(InstrumentVersion.id == assessment.instrument_version_id)
+    ).first()
+    cached = _parsed.get(digest) if digest else None
+    if cached is not None:
+        return cached
     version = session.get(InstrumentVersion, assessment.instrument_version_id)
     if version is None:  # the foreign key makes this impossible short of manual edits
         raise NotFound("The instrument of this assessment is missing.")

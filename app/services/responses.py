@@ -103,14 +103,19 @@ def start_or_resume(
 
 
 def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tuple[Response, Assessment]:
-    """The response behind a personal token (404 otherwise; failures count toward the rate limit)."""
-    invitations.check_rate_limit(session, client_ip=client_ip)
+    """The response behind a personal token (404 otherwise; failures count toward the rate limit).
+
+    Unlike invitation links, a working personal token is served even from an address that is
+    over the guessing limit: a shared office address where someone mistyped links must not lock
+    out colleagues, and guessing a 256-bit token is hopeless anyway. Only failures are checked,
+    which also keeps the rate-limit query off every autosave."""
     response = None
     if invitations.looks_like_token(token):
         response = session.exec(
             select(Response).where(Response.token_hash == invitations.hash_token(token))
         ).first()
     if response is None:
+        invitations.check_rate_limit(session, client_ip=client_ip)
         invitations.record_failure(session, client_ip=client_ip)
         raise NotFound("This link does not work. Check that you copied all of it.")
     assessment = session.get(Assessment, response.assessment_id)
@@ -258,10 +263,11 @@ def save_answer(
     item_id: str,
     value: str,
     page: int | None = None,
+    instrument: Instrument | None = None,
 ) -> SaveResult:
     """Autosave one answer (value "" clears it). Rejects hidden or unknown items and bad values."""
     ensure_editable(response, assessment)
-    instrument = instruments_store.instrument_for(session, assessment)
+    instrument = instrument or instruments_store.instrument_for(session, assessment)
     _check_value(instrument, response.group, item_id, value)
     answers = answers_of(session, response_id=response.id)
     if item_id not in visible_ids(instrument, response.group, answers):
@@ -286,10 +292,11 @@ def save_comment(
     domain_id: str,
     body: str,
     page: int | None = None,
+    instrument: Instrument | None = None,
 ) -> None:
     """Autosave one condition's comment ("" removes it). Comments are not scored."""
     ensure_editable(response, assessment)
-    instrument = instruments_store.instrument_for(session, assessment)
+    instrument = instrument or instruments_store.instrument_for(session, assessment)
     if not any(p.domain.id == domain_id for p in form_pages(instrument, response.group)):
         raise BadInput("That condition is not part of your survey.")
     _store_comment(session, response, domain_id, body, comments_of(session, response_id=response.id))
@@ -305,11 +312,12 @@ def save_page(
     page_number: int,
     answers: Mapping[str, str],
     comment: str | None,
+    instrument: Instrument | None = None,
 ) -> SaveResult:
     """Save a whole page (the form without JavaScript). All or nothing: one unknown item or bad
     value refuses the whole post. Values for items hidden by the page's own answers are ignored."""
     ensure_editable(response, assessment)
-    instrument = instruments_store.instrument_for(session, assessment)
+    instrument = instrument or instruments_store.instrument_for(session, assessment)
     pages = form_pages(instrument, response.group)
     if not 1 <= page_number <= len(pages):
         raise NotFound("There is no such page in this survey.")
@@ -343,11 +351,13 @@ def remember_page(session: Session, *, response: Response, page: int) -> None:
         session.add(response)
 
 
-def submit(session: Session, *, response: Response, assessment: Assessment) -> list[Missing]:
+def submit(
+    session: Session, *, response: Response, assessment: Assessment, instrument: Instrument | None = None
+) -> list[Missing]:
     """Lock the response when every required visible item is answered; otherwise return what is
     missing (and change nothing)."""
     ensure_editable(response, assessment)
-    instrument = instruments_store.instrument_for(session, assessment)
+    instrument = instrument or instruments_store.instrument_for(session, assessment)
     missing = missing_required(instrument, response.group, answers_of(session, response_id=response.id))
     if missing:
         return missing

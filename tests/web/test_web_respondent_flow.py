@@ -86,6 +86,7 @@ def test_guessing_tokens_is_rate_limited(client, db, cycle):
     assert blocked.status_code == 429
     assert "wait ten minutes" in blocked.text
     assert count(db, Response) == 0
+    assert client.get("/respond/" + "z" * 43 + "/page/1").status_code == 429
 
 
 def test_autosave_saves_each_answer_and_comment_and_refreshes_scores(client, db, cycle):

@@ -142,6 +142,7 @@ async def save_page(token: str, number: int, request: Request, session: SessionD
         page_number=number,
         answers=answers,
         comment=comment if isinstance(comment, str) else None,
+        instrument=instrument,
     )
     page = pages[number - 1]
     appeared = [
@@ -200,7 +201,13 @@ async def autosave(token: str, request: Request, session: SessionDep):
         if not isinstance(item_id, str) or not isinstance(value, str):
             raise BadInput("The answer could not be read.")
         result = responses_service.save_answer(
-            session, response=response, assessment=assessment, item_id=item_id, value=value, page=page_number
+            session,
+            response=response,
+            assessment=assessment,
+            item_id=item_id,
+            value=value,
+            page=page_number,
+            instrument=instrument,
         )
         return JSONResponse(
             {
@@ -256,7 +263,9 @@ def review(token: str, request: Request, session: SessionDep):
 @router.post("/respond/{token}/submit", include_in_schema=False)
 def submit(token: str, request: Request, session: SessionDep):
     response, assessment, instrument = _load(session, request, token)
-    missing = responses_service.submit(session, response=response, assessment=assessment)
+    missing = responses_service.submit(
+        session, response=response, assessment=assessment, instrument=instrument
+    )
     if missing:
         context = _review_context(session, request, token, response, assessment, instrument)
         context["submit_failed"] = True
