@@ -1,8 +1,9 @@
 """Server time of the respondent form, one autosave and the results page, on SQLite and PostgreSQL.
 
 An assessment of the full instrument with 40 submitted respondents, plus one respondent filling
-in the form. Requests go in-process through Starlette's TestClient (no network), timed over
-ITERATIONS runs after a warm-up. PostgreSQL: a throwaway database at PEERREADY_TEST_PG_URL (or
+in the form. Requests go in-process through httpx's ASGI transport (no network, no test-client
+thread), timed over ITERATIONS runs after a warm-up. PostgreSQL: a throwaway database at
+PEERREADY_TEST_PG_URL (or
 postgres@127.0.0.1:5432), dropped afterwards; skipped with a note when there is no server.
 
     .venv/bin/python benchmarks/web_bench.py
@@ -24,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
+import asyncio  # noqa: E402
+
+import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
@@ -101,73 +104,75 @@ def build(engine) -> dict:
         }
 
 
-def timed(call, iterations=ITERATIONS) -> tuple[float, float]:
+async def timed(call, iterations=ITERATIONS) -> tuple[float, float]:
     for _ in range(WARMUP):
-        call()
+        await call()
     samples = []
     for _ in range(iterations):
         started = time.perf_counter()
-        call()
+        await call()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def run(backend: str, engine, data_dir: Path) -> None:
+def client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def run(backend: str, engine, data_dir: Path) -> None:
     migrate.upgrade(engine)
     data = build(engine)
     app = __import__("app.web.main", fromlist=["create_app"]).create_app(
         settings=Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=data_dir), engine=engine
     )
-    with TestClient(app) as respondent, TestClient(app) as lead:
-        opened = respondent.get(f"/r/{data['token']}", follow_redirects=False)
+    async with client(app) as respondent, client(app) as lead:
+        opened = await respondent.get(f"/r/{data['token']}")
         personal = re.match(r"/respond/([^/]+)", opened.headers["location"]).group(1)
         page_url = f"/respond/{personal}/page/{data['longest_page']}"
-        page = respondent.get(page_url)
+        page = await respondent.get(page_url)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        respondent.post(
+        await respondent.post(
             f"/respond/{personal}/autosave",
             json={"item_id": "pps_status", "value": "employ"},
             headers={"X-CSRF-Token": csrf},
         )
 
-        def form_page():
-            assert respondent.get(page_url).status_code == 200
+        async def form_page():
+            assert (await respondent.get(page_url)).status_code == 200
 
         values = iter(["1", "2", "3", "4", "5"] * 1000)
 
-        def autosave():
-            response = respondent.post(
+        async def autosave():
+            response = await respondent.post(
                 f"/respond/{personal}/autosave",
                 json={"item_id": "purpose_leaders_support", "value": next(values), "page": 1},
                 headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
             )
             assert response.status_code == 200, response.text
 
-        login_page = lead.get("/login")
+        login_page = await lead.get("/login")
         lead_csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
-        signed_in = lead.post(
-            "/login",
-            data={"email": data["lead"], "password": PASSWORD, "csrf_token": lead_csrf},
-            follow_redirects=False,
+        signed_in = await lead.post(
+            "/login", data={"email": data["lead"], "password": PASSWORD, "csrf_token": lead_csrf}
         )
         assert signed_in.status_code == 303, signed_in.text
         results_url = f"/assessments/{data['assessment_id']}/results"
 
-        def results():
-            response = lead.get(results_url)
+        async def results():
+            response = await lead.get(results_url)
             assert response.status_code == 200 and "40 submitted" in response.text
 
         print(
-            f"\n{backend}: {RESPONDENTS} submitted respondents, longest form page has {data['longest_items']} "
-            f"questions; {ITERATIONS} iterations each"
+            f"\n{backend}: {RESPONDENTS} submitted respondents, longest form page has "
+            f"{data['longest_items']} questions; {ITERATIONS} iterations each (httpx ASGI transport)"
         )
         for name, call, target in (
             ("form page", form_page, 20),
             ("autosave", autosave, 10),
             ("results page", results, 50),
         ):
-            p50, p95 = timed(call)
+            p50, p95 = await timed(call)
             verdict = "ok" if p50 <= target else "OVER TARGET"
             print(
                 f"  {name:<13} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   (target p50 <= {target} ms: {verdict})"
@@ -177,7 +182,7 @@ def run(backend: str, engine, data_dir: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.sqlite3")
-        run("SQLite", engine, Path(tmp))
+        asyncio.run(run("SQLite", engine, Path(tmp)))
         engine.dispose()
 
         name = f"peerready_bench_{os.getpid()}_{secrets.token_hex(4)}"
@@ -187,12 +192,13 @@ def main() -> None:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         except Exception as exc:  # no PostgreSQL here: say so and stop
             print(
-                f"\nPostgreSQL: skipped ({exc.__class__.__name__}: not reachable at {PG_ADMIN_URL.split('@')[-1]})"
+                f"\nPostgreSQL: skipped ({exc.__class__.__name__}: "
+                f"not reachable at {PG_ADMIN_URL.split('@')[-1]})"
             )
             return
         try:
             engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-            run("PostgreSQL", engine, Path(tmp))
+            asyncio.run(run("PostgreSQL", engine, Path(tmp)))
             engine.dispose()
         finally:
             with admin.connect() as connection:
