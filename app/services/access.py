@@ -25,6 +25,21 @@ from app.db.models import (
 from app.errors import Forbidden, NotFound
 
 ORG_ROLES = (Role.admin, Role.consultant, Role.org_lead)
+# Primary keys are 32-bit integers in PostgreSQL; a larger id in a URL must be a 404, not a
+# database error (found by the API fuzz run).
+MAX_ID = 2**31 - 1
+
+
+def is_valid_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def get_row(session: Session, model: type, row_id: int, *, missing: str):
+    """`session.get` for an id from a URL or a form: NotFound for ids that cannot exist."""
+    row = session.get(model, row_id) if is_valid_id(row_id) else None
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def organization_ids_for(session: Session, *, user: User) -> set[int] | None:
@@ -45,7 +60,7 @@ def require_org_role(user: User) -> None:
 def get_organization(session: Session, *, user: User, organization_id: int) -> Organization:
     require_org_role(user)
     allowed = organization_ids_for(session, user=user)
-    organization = session.get(Organization, organization_id)
+    organization = session.get(Organization, organization_id) if is_valid_id(organization_id) else None
     if organization is None or (allowed is not None and organization_id not in allowed):
         raise NotFound("No such organization.")
     return organization
@@ -53,7 +68,7 @@ def get_organization(session: Session, *, user: User, organization_id: int) -> O
 
 def get_assessment(session: Session, *, user: User, assessment_id: int) -> Assessment:
     require_org_role(user)
-    assessment = session.get(Assessment, assessment_id)
+    assessment = session.get(Assessment, assessment_id) if is_valid_id(assessment_id) else None
     if assessment is None:
         raise NotFound("No such assessment.")
     allowed = organization_ids_for(session, user=user)
@@ -67,14 +82,16 @@ def portfolio_ids_for(session: Session, *, user: User) -> set[int] | None:
         return None
     if user.role != Role.funder:
         return set()
-    rows = session.exec(select(PortfolioMembership.portfolio_id).where(PortfolioMembership.user_id == user.id))
+    rows = session.exec(
+        select(PortfolioMembership.portfolio_id).where(PortfolioMembership.user_id == user.id)
+    )
     return set(rows)
 
 
 def get_portfolio(session: Session, *, user: User, portfolio_id: int) -> Portfolio:
     if user.role not in (Role.admin, Role.funder):
         raise Forbidden("Only funders and administrators see portfolios.")
-    portfolio = session.get(Portfolio, portfolio_id)
+    portfolio = session.get(Portfolio, portfolio_id) if is_valid_id(portfolio_id) else None
     allowed = portfolio_ids_for(session, user=user)
     if portfolio is None or (allowed is not None and portfolio_id not in allowed):
         raise NotFound("No such portfolio.")
@@ -82,5 +99,7 @@ def get_portfolio(session: Session, *, user: User, portfolio_id: int) -> Portfol
 
 
 def portfolio_site_ids(session: Session, *, portfolio_id: int) -> list[int]:
-    rows = session.exec(select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id))
+    rows = session.exec(
+        select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id)
+    )
     return list(rows)

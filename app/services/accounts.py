@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
 from app.errors import BadInput, Conflict, NotFound, TooManyRequests
-from app.services import audit, ratelimit
+from app.services import access, audit, ratelimit
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
@@ -195,10 +195,7 @@ def reset_password(session: Session, *, actor: User, user: User, temporary_passw
 
 
 def get_user(session: Session, *, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return access.get_row(session, User, user_id, missing="No such user.")
 
 
 def list_users(session: Session) -> list[User]:

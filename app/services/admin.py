@@ -21,7 +21,7 @@ from app.db.models import (
     User,
 )
 from app.errors import BadInput, Conflict, NotFound
-from app.services import audit
+from app.services import access, audit
 
 AUDIT_PAGE_SIZE = 50
 
@@ -45,10 +45,7 @@ def list_organizations(session: Session) -> list[Organization]:
 
 
 def get_organization(session: Session, *, organization_id: int) -> Organization:
-    organization = session.get(Organization, organization_id)
-    if organization is None:
-        raise NotFound("No such organization.")
-    return organization
+    return access.get_row(session, Organization, organization_id, missing="No such organization.")
 
 
 def _unique_org_name(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -129,10 +126,7 @@ def list_portfolios(session: Session) -> list[Portfolio]:
 
 
 def get_portfolio(session: Session, *, portfolio_id: int) -> Portfolio:
-    portfolio = session.get(Portfolio, portfolio_id)
-    if portfolio is None:
-        raise NotFound("No such portfolio.")
-    return portfolio
+    return access.get_row(session, Portfolio, portfolio_id, missing="No such portfolio.")
 
 
 def _unique_portfolio_name(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -277,7 +271,7 @@ def remove_site(session: Session, *, actor: User, portfolio: Portfolio, site_id:
 
 
 def _site(session: Session, *, portfolio: Portfolio, site_id: int) -> PortfolioSite:
-    site = session.get(PortfolioSite, site_id)
+    site = session.get(PortfolioSite, site_id) if access.is_valid_id(site_id) else None
     if site is None or site.portfolio_id != portfolio.id:
         raise NotFound("No such site in this portfolio.")
     return site

@@ -122,3 +122,39 @@ def test_unexpected_exception_gives_500_without_details_in_html_and_json(app):
         assert "Traceback" not in response.text
         _assert_security_headers(response)
     assert api.json() == {"detail": "Something went wrong on our side. Nothing was half-saved."}
+
+
+def test_ids_too_large_for_the_database_are_404_not_500(app, db):
+    """Every route with an id in its path, as an administrator, with an id past PostgreSQL's integer."""
+    import re
+
+    from tests.security.conftest import build_world
+    from tests.security.test_route_matrix import app_routes
+
+    world = build_world(db)
+    huge = str(2**31)
+    problems = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        csrf = sign_in_as(client, world.cast.admin)
+        for key in sorted(app_routes(app)):
+            method, path = key.split(" ", 1)
+            if "_id}" not in path:
+                continue
+            real = {
+                "organization_id": world.a.organization_id,
+                "assessment_id": world.a.assessment_id,
+                "portfolio_id": world.a.portfolio_id,
+            }
+            for keep_real in (False, True):
+                values = real if keep_real else {}
+                url = re.sub(r"{(\w+_id)}", lambda m, v=values: str(v.get(m.group(1), huge)), path)
+                url = url.replace("{token}", world.a.personal_token).replace("{number}", "1")
+                response = client.request(
+                    method,
+                    url,
+                    data={"csrf_token": csrf} if method != "GET" else None,
+                    follow_redirects=False,
+                )
+                if response.status_code >= 500:
+                    problems.append(f"{method} {url}: {response.status_code}")
+    assert not problems, "Huge ids crash these routes:\n" + "\n".join(problems)
