@@ -1,0 +1,209 @@
+"""Action-plan PDF benchmark. Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/report_bench.py [--batch 50] [--runs 5]
+
+On a throwaway SQLite database with demo-like data (a follow-up cycle of ~30 respondents, a
+baseline, a plan of 10 actions, a commentary) it measures:
+
+1. building the report context (queries + cached instrument), p50/p95;
+2. WeasyPrint rendering, warm (CSS and fonts already loaded), p50/p95 of --runs;
+3. headless Chromium (Playwright, page.set_content + page.pdf on the same HTML with the CSS and
+   chart inlined, warm page) when /usr/bin/chromium exists, and the WeasyPrint/Chromium ratio
+   (target <= 2x);
+4. a repeat download of the unchanged report through the route (target <= 20 ms);
+5. a batch of --batch reports through `peerready report --portfolio`'s code path with 2 worker
+   processes (target < 60 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+def show(label: str, samples: list[float], target: str = "") -> None:
+    p50, p95 = percentiles(samples)
+    print(f"{label:<48} p50 {p50 * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   (n={len(samples)}){target}")
+
+
+def chromium_html(context) -> str:
+    """The report's HTML with the stylesheet and the chart inlined, for Chromium's set_content."""
+    from app.paths import REPORT_TEMPLATES_DIR
+    from app.reports.pdf import PAGE_SIZES, chart_svg, render_report_html
+
+    html = render_report_html(context)
+    css = (REPORT_TEMPLATES_DIR / "report.css").read_text()
+    css += f"\n@page {{ size: {PAGE_SIZES[context.paper]}; }}"
+    chart = "data:image/svg+xml;base64," + base64.b64encode(chart_svg(context).encode()).decode()
+    html = html.replace("peerready-asset:chart.svg", chart)
+    return html.replace("</head>", f"<style>{css}</style></head>", 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=50)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="peerready-report-bench-"))
+    os.environ["PEERREADY_DATA_DIR"] = str(workdir / "data")  # the CLI workers' report cache
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("PEERREADY_DATABASE_URL", None)
+
+    from sqlmodel import Session
+
+    from app.config import Settings
+    from app.db import migrate
+    from app.db.engine import make_engine
+    from app.db.models import Membership, Portfolio, PortfolioSite, Role, User
+    from app.reports.context import build_report_context
+    from app.reports.pdf import render_report_pdf
+    from app.reports.sample import create_sample_report_data
+
+    engine = make_engine(f"sqlite:///{workdir / 'bench.sqlite3'}")
+    migrate.upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        assessment = create_sample_report_data(session, organization_name="Riverside Family Services")
+        session.commit()
+        assessment_id = assessment.id
+        organization_id = assessment.organization_id
+
+    print(f"PeerReady report benchmark ({os.cpu_count()} CPUs), data in {workdir}")
+
+    # 1. context
+    timings = []
+    with Session(engine) as session:
+        build_report_context(session, assessment_id=assessment_id)  # parses the instrument once
+        for _ in range(20):
+            started = time.perf_counter()
+            context = build_report_context(session, assessment_id=assessment_id)
+            timings.append(time.perf_counter() - started)
+    show("build_report_context (warm)", timings)
+
+    # 2. WeasyPrint
+    data = render_report_pdf(context)  # warm: CSS parsed, fonts configured
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(io.BytesIO(data)).pages)
+    timings = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        render_report_pdf(context)
+        timings.append(time.perf_counter() - started)
+    show(f"WeasyPrint render ({pages} pages, {len(data) // 1024} KiB)", timings)
+    weasy_p50 = statistics.median(timings)
+
+    # 3. Chromium
+    if Path(CHROMIUM).exists():
+        from playwright.sync_api import sync_playwright
+
+        html = chromium_html(context)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_content(html)
+            page.pdf(format="Letter", prefer_css_page_size=True)  # warm
+            timings = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                page.set_content(html)
+                page.pdf(format="Letter", prefer_css_page_size=True)
+                timings.append(time.perf_counter() - started)
+            browser.close()
+        show("Chromium set_content + page.pdf (warm page)", timings)
+        ratio = weasy_p50 / statistics.median(timings)
+        verdict = "met" if ratio <= 2 else "NOT met"
+        print(f"{'WeasyPrint / Chromium (p50)':<48} {ratio:8.2f}x   (target <= 2x: {verdict})")
+    else:
+        print(f"Chromium: {CHROMIUM} not found, comparison skipped")
+
+    # 4. repeat download through the route
+    from fastapi.testclient import TestClient
+
+    from app.web.main import create_app
+
+    settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=workdir / "web")
+    with Session(engine, expire_on_commit=False) as session:
+        lead = User(email="lead@example.org", name="Lee Lead", password_hash="bench-" + "x" * 40,
+                    role=Role.org_lead)
+        session.add(lead)
+        session.flush()
+        session.add(Membership(user_id=lead.id, organization_id=organization_id))
+        session.commit()
+    app = create_app(settings=settings, engine=engine)
+    with TestClient(app) as client:
+        client.cookies.set("peerready_session", _session_cookie(settings.secret_key, lead))
+        url = f"/assessments/{assessment_id}/report.pdf"
+        started = time.perf_counter()
+        first = client.get(url)
+        assert first.status_code == 200, first.status_code
+        print(f"{'route, first download (renders)':<48} {(time.perf_counter() - started) * 1000:8.1f} ms")
+        timings = []
+        for _ in range(30):
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append(time.perf_counter() - started)
+            assert response.content == first.content
+    p50, _ = percentiles(timings)
+    verdict = "met" if p50 <= 0.02 else "NOT met"
+    show("route, repeat download (cached)", timings, f"   (target <= 20 ms: {verdict})")
+
+    # 5. batch of reports
+    from app.cli.reports import BATCH_WORKERS, render_batch
+    from app.reports.catalog import latest_assessment_ids_for_portfolio
+
+    started = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as session:
+        portfolio = Portfolio(name="Benchmark portfolio")
+        session.add(portfolio)
+        session.flush()
+        for index in range(args.batch):
+            site = create_sample_report_data(session, organization_name=f"Site {index:03d}", seed=100 + index)
+            session.add(PortfolioSite(portfolio_id=portfolio.id, organization_id=site.organization_id))
+        session.commit()
+        ids = latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id)
+    print(f"(created {args.batch} sites' data in {time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    results = render_batch(engine, ids, paper="letter", out_dir=workdir / "batch")
+    elapsed = time.perf_counter() - started
+    written = sum(1 for _, path, _ in results if path)
+    print(f"{f'batch of {written} reports, {BATCH_WORKERS} workers':<48} {elapsed:8.1f} s    "
+          f"({elapsed / max(written, 1):.2f} s each; target < 60 s: {'met' if elapsed < 60 else 'NOT met'})")
+    print(json.dumps({"workdir": str(workdir)}))
+
+
+def _session_cookie(secret_key: str, user) -> str:
+    """A signed session cookie for `user`, as the app's session middleware writes it."""
+    from base64 import b64encode
+
+    import itsdangerous
+
+    data = {"user_id": user.id, "pw": user.password_hash[-16:], "csrf": "bench"}
+    return itsdangerous.TimestampSigner(str(secret_key)).sign(b64encode(json.dumps(data).encode())).decode()
+
+
+if __name__ == "__main__":
+    main()
