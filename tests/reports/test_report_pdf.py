@@ -101,6 +101,15 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
     assert text.count("Riverside Family Services — Follow-up, fall 2027") >= pages - 1
     assert _page_size(data) == LETTER
 
+    # No action is split across pages: each action's title and its last line share a page.
+    page_texts = [" ".join((page.extract_text() or "").split()) for page in pdf_reader(data).pages]
+    for action in context.plan_decided + context.plan_recommended:
+        block_start = f"{action.title} {action.status_label}"  # the overview table has owner next
+        starts = [t for t in page_texts if block_start in t]
+        assert len(starts) == 1, action.title
+        rest_of_page = starts[0][starts[0].index(block_start):]
+        assert action.steps[-1] in rest_of_page, f"{action.title} is split across pages"
+
     # Tagged PDF with language and title, so screen readers can read it.
     reader = pdf_reader(data)
     catalog = reader.trailer["/Root"]
@@ -138,8 +147,9 @@ def test_report_without_answers_says_so(db: Session, empty_assessment: Assessmen
 
 def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Session, follow_up: Assessment):
     hostile = '<img src=file:///etc/passwd> <style>body { display: none }</style> <a href="http://127.0.0.1:9/">x</a>'
+    unbroken = "https://example.org/" + "a" * 400  # no space to break at
     commentary = db.get(Commentary, follow_up.id)  # the sample data has one
-    commentary.text = "Commentary " + hostile
+    commentary.text = "Commentary " + hostile + "\n\n" + unbroken
     plan_item = db.exec(
         select(PlanItem).where(PlanItem.organization_id == follow_up.organization_id,
                                PlanItem.status == PlanStatus.in_progress)
@@ -161,6 +171,10 @@ def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Ses
     assert fetcher.served == ["peerready-asset:chart.svg"]
     assert fetcher.refused == []
     text = pdf_text(data)
+    # Long free text wraps inside the page instead of running off its edge.
+    lines = [line for page in pdf_reader(data).pages for line in (page.extract_text() or "").splitlines()]
+    assert max(len(line) for line in lines) < 200
+    assert "a" * 400 in "".join(line.strip() for line in lines)
     for prefix in ("Commentary", "Note", "Said"):
         assert f"{prefix} <img src=file:///etc/passwd> <style>body {{ display: none }}</style>" in text
 

@@ -28,7 +28,10 @@ def download_report(
 ) -> Response:
     settings = request.app.state.settings
     body, filename = report_pdf_for_download(
-        session, user=user, assessment_id=assessment_id, paper=paper,
+        session,
+        user=user,
+        assessment_id=assessment_id,
+        paper=paper,
         cache_dir=settings.data_dir / "report-cache",
     )
     return Response(
