@@ -442,10 +442,12 @@ def _condition(
         for r in sorted(scored_items, key=lambda r: -(r.mean or 0))
         if (r.mean or 0) >= instrument.scoring.strength_at
     ][:ITEMS_PER_LIST]
+    # Critical items that fell low are already named in the priority reasons; list the others.
+    named = set(result.critical_flags) if result.priority_reasons else set()
     to_work_on = [
         line(r.item_id, r.mean, r.critical_flag)  # type: ignore[arg-type]
         for r in sorted(scored_items, key=lambda r: (not r.critical_flag, r.mean or 0))
-        if (r.mean or 0) < instrument.scoring.priority_below or r.critical_flag
+        if ((r.mean or 0) < instrument.scoring.priority_below or r.critical_flag) and r.item_id not in named
     ][:ITEMS_PER_LIST]
     withheld_domain = result.suppressed or result.score is None
     level_label = result.level_label or _level_label(instrument, result.level_id, lang)
