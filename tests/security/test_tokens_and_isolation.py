@@ -91,7 +91,11 @@ def test_guessing_links_is_rate_limited_per_address(app, db):
             assert guesser.get(f"/r/{guess}", follow_redirects=False).status_code == 404
         # Now even a real link is refused from this address ...
         assert guesser.get(f"/r/{world.a.invitation_token}", follow_redirects=False).status_code == 429
-        assert guesser.get(f"/respond/{world.a.personal_token}/page/1").status_code == 429
+        # Wrong personal links are refused without a lookup result too; a real personal link still
+        # works (responses.get_by_token: a shared office address must not lock out colleagues, and a
+        # 256-bit token cannot be guessed).
+        assert guesser.get(f"/respond/{'y' * 43}/page/1").status_code == 429
+        assert guesser.get(f"/respond/{world.a.personal_token}/page/1").status_code == 200
     # ... while other addresses are not affected.
     with TestClient(app, client=("198.51.100.9", 5000)) as someone_else:
         assert someone_else.get(f"/respond/{world.a.personal_token}/page/1").status_code == 200
