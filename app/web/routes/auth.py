@@ -56,15 +56,20 @@ def login_submit(
     target = safe_next(next)
     try:
         result = accounts.authenticate(
-            session, email=email, password=password, client_ip=client_ip(request),
+            session,
+            email=email,
+            password=password,
+            client_ip=client_ip(request),
             settings=request.app.state.settings,
         )
     except TooManyRequests as exc:
-        return render(request, "auth/login.html", status_code=429, next=target or "", email=email,
-                      error=exc.message)
+        return render(
+            request, "auth/login.html", status_code=429, next=target or "", email=email, error=exc.message
+        )
     if not result.ok:
-        return render(request, "auth/login.html", status_code=400, next=target or "", email=email,
-                      error=result.message)
+        return render(
+            request, "auth/login.html", status_code=400, next=target or "", email=email, error=result.message
+        )
     ratelimit.prune(session)
     sign_in(request, result.user)
     return RedirectResponse(target or START_PAGE[result.user.role], status_code=303)
@@ -80,8 +85,14 @@ def logout(request: Request, session: SessionDep, user: OptionalUser):
 
 @router.get("/account/password", include_in_schema=False)
 def password_form(request: Request, user: CurrentUser):
-    return render(request, "auth/password.html", error=None, done=False,
-                  min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+    return render(
+        request,
+        "auth/password.html",
+        error=None,
+        done=False,
+        min_length=accounts.MIN_PASSWORD_LENGTH,
+        breadcrumbs=[("Change password", None)],
+    )
 
 
 @router.post("/account/password", include_in_schema=False)
@@ -94,15 +105,30 @@ def password_submit(
     repeat_password: PASSWORD_FIELD = "",
 ):
     try:
-        accounts.change_password(session, user=user, current=current_password, new=new_password,
-                                 repeat=repeat_password)
+        accounts.change_password(
+            session, user=user, current=current_password, new=new_password, repeat=repeat_password
+        )
     except BadInput as exc:
-        return render(request, "auth/password.html", status_code=400, error=exc.message, done=False,
-                      min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+        return render(
+            request,
+            "auth/password.html",
+            status_code=400,
+            error=exc.message,
+            done=False,
+            min_length=accounts.MIN_PASSWORD_LENGTH,
+            breadcrumbs=[("Change password", None)],
+        )
     # This session stays signed in; every other session of this user ends (the fingerprint changed).
     sign_in(request, user)
-    return render(request, "auth/password.html", error=None, done=True, csrf_token=_fresh_csrf(request),
-                  min_length=accounts.MIN_PASSWORD_LENGTH, breadcrumbs=[("Change password", None)])
+    return render(
+        request,
+        "auth/password.html",
+        error=None,
+        done=True,
+        csrf_token=_fresh_csrf(request),
+        min_length=accounts.MIN_PASSWORD_LENGTH,
+        breadcrumbs=[("Change password", None)],
+    )
 
 
 def _fresh_csrf(request: Request) -> str:
