@@ -238,7 +238,7 @@ def _cycle_date(close_date: date | None, closed_at: datetime | None, created_at:
 def _baseline_and_latest(
     session: Session, *, portfolio_id: int, instrument_id: str | None
 ) -> tuple[dict[int, _Cycle], dict[int, _Cycle]]:
-    """Each site's oldest and newest completed cycle with its stored condition scores, in one query.
+    """Each site's oldest and newest completed cycle with its stored condition scores (two queries).
 
     Returns (baseline by organization, latest by organization); a site with one completed cycle
     has it as latest only.
@@ -276,38 +276,35 @@ def _baseline_and_latest(
             InstrumentVersion, InstrumentVersion.id == Assessment.instrument_version_id
         ).where(InstrumentVersion.instrument_id == instrument_id)
     ranked_sq = ranked.subquery()
-    stmt = (
-        select(
-            ranked_sq,
-            DomainScore.domain_id,
-            DomainScore.score,
-            DomainScore.level_id,
-            DomainScore.n,
-        )
-        .outerjoin(DomainScore, DomainScore.assessment_id == ranked_sq.c.assessment_id)
-        .where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1))
-    )
+    chosen = select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
     cycles: dict[int, _Cycle] = {}
     baseline: dict[int, _Cycle] = {}
     latest: dict[int, _Cycle] = {}
-    for row in session.exec(stmt).mappings():
-        cycle = cycles.get(row["assessment_id"])
-        if cycle is None:
-            cycle = cycles[row["assessment_id"]] = _Cycle(
-                assessment_id=row["assessment_id"],
-                organization_id=row["organization_id"],
-                name=row["name"],
-                when=_cycle_date(row["close_date"], row["closed_at"], row["created_at"]),
-                version_id=row["version_id"],
-                n_respondents=row["n_respondents"],
-                expected=row["expected"],
-            )
-            if row["newest"] == 1:
-                latest[cycle.organization_id] = cycle
-            elif row["oldest"] == 1:
-                baseline[cycle.organization_id] = cycle
-        if row["domain_id"] is not None:
-            cycle.domains[row["domain_id"]] = (row["score"], row["level_id"], row["n"] or 0)
+    for row in session.exec(select(*chosen.c)).mappings():
+        cycle = cycles[row["assessment_id"]] = _Cycle(
+            assessment_id=row["assessment_id"],
+            organization_id=row["organization_id"],
+            name=row["name"],
+            when=_cycle_date(row["close_date"], row["closed_at"], row["created_at"]),
+            version_id=row["version_id"],
+            n_respondents=row["n_respondents"],
+            expected=row["expected"],
+        )
+        if row["newest"] == 1:
+            latest[cycle.organization_id] = cycle
+        else:
+            baseline[cycle.organization_id] = cycle
+    # The condition scores of the same cycles: a second query on the same ranked set, so the
+    # (wider) cycle columns are not repeated once per condition.
+    scores = select(
+        DomainScore.assessment_id,
+        DomainScore.domain_id,
+        DomainScore.score,
+        DomainScore.level_id,
+        DomainScore.n,
+    ).join(chosen, chosen.c.assessment_id == DomainScore.assessment_id)
+    for assessment_id, domain_id, score, level_id, n in session.exec(scores).all():
+        cycles[assessment_id].domains[domain_id] = (score, level_id, n or 0)
     return baseline, latest
 
 
@@ -401,11 +398,16 @@ def _visible_score(
     return round(score, 1), level_id, n, "shown"
 
 
+_level_labels: dict[int, dict[str, str]] = {}
+
+
 def _level_label(instrument: Instrument, level_id: str | None) -> str | None:
     if level_id is None:
         return None
-    level = next((lv for lv in instrument.scoring.levels if lv.id == level_id), None)
-    return text(level.label) if level else level_id
+    labels = _level_labels.get(id(instrument))
+    if labels is None:
+        labels = _level_labels[id(instrument)] = {lv.id: text(lv.label) for lv in instrument.scoring.levels}
+    return labels.get(level_id, level_id)
 
 
 def _shared_conditions(
