@@ -19,6 +19,7 @@ Rules (docs/portfolio-exports.md says the same in words):
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class PortfolioFilters:
         return bool(self.query())
 
 
+_CONDITION_SORT_KEY = re.compile(r"^(score|change)_[a-z][a-z0-9_]{0,63}$")
 FIXED_SORT_KEYS = {
     "name": "Site",
     "region": "Region",
@@ -117,8 +119,8 @@ class SortOrder:
         raw = (raw or "name").strip()
         descending = raw.startswith("-")
         key = raw[1:] if descending else raw
-        if not key or len(key) > 80:
-            raise BadInput("Unknown sort order.")
+        if key not in FIXED_SORT_KEYS and not _CONDITION_SORT_KEY.match(key):
+            raise BadInput(f"Cannot sort by {key[:80]!r}.")
         return cls(key=key, descending=descending)
 
     @property
@@ -576,13 +578,12 @@ def _sort_sites(sites: list[SiteOut], order: SortOrder, conditions: list[Conditi
             return latest.n_respondents if latest else None
         if key == "rate":
             return latest.response_rate if latest else None
-        if key.startswith("score_") and key[6:] in condition_ids:
-            cell = site.score_for(key[6:])
+        # A condition no longer in the table (say, after a filter) has no values: name order.
+        if key.startswith("score_"):
+            cell = site.score_for(key[6:]) if key[6:] in condition_ids else None
             return cell.score if cell else None
-        if key.startswith("change_") and key[7:] in condition_ids:
-            cell = site.change_for(key[7:])
-            return cell.change if cell else None
-        raise BadInput(f"Cannot sort by {key!r}.")
+        cell = site.change_for(key[7:]) if key[7:] in condition_ids else None
+        return cell.change if cell else None
 
     keyed = [(value(s), s) for s in sites]
     present = [(v, s) for v, s in keyed if v is not None]

@@ -210,7 +210,16 @@ def test_filters_and_sorting(db, versions, funder_setup):
         "Alder Family Services",
     ]
     with pytest.raises(BadInput):
-        _view(db, funder, portfolio, sort=SortOrder.parse("score_nonexistent"))
+        SortOrder.parse("bogus")
+    with pytest.raises(BadInput):
+        SortOrder.parse("-score_Purpose;drop")
+    # A condition that is not in the table (e.g. after a filter) sorts by name instead of failing.
+    unknown = _view(db, funder, portfolio, sort=SortOrder.parse("-score_nonexistent"))
+    assert [s.name for s in unknown.sites] == [
+        "Alder Family Services",
+        "Birch Behavioral Health",
+        "Cedar Counseling",
+    ]
 
 
 def test_access(db, versions, funder_setup):
