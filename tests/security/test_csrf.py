@@ -119,3 +119,16 @@ def test_every_post_route_refuses_a_missing_token(app, client, db):
         url = re.sub(r"{\w+}", "1", url)
         response = client.request(method, url, data={"anything": "1"}, follow_redirects=False)
         assert response.status_code == 403, f"{key} answered {response.status_code} without a CSRF token"
+
+
+def test_same_origin_form_post_with_null_origin_is_accepted(client, db):
+    """Under Referrer-Policy no-referrer Chromium sends "Origin: null" on same-origin form posts;
+    Fetch Metadata (Sec-Fetch-Site: same-origin) decides then."""
+    token = sign_in_as(client, make_user(db, role=Role.admin, email="admin@example.org"))
+    response = client.post(
+        "/admin/organizations",
+        data={"name": "Real agency", "csrf_token": token},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
