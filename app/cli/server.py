@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.config import get_settings
+from app.config import load_settings_or_exit
 
 
 def _migrate() -> None:
@@ -22,7 +22,7 @@ def serve(host: str, port: int, reload: bool) -> None:
     """Run the web app. On SQLite (the default) the database is migrated first."""
     import uvicorn
 
-    settings = get_settings()
+    settings = load_settings_or_exit()
     if settings.is_sqlite:
         _migrate()
     click.echo(f"PeerReady on http://{host}:{port}  (database: {settings.sqlalchemy_url.split('@')[-1]})")
@@ -37,6 +37,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every database migration (safe to run again)."""
+    load_settings_or_exit()
     _migrate()
     click.echo("Database is up to date.")
 
@@ -47,7 +48,7 @@ def demo() -> None:
     from app.db.engine import get_engine, session_scope
     from app.demo import load_demo
 
-    settings = get_settings()
+    settings = load_settings_or_exit()
     if settings.is_sqlite:
         _migrate()
     with session_scope(get_engine()) as session:
