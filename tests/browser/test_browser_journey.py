@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from app.db.models import Membership, Organization, Role, User
 from app.services import accounts
-from tests.browser.conftest import login
+from tests.helpers.browser import login
 from tests.web.journey import fill, full_answers, invite, start_cycle
 
 PASSWORD = "browser-test-password"

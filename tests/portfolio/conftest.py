@@ -93,8 +93,3 @@ def make_cycle(
 
 def responses(instrument: Instrument, n: int, *, seed: int, lean: float = 3.5) -> list[ResponseInput]:
     return synthetic_responses(instrument, n=n, seed=seed, lean=lean)
-
-
-# The shared browser fixtures (live server, Chromium) live in tests/browser/conftest.py; fixtures
-# are visible only below their conftest, so this directory imports them.
-from tests.browser.conftest import browser, browser_page, live_server  # noqa: E402, F401

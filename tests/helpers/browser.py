@@ -9,12 +9,16 @@
 - `browser_page`: a fresh browser context (no cookies) and page per test.
 - `login(page, live_server, email, password)`: signs in through the real /login form.
 
-Mark browser tests with `@pytest.mark.browser`.
+Mark browser tests with `@pytest.mark.browser`. Registered for the whole suite by
+tests/conftest.py (`pytest_plugins`), so every directory shares one server and one Chromium.
+Without /usr/bin/chromium the browser tests skip with a reason, unless
+PEERREADY_REQUIRE_BROWSER=1 (set by .ci/run), which makes a missing browser a failure.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 import time
@@ -97,6 +101,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if os.environ.get("PEERREADY_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason}; PEERREADY_REQUIRE_BROWSER=1, so browser tests may not skip")
+        pytest.skip(reason)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
