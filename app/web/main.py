@@ -39,7 +39,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         title="PeerReady",
         version="0.1.0",
         description="Organizational readiness for parent peer specialists. The JSON API is read-only.",
-        docs_url="/api/docs",
+        docs_url=None,  # our own page at /api/docs (see routes/api.py): Swagger UI needs a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

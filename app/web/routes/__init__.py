@@ -24,4 +24,5 @@ ROUTERS = [
     consultant.router,
     portfolio.router,
     api.router,
+    api.docs_router,
 ]

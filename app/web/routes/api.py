@@ -80,3 +80,30 @@ def api_portfolio_summary(
     """Counts of sites by status, instruments in use, the compared conditions, and per condition
     the distribution of site scores and the number of sites at each readiness level."""
     return _view(request, session, user, portfolio_id, region, cohort, instrument, None).summary
+
+
+docs_router = APIRouter()
+
+
+@docs_router.get("/api/docs", include_in_schema=False)
+def api_docs(request: Request):
+    """Human-readable API reference drawn from the OpenAPI schema. Swagger UI is not used: it
+    loads from a CDN and runs inline scripts, both of which our Content-Security-Policy refuses."""
+    from app.web.templating import render
+
+    schema = request.app.openapi()
+    operations = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, operation in methods.items():
+            responses = operation.get("responses", {})
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": operation.get("parameters", []),
+                    "responses": [(code, r.get("description", "")) for code, r in responses.items()],
+                }
+            )
+    return render(request, "api_docs.html", operations=operations, info=schema.get("info", {}))
