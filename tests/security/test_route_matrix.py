@@ -202,7 +202,6 @@ MATRIX: dict[str, Rule] = {
     # Framework and public routes
     "GET /api/openapi.json": Rule(everyone(200)),
     "GET /api/docs": Rule(everyone(200)),
-    "GET /docs/oauth2-redirect": Rule(everyone(200)),
     "GET /static": Rule(everyone(200), notes="the mount; requested as /static/app.css"),
     "GET /healthz": Rule(everyone(200)),
     "GET /": Rule(signed_in(303, anonymous=303)),  # everyone is sent to their start page
