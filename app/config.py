@@ -29,7 +29,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PEERREADY_INSTRUMENTS_DIR")
     )
     # Smallest respondent group whose figures may be shown on their own.
-    privacy_threshold: int = Field(default=3, ge=1, validation_alias=AliasChoices("PEERREADY_PRIVACY_THRESHOLD"))
+    privacy_threshold: int = Field(
+        default=3, ge=1, validation_alias=AliasChoices("PEERREADY_PRIVACY_THRESHOLD")
+    )
     max_body_bytes: int = Field(
         default=1_000_000, ge=10_000, validation_alias=AliasChoices("PEERREADY_MAX_BODY_BYTES")
     )
@@ -37,11 +39,15 @@ class Settings(BaseSettings):
         default=8 * 3600, ge=300, validation_alias=AliasChoices("PEERREADY_SESSION_MAX_AGE")
     )
     # Failed logins before an account is locked; the lock doubles each time from login_lockout_seconds.
-    login_max_failures: int = Field(default=5, ge=1, validation_alias=AliasChoices("PEERREADY_LOGIN_MAX_FAILURES"))
+    login_max_failures: int = Field(
+        default=5, ge=1, validation_alias=AliasChoices("PEERREADY_LOGIN_MAX_FAILURES")
+    )
     login_lockout_seconds: int = Field(
         default=60, ge=1, validation_alias=AliasChoices("PEERREADY_LOGIN_LOCKOUT_SECONDS")
     )
-    base_url: str = Field(default="http://127.0.0.1:8000", validation_alias=AliasChoices("PEERREADY_BASE_URL"))
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", validation_alias=AliasChoices("PEERREADY_BASE_URL")
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
@@ -59,7 +65,7 @@ class Settings(BaseSettings):
             # Accept the URLs hosting providers hand out and use the psycopg 3 driver.
             for prefix in ("postgres://", "postgresql://"):
                 if url.startswith(prefix):
-                    return "postgresql+psycopg://" + url[len(prefix):]
+                    return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite:///{(self.data_dir / 'peerready.sqlite3').resolve()}"
 
