@@ -317,10 +317,12 @@ def load_demo(session: Session) -> DemoSummary:
                 instrument_id="readiness_full",
                 profile=better,
                 employs=employs,
-                days_ago=20,
-                submitted_share=0.85,
-                in_progress=1,
-                closed=False,
+                days_ago=40,
+                submitted_share=1.0,
+                in_progress=0,
+                # Closed, so the funder's portfolio shows Riverbend's change from baseline
+                # (funders only see completed cycles); Maple and Prairie show open cycles.
+                closed=True,
                 previous=baseline.id,
             )
             plan_service.sync_recommendations(session, assessment=follow_up, actor=lead)
