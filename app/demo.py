@@ -237,6 +237,9 @@ def _cycle(
             for domain_id, texts in COMMENTS.items():
                 if instrument.items_in(domain_id) and rng.random() < 0.18:
                     session.add(Comment(response_id=response.id, domain_id=domain_id, text=rng.choice(texts)))
+    # Staff invited but not all answered, so response rates are realistic (about 70-90%).
+    invited = sum(GROUP_SIZES[g] for g in GROUP_SIZES if instrument.has_group(g))
+    assessment.expected_respondents = invited + rng.randint(2, 6)
     if closed:
         assessment.status = AssessmentStatus.closed
         assessment.closed_at = assessment.created_at + timedelta(days=30)
