@@ -8,9 +8,8 @@ import sys
 import click
 from sqlmodel import select
 
-from app.config import load_settings_or_exit
-from app.db import migrate
-from app.db.engine import make_engine, session_scope
+from app.cli.common import ready_engine
+from app.db.engine import session_scope
 from app.db.models import Role, User
 from app.errors import PeerReadyError
 from app.services import accounts, audit
@@ -24,13 +23,6 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt="Password again")
 
 
-def _engine():
-    settings = load_settings_or_exit()
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate.upgrade(engine)
-    return engine
 
 
 @click.command("create-admin")
@@ -39,7 +31,7 @@ def _engine():
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     """Create an administrator account (prompts for the password twice)."""
-    engine = _engine()  # settings first: no password typed in vain when they are invalid
+    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:
@@ -58,7 +50,7 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def set_password(email: str, password_stdin: bool) -> None:
     """Set a new password for an account and lift any sign-in lock (prompts twice)."""
-    engine = _engine()  # settings first: no password typed in vain when they are invalid
+    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:

@@ -7,18 +7,7 @@ from pathlib import Path
 
 import click
 
-
-def _engine():
-    from app.config import load_settings_or_exit
-    from app.db import migrate
-    from app.db.engine import make_engine
-
-    settings = load_settings_or_exit()
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate.upgrade(engine)
-    return engine
+from app.cli.common import ready_engine
 
 
 @click.command("import-responses")
@@ -39,7 +28,7 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
 
     content = csv_file.read_bytes()
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(ready_engine()) as session:
             rows, result = import_file_directly(
                 session, assessment_id=assessment_id, content=content, actor="command line", dry_run=dry_run
             )

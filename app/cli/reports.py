@@ -12,23 +12,11 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import Engine
 
+from app.cli.common import ready_engine
 from app.errors import PeerReadyError
 
 # Rendering is CPU-bound; two worker processes halve a batch on a two-core machine.
 BATCH_WORKERS = 2
-
-
-def _engine() -> Engine:
-    from app.config import load_settings_or_exit
-    from app.db import migrate
-    from app.db.engine import make_engine
-
-    settings = load_settings_or_exit()
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate.upgrade(engine)
-    return engine
 
 
 def _cache_dir() -> Path:
@@ -113,7 +101,7 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
     from app.db.engine import session_scope
     from app.reports.catalog import latest_assessment_ids_for_portfolio
 
-    engine = _engine()
+    engine = ready_engine()
     started = time.perf_counter()
     try:
         if assessment_id is not None:
@@ -147,7 +135,7 @@ def assessments(as_json: bool) -> None:
     from app.db.engine import session_scope
     from app.reports.catalog import list_assessments
 
-    with session_scope(_engine()) as session:
+    with session_scope(ready_engine()) as session:
         rows = list_assessments(session)
     if as_json:
         click.echo(json.dumps([row.as_dict() for row in rows], indent=2))

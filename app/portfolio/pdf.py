@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app.paths import REPORT_TEMPLATES_DIR
 from app.portfolio.service import PortfolioView
+from app.reports.pdf import report_environment
 
 TEMPLATE_NAME = "portfolio.html"
 
@@ -32,25 +31,8 @@ class RefuseAllFetcher(URLFetcher):
         raise ValueError(f"The portfolio PDF does not fetch {url[:80]!r}")
 
 
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"+{value:.1f}" if value > 0 else (f"−{abs(value):.1f}" if value < 0 else "0.0")
-
-
-def _score(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
-_ENV = Environment(
-    loader=FileSystemLoader(str(REPORT_TEMPLATES_DIR)),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["signed"] = _signed
-_ENV.filters["score"] = _score
+# Same environment (autoescape, strict undefined, filters) as the action-plan report.
+_ENV = report_environment()
 
 
 def render_portfolio_html(view: PortfolioView) -> str:

@@ -56,7 +56,8 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
-def _build_environment() -> Environment:
+def report_environment() -> Environment:
+    """Jinja for report templates: autoescape on (free text is printed as text), strict undefined."""
     env = Environment(
         loader=FileSystemLoader(str(REPORT_TEMPLATES_DIR)),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -70,7 +71,7 @@ def _build_environment() -> Environment:
     return env
 
 
-_ENV = _build_environment()
+_ENV = report_environment()
 
 
 # The files this report is made of (the folder also holds other reports' templates).
