@@ -201,11 +201,23 @@ def _check_condition_values(
 def _check_scales(instrument: Instrument, findings: _Findings) -> None:
     for index, scale in enumerate(instrument.scales):
         scored = [o for o in scale.options if o.kind == "scored"]
+        # Answers are rescaled between the lowest and highest score (docs/scoring.md, section 2),
+        # which needs two different scores; the rules refuse such a scale, so say so here first.
+        # (A missing or infinite score is reported on its own below, so it is left out here.)
+        scores = [o.score for o in scored if o.score is not None and math.isfinite(o.score)]
+        distinct = set(scores)
         if len(scored) == 1:
             findings.add(
                 "scale-scoring",
                 ("scales", index, "options"),
                 f"scale '{scale.id}' has one scored option; a scored scale needs at least 2",
+            )
+        elif len(scores) == len(scored) >= 2 and len(distinct) == 1:
+            findings.add(
+                "scale-scoring",
+                ("scales", index, "options"),
+                f"all scored options of scale '{scale.id}' have the same score ({next(iter(distinct)):g}); "
+                "a scored scale needs at least two different scores, such as 1 (lowest) to 5 (highest)",
             )
         for position, option in enumerate(scale.options):
             loc: Loc = ("scales", index, "options", position, "score")

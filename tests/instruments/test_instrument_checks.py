@@ -369,6 +369,16 @@ def test_show_if_loop_between_two_items_is_reported():
     assert "lead back" in error.message
 
 
+def test_scale_with_one_repeated_score_explains_what_is_needed():
+    text = replace_once("        score: 2\n", "        score: 1\n")
+    text = replace_once("        score: 3\n", "        score: 1\n", text)
+    error = assert_reported(text, "scale-scoring", "scales[0].options", "options:")
+    assert error.message == (
+        "all scored options of scale 'agree' have the same score (1); "
+        "a scored scale needs at least two different scores, such as 1 (lowest) to 5 (highest)"
+    )
+
+
 def test_bilingual_instrument_reports_every_untranslated_text():
     text = replace_once("languages: [en]", "languages: [en, es]")
     paths = {error.path for error in errors_of(text) if error.code == "translation"}
