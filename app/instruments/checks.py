@@ -291,6 +291,25 @@ def _check_actions(instrument: Instrument, findings: _Findings) -> None:
                 findings.add("unknown-reference", item_loc, f"no item has the id '{item_id}'")
             elif not instrument.item_by_id(item_id).critical:
                 findings.add("not-critical", item_loc, f"item '{item_id}' is not marked critical: true")
+        if rule.gap_between:
+            _check_gap_between(instrument, rule.gap_between.groups, (*loc, "gap_between", "groups"), findings)
+
+
+def _check_gap_between(instrument: Instrument, groups: list[str], loc: Loc, findings: _Findings) -> None:
+    known = ", ".join(sorted(g.id for g in instrument.groups))
+    for position, group_id in enumerate(groups):
+        if not instrument.has_group(group_id):
+            findings.add(
+                "unknown-reference",
+                (*loc, position),
+                f"no respondent group has the id '{group_id}' (known: {known})",
+            )
+    if len(groups) == 2 and groups[0] == groups[1]:
+        findings.add(
+            "invalid-condition",
+            (*loc, 1),
+            f"gap_between needs two different groups; '{groups[0]}' is named twice",
+        )
 
 
 def _scale_or_none(instrument: Instrument, scale_id: str) -> Scale | None:

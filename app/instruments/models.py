@@ -110,6 +110,14 @@ class ItemsBelow(StrictModel):
     score: float = Field(ge=0, le=100)
 
 
+class GapBetween(StrictModel):
+    """Two named respondent groups whose shown scores for the action's condition differ by at least
+    `at_least` points, e.g. `{groups: [leadership, peer_staff], at_least: 20}`."""
+
+    groups: list[Identifier] = Field(min_length=2, max_length=2)
+    at_least: float = Field(gt=0, le=100)
+
+
 class ActionRule(StrictModel):
     """An action is selected when any of the given triggers holds."""
 
@@ -117,7 +125,10 @@ class ActionRule(StrictModel):
     items_below: ItemsBelow | None = None
     critical_items: list[Identifier] | None = None
     dont_know_above: float | None = Field(default=None, ge=0, le=1)
+    # The largest difference between ANY two shown group rows (a general disagreement).
     gap_at_least: float | None = Field(default=None, gt=0, le=100)
+    # The difference between two NAMED groups, each shown on its own (not pooled, not suppressed).
+    gap_between: GapBetween | None = None
 
 
 class Action(StrictModel):

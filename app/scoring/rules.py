@@ -339,6 +339,8 @@ class _DomainWork:
     result: DomainResult
     largest_gap: PerceptionGap | None
     labels: dict[str, str]  # row group id -> label
+    # Shown score of each group shown on its own (never the pooled row, never a suppressed one).
+    alone: dict[str, float] = field(default_factory=dict)
 
 
 def _agreement(instrument: Instrument, sd: float | None) -> str | None:
@@ -474,7 +476,8 @@ def _score_domain(
         suppressed=n > 0 and not site_ok,
     )
     labels = {r.group: r.label for r in rows}
-    return _DomainWork(result, pairs[0] if pairs else None, labels), not_alone
+    alone = {r.group: r.score for r in rows if r.group != POOLED and r.score is not None}
+    return _DomainWork(result, pairs[0] if pairs else None, labels, alone), not_alone
 
 
 def _action_reasons(
@@ -530,7 +533,41 @@ def _action_reasons(
                 f"({_num(gap.higher_score)} vs {_num(gap.lower_score)}, "
                 f"a gap of {_num(gap.difference)} points)"
             )
+    if domain_work is not None and domain is not None and rule.gap_between is not None:
+        reason = _gap_between_reason(rule.gap_between.groups, rule.gap_between.at_least, domain_work, domain)
+        if reason:
+            reasons.append(reason)
     return reasons, by_critical
+
+
+def _gap_between_reason(
+    groups: list[str], at_least: float, domain_work: _DomainWork, domain: DomainResult
+) -> str | None:
+    """The reason for a `gap_between` trigger, or None when it does not hold.
+
+    Both named groups must be shown on their own for this condition; a group that is pooled or
+    suppressed has no score of its own to compare, so the trigger cannot hold.
+    """
+    first, second = groups
+    if first == second or first not in domain_work.alone or second not in domain_work.alone:
+        return None
+    first_score, second_score = domain_work.alone[first], domain_work.alone[second]
+    difference = round1(abs(first_score - second_score))
+    if difference < at_least:
+        return None
+    second_label = _mid_sentence(domain_work.labels[second])
+    # One decimal throughout, as the report's group table shows these scores.
+    return (
+        f"{domain_work.labels[first]} scored {first_score:.1f} and {second_label} {second_score:.1f} "
+        f"on {domain.title}: a gap of {difference:.1f} points"
+    )
+
+
+def _mid_sentence(label: str) -> str:
+    """A group label as it reads after "and": "Peer staff" -> "peer staff", but "HR staff" stays."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
 
 
 def score_responses(

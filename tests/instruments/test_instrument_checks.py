@@ -324,6 +324,39 @@ CASES = {
         "items: [employs_peers]",
         1,
     ),
+    "gap_between names an unknown group": (
+        "      critical_items: [values_peers]\n",
+        "      critical_items: [values_peers]\n"
+        "      gap_between:\n        groups: [leaders,\n          board]\n        at_least: 20\n",
+        "unknown-reference",
+        "actions[0].when.gap_between.groups[1]",
+        "board]",
+        1,
+    ),
+    "gap_between names one group twice": (
+        "      critical_items: [values_peers]\n",
+        "      critical_items: [values_peers]\n      gap_between: {groups: [staff, staff], at_least: 20}\n",
+        "invalid-condition",
+        "actions[0].when.gap_between.groups[1]",
+        "gap_between:",
+        1,
+    ),
+    "gap_between with one group": (
+        "      critical_items: [values_peers]\n",
+        "      critical_items: [values_peers]\n      gap_between: {groups: [staff], at_least: 20}\n",
+        "length",
+        "actions[0].when.gap_between.groups",
+        "gap_between:",
+        1,
+    ),
+    "gap_between without a threshold": (
+        "      critical_items: [values_peers]\n",
+        "      critical_items: [values_peers]\n      gap_between:\n        groups: [leaders, staff]\n",
+        "missing",
+        "actions[0].when.gap_between.at_least",
+        "gap_between:",
+        1,
+    ),
     "undeclared language": (
         "title: Mini readiness check",
         "title: {en: Mini, fr: Mini}",
@@ -367,6 +400,16 @@ def test_show_if_loop_between_two_items_is_reported():
     text = replace_once("    groups: [staff]\n", "", text)
     error = assert_reported(text, "show-if-loop", "items[0].show_if.item", "item: peer_supervision")
     assert "lead back" in error.message
+
+
+def test_gap_between_two_known_groups_is_valid():
+    text = replace_once(
+        "      critical_items: [values_peers]\n",
+        "      critical_items: [values_peers]\n      gap_between: {groups: [leaders, staff], at_least: 20}\n",
+    )
+    rule = load_instrument_text(text, source=SOURCE).instrument.actions[0].when
+    assert rule.gap_between is not None
+    assert (rule.gap_between.groups, rule.gap_between.at_least) == (["leaders", "staff"], 20)
 
 
 def test_scale_with_one_repeated_score_explains_what_is_needed():

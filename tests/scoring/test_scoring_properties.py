@@ -76,6 +76,7 @@ def instruments(draw, *, conditional: bool = True) -> Instrument:
                     {"critical_items": [draw(st.sampled_from(item_ids))]},
                     {"dont_know_above": 0.2},
                     {"gap_at_least": 10},
+                    {"gap_between": {"groups": draw(st.permutations(GROUPS))[:2], "at_least": 10}},
                 ]
             )
         )
@@ -328,3 +329,23 @@ def test_actions_are_ranked_one_to_n_and_every_one_has_a_reason(case):
     assert set(card.priorities) == {d.domain_id for d in card.domains if d.is_priority}
     assert set(card.strengths) == {d.domain_id for d in card.domains if d.is_strength}
     assert not set(card.strengths) & set(card.priorities)  # defaults: strength 75, priority 60
+
+
+@given(cases())
+def test_gap_between_fires_only_on_its_two_groups_shown_alone(case):
+    instrument, responses, threshold = case
+    card = score_responses(instrument, responses, privacy_threshold=threshold)
+    selected = {a.action_id for a in card.actions}
+    for action in instrument.actions:
+        rule = action.when.gap_between
+        if rule is None:
+            continue
+        rows = {g.group: g.score for g in card.domain(action.domain).groups if g.group != "pooled"}
+        first, second = rule.groups
+        holds = (
+            rows.get(first) is not None
+            and rows.get(second) is not None
+            and round1(abs(rows[first] - rows[second])) >= rule.at_least
+        )
+        # gap_between is the action's only trigger in these random instruments
+        assert (action.id in selected) == holds

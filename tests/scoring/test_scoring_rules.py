@@ -380,7 +380,100 @@ def test_gaps_at_the_threshold_largest_first():
     ]
 
 
-# --- 12. actions ------------------------------------------------------------------------------
+# --- 12. actions: gap_between, a gap between two named groups ---------------------------------
+
+NAMED_GROUPS = {"lead": "Leadership", "staff": "Clinical staff", "peer": "Peer staff"}
+
+
+def gap_between_card(answers_by_group: dict[str, tuple[str, str, int]], *, at_least: float = 20):
+    """Condition a (items i1, i2) scored by groups answering (i1, i2) n times each; two actions on a:
+    one names leadership and peer staff, one reacts to any gap."""
+    inst = make_instrument(
+        [item("i1"), item("i2"), item("j1", domain="b")],
+        group_labels=NAMED_GROUPS,
+        actions=[
+            action("listen_peers", "a", {"gap_between": {"groups": ["lead", "peer"], "at_least": at_least}}),
+            action("any_gap", "a", {"gap_at_least": at_least}),
+        ],
+    )
+    responses = [
+        r(f"{group}{n}", group, i1=i1, i2=i2)
+        for group, (i1, i2, count) in answers_by_group.items()
+        for n in range(count)
+    ]
+    return score_responses(inst, responses)
+
+
+def reasons_by_action(card):
+    return {a.action_id: a.reasons for a in card.actions}
+
+
+def test_gap_between_fires_on_the_named_pair_with_a_plain_reason():
+    # lead (5, 4): (100 + 75) / 2 = 87.5; peer (3, 2): (50 + 25) / 2 = 37.5; staff (4, 4): 75.
+    card = gap_between_card({"lead": ("5", "4", 3), "staff": ("4", "4", 3), "peer": ("3", "2", 3)})
+    assert {g.group: g.score for g in card.domain("a").groups} == {"lead": 87.5, "staff": 75, "peer": 37.5}
+    assert reasons_by_action(card)["listen_peers"] == [
+        "Leadership scored 87.5 and peer staff 37.5 on Domain A: a gap of 50.0 points"
+    ]
+
+
+def test_gap_between_holds_at_exactly_the_threshold_and_in_either_direction():
+    # peer (5, 5): 100 is ABOVE lead (4, 4): 75; 25 points >= 25.
+    card = gap_between_card({"lead": ("4", "4", 3), "peer": ("5", "5", 3)}, at_least=25)
+    assert reasons_by_action(card)["listen_peers"] == [
+        "Leadership scored 75.0 and peer staff 100.0 on Domain A: a gap of 25.0 points"
+    ]
+    below = gap_between_card({"lead": ("4", "4", 3), "peer": ("5", "5", 3)}, at_least=25.1)
+    assert "listen_peers" not in reasons_by_action(below)
+
+
+def test_gap_between_ignores_a_gap_between_other_groups():
+    # lead and peer agree (75 and 75); clinical staff (1, 2) score 12.5: a 62.5-point gap elsewhere.
+    card = gap_between_card({"lead": ("4", "4", 3), "staff": ("1", "2", 3), "peer": ("4", "4", 3)})
+    reasons = reasons_by_action(card)
+    assert "listen_peers" not in reasons
+    # ... while the general trigger fires on that other pair.
+    assert reasons["any_gap"] == [
+        "Leadership and Clinical staff see Domain A differently (75 vs 12.5, a gap of 62.5 points)"
+    ]
+
+
+def test_gap_between_does_not_fire_when_a_named_group_is_pooled():
+    # Peer staff (n = 2) is below the threshold of 3, so it is pooled; the pool (2) is still too small,
+    # so clinical staff (3, later than leadership on the tie) joins it. Peer staff has no row of its own.
+    card = gap_between_card({"lead": ("5", "5", 3), "staff": ("3", "3", 3), "peer": ("1", "1", 2)})
+    rows = [(g.group, g.score, g.pooled_groups) for g in card.domain("a").groups]
+    assert rows == [("lead", 100, []), ("pooled", 30, ["staff", "peer"])]
+    reasons = reasons_by_action(card)
+    assert "listen_peers" not in reasons
+    assert "any_gap" in reasons  # leadership vs the pooled row: 70 points
+
+
+def test_gap_between_does_not_fire_when_the_groups_are_suppressed():
+    # One respondent per group: nothing can be shown on its own, and the site score is withheld.
+    card = gap_between_card({"lead": ("5", "5", 1), "peer": ("1", "1", 1)})
+    a = card.domain("a")
+    assert a.score is None and [g.suppressed for g in a.groups] == [True]
+    assert card.actions == []
+
+
+def test_gap_between_looks_only_at_the_actions_condition():
+    inst = make_instrument(
+        [item("i1"), item("j1", domain="b")],
+        group_labels=NAMED_GROUPS,
+        actions=[action("listen_b", "b", {"gap_between": {"groups": ["lead", "peer"], "at_least": 20}})],
+    )
+    # A 100-point gap in condition a; the same view (75) in condition b.
+    responses = [
+        *(r(f"l{n}", "lead", i1="5", j1="4") for n in range(3)),
+        *(r(f"p{n}", "peer", i1="1", j1="4") for n in range(3)),
+    ]
+    card = score_responses(inst, responses)
+    assert card.domain("a").gaps[0].difference == 100
+    assert card.actions == []
+
+
+# --- 12. actions: every trigger, and the ranking ----------------------------------------------
 
 
 def test_each_trigger_and_the_ranking():

@@ -47,7 +47,9 @@ def test_worked_example_reasons_read_as_the_document_says():
     role = next(a for a in card.actions if a.action_id == "role_training")
     assert role.reasons == ["Team integration scored 47.5, below 60"]
     listen = next(a for a in card.actions if a.action_id == "listen_sessions")
-    assert "a gap of 22.9 points" in listen.reasons[0]
+    assert listen.reasons == [
+        "Leadership scored 87.5 and peer staff 64.6 on Clear purpose and inclusion: a gap of 22.9 points"
+    ]
     purpose = next(a for a in card.actions if a.action_id == "purpose_statement")
     assert purpose.reasons[0].startswith("13.3% of answers in Clear purpose and inclusion")
 
