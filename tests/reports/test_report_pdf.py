@@ -273,3 +273,29 @@ def test_report_of_an_unknown_assessment_is_not_found(db: Session):
     with pytest.raises(NotFound):
         build_report_context(db, assessment_id=987654)
     assert db.exec(select(Assessment)).first() is None
+
+
+def test_narrowed_user_agent_stylesheet_prints_the_same_pages(db: Session, follow_up: Assessment, tmp_path):
+    """The renderer narrows WeasyPrint's bare `::marker` rule to `<li>` and drops its `::footnote-*`
+    and `::note-*` rules (they match every element and cost a fifth of a render): the pages must be
+    the ones WeasyPrint's own stylesheet prints."""
+    from weasyprint import HTML
+
+    user_agent = report_pdf.report_user_agent_css_text()
+    assert "\nli::marker {" in user_agent
+    assert "\n::marker" not in user_agent and "::footnote-" not in user_agent and "::note-" not in user_agent
+
+    context = build_report_context(db, assessment_id=follow_up.id)
+    html = render_report_html(context)
+    narrowed = html_to_pdf(html, paper="letter", assets=report_assets(context))
+    stylesheets, font_config = report_pdf._stylesheets("letter")
+    stock = HTML(string=html, url_fetcher=ReportAssetFetcher(report_assets(context)),
+                 base_url="peerready-asset:").write_pdf(stylesheets=stylesheets, font_config=font_config,
+                                                        pdf_variant="pdf/ua-1", pdf_tags=True)
+    assert pdf_text(narrowed) == pdf_text(stock)
+    for name in ("narrowed", "stock"):
+        (tmp_path / name).mkdir()
+    narrowed_pages = page_images(narrowed, tmp_path / "narrowed", dpi=40)
+    stock_pages = page_images(stock, tmp_path / "stock", dpi=40)
+    assert len(narrowed_pages) == len(stock_pages) > 5
+    assert [page.read_bytes() for page in narrowed_pages] == [page.read_bytes() for page in stock_pages]
