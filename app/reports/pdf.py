@@ -8,6 +8,7 @@
   a large share of the cost of a small document.
 - WeasyPrint's own user-agent stylesheet, minus pseudo-element rules that match every element
   and do nothing here (see `report_user_agent_css`): the cascade is a fifth of a render.
+- The cyclic garbage collector is paused while WeasyPrint renders (see `_cyclic_gc_paused`).
 - A content-keyed cache: the key is the SHA-256 of the context's canonical JSON plus the version
   of the templates, CSS and this module; a repeat download of an unchanged report is a file read.
 """
@@ -15,12 +16,14 @@
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +185,37 @@ class _ReportHTML(HTML):
         return [report_user_agent_css(), *super()._ua_stylesheets(forms)[1:]]
 
 
+# --- the garbage collector --------------------------------------------------------------------
+
+_GC_LOCK = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while WeasyPrint renders.
+
+    A report allocates a few hundred thousand long-lived objects (styles, boxes), so the collector
+    runs its generations over and over mid-render for nothing: ~10% of a render. Reference counting
+    still frees almost everything; the few cycles are collected after the render as usual (peak
+    memory +~13 MB). The collector is process-wide, so overlapping renders on several threads keep
+    it paused until the last one ends, and it is re-enabled only if it was enabled before."""
+    global _gc_pausers, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 
@@ -214,13 +248,14 @@ def html_to_pdf(
         raise ValueError(f"paper must be one of {', '.join(PAGE_SIZES)}")
     fetcher = fetcher or ReportAssetFetcher(assets)
     stylesheets, font_config = _stylesheets(paper)
-    document = _ReportHTML(string=html, url_fetcher=fetcher, base_url=f"{ASSET_SCHEME}:")
-    return document.write_pdf(
-        stylesheets=stylesheets,
-        font_config=font_config,
-        pdf_variant="pdf/ua-1",
-        pdf_tags=True,
-    )
+    with _cyclic_gc_paused():
+        document = _ReportHTML(string=html, url_fetcher=fetcher, base_url=f"{ASSET_SCHEME}:")
+        return document.write_pdf(
+            stylesheets=stylesheets,
+            font_config=font_config,
+            pdf_variant="pdf/ua-1",
+            pdf_tags=True,
+        )
 
 
 def cache_key(context: ReportContext) -> str:
