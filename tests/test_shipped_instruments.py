@@ -55,7 +55,8 @@ def test_both_instruments_are_shipped() -> None:
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
 def test_loads_with_cross_checks(path: Path) -> None:
     instrument = load(path)
-    assert instrument.version == "1.0.0"
+    # 1.1.0: gap_between triggers (both files) and items for family advisory members (full).
+    assert instrument.version == "1.1.0"
     assert instrument.languages == ["en"]
     assert [d.id for d in instrument.domains] == DOMAINS
     assert [g.id for g in instrument.groups] == GROUPS
@@ -121,7 +122,29 @@ def test_actions_are_complete(path: Path) -> None:
         for kind, value in a.when
         if value is not None
     }
-    assert kinds >= {"domain_below", "items_below", "critical_items", "dont_know_above", "gap_at_least"}
+    assert kinds >= {"domain_below", "items_below", "critical_items", "dont_know_above", "gap_between"}
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_listening_to_peer_staff_follows_the_leadership_peer_gap(path: Path) -> None:
+    """An action about hearing peer staff reacts to how leadership and peer staff differ, never to a
+    gap between two other groups (which gap_at_least would pick up)."""
+    instrument = load(path)
+    listening = [
+        a
+        for a in instrument.actions
+        if "peer staff" in text(a.title).lower()
+        and (a.when.gap_at_least is not None or a.when.gap_between is not None)
+    ]
+    assert len(listening) >= 2
+    for action in listening:
+        assert action.when.gap_at_least is None, action.id
+        assert action.when.gap_between is not None, action.id
+        assert action.when.gap_between.groups == ["leadership", "peer_staff"], action.id
+        assert action.when.gap_between.at_least == 20, action.id
+        # The rationale says whose views differ, as the trigger now does.
+        whose = ("Leadership and peer staff", "Leaders and peer staff")
+        assert text(action.rationale).startswith(whose), action.id
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
