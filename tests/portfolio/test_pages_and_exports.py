@@ -150,7 +150,8 @@ def test_xlsx_export_with_data_dictionary(client, db, versions):
         "Cedar Counseling",
     }
     scores = [r[COLUMN_NAMES.index("score")] for r in sites[1:] if r[COLUMN_NAMES.index("score")] is not None]
-    assert scores and all(isinstance(s, float) for s in scores)
+    # Numbers, not text. openpyxl reads a whole-number score such as 71.0 back as the int 71.
+    assert scores and all(isinstance(s, int | float) and not isinstance(s, bool) for s in scores)
     dictionary = list(workbook["Data dictionary"].iter_rows(values_only=True))
     assert dictionary[0] == ("column", "meaning")
     assert [r[0] for r in dictionary[1:]] == COLUMN_NAMES and all(r[1] for r in dictionary[1:])
