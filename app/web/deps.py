@@ -28,7 +28,10 @@ def get_db(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": commit before the response is sent. With FastAPI's default ("request") the
+# commit ran after the client already had its 200 or redirect, so a failed commit was a silent
+# loss ("Saved" shown, nothing stored) and the next page could be read before the commit landed.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_optional_user(request: Request, session: SessionDep) -> User | None:
