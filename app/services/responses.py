@@ -24,6 +24,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, User, utcnow
@@ -124,14 +125,36 @@ def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tupl
     return response, assessment
 
 
+SUBMITTED_MESSAGE = (
+    "This response has been submitted, so it can no longer be changed. If you need to change "
+    "something, ask your agency's survey lead to reopen it."
+)
+
+
 def ensure_editable(response: Response, assessment: Assessment) -> None:
     if response.status == ResponseStatus.submitted:
-        raise Conflict(
-            "This response has been submitted, so it can no longer be changed. If you need to change "
-            "something, ask your agency's survey lead to reopen it."
-        )
+        raise Conflict(SUBMITTED_MESSAGE)
     if not assessments_service.is_accepting_answers(assessment):
         raise Conflict("This survey is closed, so answers can no longer be changed.")
+
+
+def _lock_for_writing(session: Session, response: Response, assessment: Assessment) -> None:
+    """Serialize writers of one response, then re-check it is still open.
+
+    Two autosaves (or an autosave and a submit) of one response may run at once. Without this,
+    both read "no answer yet" and both insert: the second fails on the Answer unique constraint
+    (a 500, the answer lost), or an autosave lands after a submit was scored. The conditional
+    UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) until commit, so the next
+    writer waits, then reads the answers as committed by the one before."""
+    ensure_editable(response, assessment)
+    locked = session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.status == ResponseStatus.in_progress)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:
+        raise Conflict(SUBMITTED_MESSAGE)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -266,7 +289,7 @@ def save_answer(
     instrument: Instrument | None = None,
 ) -> SaveResult:
     """Autosave one answer (value "" clears it). Rejects hidden or unknown items and bad values."""
-    ensure_editable(response, assessment)
+    _lock_for_writing(session, response, assessment)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     _check_value(instrument, response.group, item_id, value)
     answers = answers_of(session, response_id=response.id)
@@ -295,7 +318,7 @@ def save_comment(
     instrument: Instrument | None = None,
 ) -> None:
     """Autosave one condition's comment ("" removes it). Comments are not scored."""
-    ensure_editable(response, assessment)
+    _lock_for_writing(session, response, assessment)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     if not any(p.domain.id == domain_id for p in form_pages(instrument, response.group)):
         raise BadInput("That condition is not part of your survey.")
@@ -316,7 +339,7 @@ def save_page(
 ) -> SaveResult:
     """Save a whole page (the form without JavaScript). All or nothing: one unknown item or bad
     value refuses the whole post. Values for items hidden by the page's own answers are ignored."""
-    ensure_editable(response, assessment)
+    _lock_for_writing(session, response, assessment)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     pages = form_pages(instrument, response.group)
     if not 1 <= page_number <= len(pages):
@@ -356,7 +379,7 @@ def submit(
 ) -> list[Missing]:
     """Lock the response when every required visible item is answered; otherwise return what is
     missing (and change nothing)."""
-    ensure_editable(response, assessment)
+    _lock_for_writing(session, response, assessment)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     missing = missing_required(instrument, response.group, answers_of(session, response_id=response.id))
     if missing:

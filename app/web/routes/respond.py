@@ -8,9 +8,9 @@ other sites' logs.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.db.models import Assessment, Response, ResponseStatus
@@ -114,11 +114,20 @@ def show_page(token: str, number: int, request: Request, session: SessionDep):
     return _no_store(render(request, template, **context))
 
 
+async def _page_form(request: Request) -> Any:
+    return await request.form()
+
+
+# Bodies are read by async dependencies so the routes themselves are plain `def` and run in the
+# thread pool: a route that waits for a database lock (two saves of one response) on the event
+# loop would stop the loop, and with it the other request's commit, for the lock's whole timeout.
+PageForm = Annotated[Any, Depends(_page_form)]
+
+
 @router.post("/respond/{token}/page/{number}", include_in_schema=False)
-async def save_page(token: str, number: int, request: Request, session: SessionDep):
+def save_page(token: str, number: int, request: Request, session: SessionDep, form: PageForm):
     """The form without JavaScript: save the whole page, then go on, back or stay."""
     response, assessment, instrument = _load(session, request, token)
-    form = await request.form()
     nav = form.get("nav", "next")
     pages = responses_service.form_pages(instrument, response.group)
     if number == 0:
@@ -184,11 +193,13 @@ async def _autosave_payload(request: Request) -> dict[str, Any]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+AutosavePayload = Annotated[dict[str, Any], Depends(_autosave_payload)]
+
+
 @router.post("/respond/{token}/autosave", include_in_schema=False)
-async def autosave(token: str, request: Request, session: SessionDep):
+def autosave(token: str, request: Request, session: SessionDep, data: AutosavePayload):
     """Save one answer or one comment as it is given (called by static/respond.js)."""
     response, assessment, instrument = _load(session, request, token)
-    data = await _autosave_payload(request)
     page = data.get("page")
     page_number = (
         page if isinstance(page, int) else (int(page) if isinstance(page, str) and page.isdigit() else None)
