@@ -250,7 +250,9 @@ def _store_answer(
 def _store_comment(
     session: Session, response: Response, domain_id: str, body: str, existing: dict[str, str]
 ) -> bool:
-    body = body.strip()
+    # Browsers post a textarea's line breaks as CRLF while its maxlength counted each as one
+    # character: without this, a comment at the limit would refuse the whole page it came with.
+    body = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(body) > MAX_COMMENT_CHARS:
         raise BadInput(f"A comment can be at most {MAX_COMMENT_CHARS} characters.")
     if existing.get(domain_id, "") == body:

@@ -3,7 +3,9 @@ and security headers. Kept as plain ASGI middleware so streamed bodies are count
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -191,11 +193,31 @@ def cross_origin(request: Request) -> bool:
     return origin.lower() not in allowed
 
 
+RESPONDENT_PATH = re.compile(r"^/respond/([A-Za-z0-9_-]{20,100})/")
+
+
+def respondent_csrf_token(request: Request) -> str | None:
+    """For a respondent's own pages: a CSRF token bound to their personal link, not to the session.
+
+    A respondent's session cookie can end while their form is open (8 hours idle, or someone
+    signing out in the same browser); a session-bound token would then refuse every later answer.
+    This one stays valid for as long as the link does, and is worthless on any other link."""
+    match = RESPONDENT_PATH.match(request.url.path)
+    settings = getattr(request.app.state, "settings", None)
+    if match is None or settings is None:
+        return None
+    message = b"respond-csrf:" + match.group(1).encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
 async def verify_csrf(request: Request) -> None:
-    """Every state-changing request must echo the session's CSRF token (form field or header)
-    and must not come from another site's page."""
+    """Every state-changing request must echo the session's CSRF token (form field or header),
+    or on a respondent's own pages the token bound to their link, and must not come from another
+    site's page."""
     expected = csrf_token(request)
     request.state.csrf_token = expected
+    respondent_expected = respondent_csrf_token(request)
+    request.state.respondent_csrf_token = respondent_expected
     if request.method in SAFE_METHODS:
         return
     if cross_origin(request):
@@ -208,7 +230,10 @@ async def verify_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     # Compared as bytes: compare_digest refuses non-ASCII str, which would otherwise be a 500.
-    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode()):
+    accepted = [expected] + ([respondent_expected] if respondent_expected else [])
+    if not sent or not any(
+        hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode()) for token in accepted
+    ):
         raise Forbidden(
             "This form has expired or did not come from PeerReady. Reload the page and try again."
         )

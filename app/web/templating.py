@@ -36,4 +36,6 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any):
     """Render a page; every page gets the request, the signed-in user and a CSRF token."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
+    # Respondent pages post with the token bound to the personal link (see security.py).
+    context.setdefault("respondent_csrf", getattr(request.state, "respondent_csrf_token", None) or "")
     return templates.TemplateResponse(request, name, context, status_code=status_code)
