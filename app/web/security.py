@@ -246,7 +246,9 @@ async def verify_path_ids(request: Request) -> None:
     from app.services.access import MAX_ID
 
     for name, value in request.path_params.items():
-        if isinstance(value, str) and value.isdigit() and name.endswith("id") and int(value) > MAX_ID:
+        # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them (a 500).
+        numeric = isinstance(value, str) and value.isascii() and value.isdigit()
+        if numeric and name.endswith("id") and int(value) > MAX_ID:
             raise NotFound("No such page.")
 
 

@@ -34,7 +34,8 @@ def parse_int(value: str | None, what: str) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 6:
+    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them (a 500).
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
         raise BadInput(f"The {what} must be a whole number.")
     return int(value)
 

@@ -201,9 +201,11 @@ def autosave(token: str, request: Request, session: SessionDep, data: AutosavePa
     """Save one answer or one comment as it is given (called by static/respond.js)."""
     response, assessment, instrument = _load(session, request, token)
     page = data.get("page")
-    page_number = (
-        page if isinstance(page, int) else (int(page) if isinstance(page, str) and page.isdigit() else None)
-    )
+    page_number = None
+    if isinstance(page, int) and not isinstance(page, bool):
+        page_number = page
+    elif isinstance(page, str) and page.isascii() and page.isdigit() and len(page) <= 6:
+        page_number = int(page)  # isascii: int() refuses Unicode digits such as "²"
     pages = responses_service.form_pages(instrument, response.group)
     if page_number is not None and not 0 <= page_number <= len(pages):
         page_number = None
