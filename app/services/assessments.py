@@ -194,8 +194,15 @@ def create_assessment(
 
 
 def set_status(session: Session, *, user: User, assessment: Assessment, status: AssessmentStatus) -> None:
-    """Close a cycle (no more answers) or open it again."""
-    if assessment.status == status:
+    """Close a cycle (no more answers) or open it again.
+
+    Opening again also clears a close date that has passed: otherwise "Open the cycle again"
+    would say it is open while every respondent is still told the survey is closed."""
+    detail: dict = {}
+    if status == AssessmentStatus.open and assessment.close_date and assessment.close_date < utcnow().date():
+        detail["cleared_close_date"] = assessment.close_date.isoformat()
+        assessment.close_date = None
+    if assessment.status == status and not detail:
         return
     assessment.status = status
     assessment.closed_at = utcnow() if status == AssessmentStatus.closed else None
@@ -203,9 +210,10 @@ def set_status(session: Session, *, user: User, assessment: Assessment, status: 
     audit.record(
         session,
         actor=user,
-        action=f"assessment.{'close' if status == 'closed' else 'reopen'}",
+        action=f"assessment.{'close' if status == AssessmentStatus.closed else 'reopen'}",
         target=f"assessment:{assessment.id}",
         organization_id=assessment.organization_id,
+        detail=detail,
     )
 
 

@@ -315,7 +315,10 @@ def test_closed_cycle_accepts_no_new_responses_or_answers(client, db, cycle):
     csrf = respondent_csrf(client, personal)
     lead = client.__class__(client.app)
     lead_csrf = login(lead, cast.lead_a.email)
-    lead.post(f"/assessments/{assessment.id}/status", data={"csrf_token": lead_csrf, "status": "closed"})
+    lead.post(
+        f"/assessments/{assessment.id}/status",
+        data={"csrf_token": lead_csrf, "status": "closed", "confirm": "yes"},
+    )
     assert autosave(client, personal, csrf, item_id="pps_status", value="employ").status_code == 409
     client.cookies.clear()
     assert client.get(f"/r/{token}").status_code == 410

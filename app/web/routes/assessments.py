@@ -162,11 +162,20 @@ _DONE_MESSAGES = {
 
 @router.post("/assessments/{assessment_id}/status", include_in_schema=False)
 def change_status(
-    assessment_id: int, session: SessionDep, user: CurrentUser, status: str = Form(max_length=10)
+    assessment_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    status: str = Form(max_length=10),
+    confirm: str = Form("", max_length=10),
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     if status not in ("open", "closed"):
         raise BadInput("Choose open or closed.")
+    # Closing ends answering for everyone, and answers still in progress never count.
+    if status == "closed" and assessment.status != AssessmentStatus.closed and confirm != "yes":
+        raise BadInput(
+            "Tick the box to confirm that you want to close the cycle, then press the button again."
+        )
     assessments_service.set_status(session, user=user, assessment=assessment, status=AssessmentStatus(status))
     return RedirectResponse(f"/assessments/{assessment.id}?done={status}", status_code=303)
 
