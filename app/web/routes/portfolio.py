@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.db.models import Role
@@ -34,9 +34,17 @@ def _threshold(request: Request) -> int:
     return request.app.state.settings.privacy_threshold
 
 
-def _view(
-    request: Request, session, user, portfolio_id: int, region, cohort, instrument, sort
+def portfolio_view_for_request(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
 ) -> PortfolioView:
+    """The privacy-checked view every portfolio page and download starts from."""
     _funder_or_admin(user)
     return portfolio_view(
         session,
@@ -46,6 +54,9 @@ def _view(
         filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
         sort=SortOrder.parse(sort),
     )
+
+
+ViewDep = Annotated[PortfolioView, Depends(portfolio_view_for_request)]
 
 
 def _link(portfolio_id: int, view: PortfolioView, *, suffix: str = "", sort: str | None = None) -> str:
@@ -66,17 +77,7 @@ def portfolio_index(request: Request, session: SessionDep, user: CurrentUser):
 
 
 @router.get("/portfolio/{portfolio_id}", include_in_schema=False)
-def portfolio_page(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    portfolio_id: int,
-    region: FilterParam = None,
-    cohort: FilterParam = None,
-    instrument: FilterParam = None,
-    sort: SortParam = None,
-):
-    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+def portfolio_page(request: Request, view: ViewDep, portfolio_id: int):
 
     def header(key: str) -> dict:
         href = _link(portfolio_id, view, sort=view.sort.param_for(key))
@@ -95,17 +96,7 @@ def portfolio_page(
 
 
 @router.get("/portfolio/{portfolio_id}/exports", include_in_schema=False)
-def portfolio_exports_page(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    portfolio_id: int,
-    region: FilterParam = None,
-    cohort: FilterParam = None,
-    instrument: FilterParam = None,
-    sort: SortParam = None,
-):
-    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+def portfolio_exports_page(request: Request, view: ViewDep, portfolio_id: int):
     return render(
         request,
         "portfolio/exports.html",
@@ -138,46 +129,16 @@ def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_
 
 
 @router.get("/portfolio/{portfolio_id}/export.csv", include_in_schema=False)
-def portfolio_csv(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    portfolio_id: int,
-    region: FilterParam = None,
-    cohort: FilterParam = None,
-    instrument: FilterParam = None,
-    sort: SortParam = None,
-):
-    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+def portfolio_csv(session: SessionDep, user: CurrentUser, view: ViewDep):
     body = exports.to_csv(view).encode("utf-8")
     return _download(session, user, view, "csv", body, "text/csv; charset=utf-8")
 
 
 @router.get("/portfolio/{portfolio_id}/export.xlsx", include_in_schema=False)
-def portfolio_xlsx(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    portfolio_id: int,
-    region: FilterParam = None,
-    cohort: FilterParam = None,
-    instrument: FilterParam = None,
-    sort: SortParam = None,
-):
-    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+def portfolio_xlsx(session: SessionDep, user: CurrentUser, view: ViewDep):
     return _download(session, user, view, "xlsx", exports.to_xlsx(view), exports.XLSX_MEDIA_TYPE)
 
 
 @router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
-def portfolio_pdf(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    portfolio_id: int,
-    region: FilterParam = None,
-    cohort: FilterParam = None,
-    instrument: FilterParam = None,
-    sort: SortParam = None,
-):
-    view = _view(request, session, user, portfolio_id, region, cohort, instrument, sort)
+def portfolio_pdf(session: SessionDep, user: CurrentUser, view: ViewDep):
     return _download(session, user, view, "pdf", pdf.render_portfolio_pdf(view), "application/pdf")
