@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.db.models import Role, User
 from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
-from app.portfolio.service import PortfolioFilters, SortOrder, list_portfolios, portfolio_view
+from app.portfolio.service import list_portfolios
 from app.web.deps import SessionDep, require_roles
+from app.web.routes.portfolio import portfolio_view_for_request
 
 router = APIRouter(prefix="/api/v1", tags=["portfolios"])
 
@@ -22,17 +23,6 @@ ERRORS = {
     401: {"description": "Not signed in."},
     403: {"description": "Signed in, but not as a funder or administrator."},
 }
-
-
-def _view(request: Request, session, user: User, portfolio_id: int, region, cohort, instrument, sort):
-    return portfolio_view(
-        session,
-        user=user,
-        portfolio_id=portfolio_id,
-        privacy_threshold=request.app.state.settings.privacy_threshold,
-        filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
-        sort=SortOrder.parse(sort),
-    )
 
 
 @router.get("/portfolios", response_model=list[PortfolioRef], responses=ERRORS, summary="Your portfolios")
@@ -59,7 +49,8 @@ def api_portfolio_sites(
 ) -> SitesPage:
     """Every site with its latest and baseline completed cycle, condition scores and change.
     Figures below the privacy threshold are null with a status saying why."""
-    return _view(request, session, user, portfolio_id, region, cohort, instrument, sort).sites_page
+    view = portfolio_view_for_request(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    return view.sites_page
 
 
 @router.get(
@@ -79,7 +70,8 @@ def api_portfolio_summary(
 ) -> PortfolioSummary:
     """Counts of sites by status, instruments in use, the compared conditions, and per condition
     the distribution of site scores and the number of sites at each readiness level."""
-    return _view(request, session, user, portfolio_id, region, cohort, instrument, None).summary
+    view = portfolio_view_for_request(request, session, user, portfolio_id, region, cohort, instrument)
+    return view.summary
 
 
 docs_router = APIRouter()
