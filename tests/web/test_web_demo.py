@@ -40,3 +40,14 @@ def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
     assert results.status_code == 200 and "Change since “Baseline, spring 2026”" in results.text
     plan = client.get(f"/organizations/{follow_up.organization_id}/plan")
     assert "In progress" in plan.text and "What changed since" in plan.text
+
+
+def test_demo_response_rates_never_exceed_everyone_invited(db):
+    load_demo(db)
+    db.commit()
+    for assessment in db.exec(select(Assessment)).all():
+        answered = db.exec(
+            select(func.count()).select_from(Response).where(Response.assessment_id == assessment.id)
+        ).one()
+        assert assessment.expected_respondents is not None
+        assert answered <= assessment.expected_respondents, assessment.name
