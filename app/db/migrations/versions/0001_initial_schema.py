@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('source_yaml', sa.Text(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('instrument_id', 'content_hash')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_instrumentversion')),
+    sa.UniqueConstraint('instrument_id', 'content_hash', name=op.f('uq_instrumentversion_instrument_id_content_hash'))
     )
     with op.batch_alter_table('instrumentversion', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_instrumentversion_instrument_id'), ['instrument_id'], unique=False)
@@ -38,22 +38,22 @@ def upgrade() -> None:
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('cohort', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organization')),
+    sa.UniqueConstraint('name', name=op.f('uq_organization_name'))
     )
     op.create_table('portfolio',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portfolio')),
+    sa.UniqueConstraint('name', name=op.f('uq_portfolio_name'))
     )
     op.create_table('ratelimithit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bucket', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ratelimithit'))
     )
     with op.batch_alter_table('ratelimithit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ratelimithit_at'), ['at'], unique=False)
@@ -71,7 +71,7 @@ def upgrade() -> None:
     sa.Column('lockouts', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('last_login_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user'))
     )
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_email'), ['email'], unique=True)
@@ -88,11 +88,11 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('expected_respondents', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['instrument_version_id'], ['instrumentversion.id'], ),
-    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['previous_assessment_id'], ['assessment.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_assessment_created_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['instrument_version_id'], ['instrumentversion.id'], name=op.f('fk_assessment_instrument_version_id_instrumentversion')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_assessment_organization_id_organization'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['previous_assessment_id'], ['assessment.id'], name=op.f('fk_assessment_previous_assessment_id_assessment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment'))
     )
     with op.batch_alter_table('assessment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assessment_organization_id'), ['organization_id'], unique=False)
@@ -106,8 +106,8 @@ def upgrade() -> None:
     sa.Column('target', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('organization_id', sa.Integer(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['actor_user_id'], ['user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['actor_user_id'], ['user.id'], name=op.f('fk_auditevent_actor_user_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auditevent'))
     )
     with op.batch_alter_table('auditevent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auditevent_action'), ['action'], unique=False)
@@ -118,10 +118,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'organization_id')
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_membership_organization_id_organization'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_membership_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_membership')),
+    sa.UniqueConstraint('user_id', 'organization_id', name=op.f('uq_membership_user_id_organization_id'))
     )
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_organization_id'), ['organization_id'], unique=False)
@@ -131,10 +131,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('portfolio_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['portfolio_id'], ['portfolio.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'portfolio_id')
+    sa.ForeignKeyConstraint(['portfolio_id'], ['portfolio.id'], name=op.f('fk_portfoliomembership_portfolio_id_portfolio'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_portfoliomembership_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portfoliomembership')),
+    sa.UniqueConstraint('user_id', 'portfolio_id', name=op.f('uq_portfoliomembership_user_id_portfolio_id'))
     )
     with op.batch_alter_table('portfoliomembership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_portfoliomembership_portfolio_id'), ['portfolio_id'], unique=False)
@@ -146,10 +146,10 @@ def upgrade() -> None:
     sa.Column('organization_id', sa.Integer(), nullable=False),
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('cohort', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['portfolio_id'], ['portfolio.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('portfolio_id', 'organization_id')
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_portfoliosite_organization_id_organization'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['portfolio_id'], ['portfolio.id'], name=op.f('fk_portfoliosite_portfolio_id_portfolio'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portfoliosite')),
+    sa.UniqueConstraint('portfolio_id', 'organization_id', name=op.f('uq_portfoliosite_portfolio_id_organization_id'))
     )
     with op.batch_alter_table('portfoliosite', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_portfoliosite_organization_id'), ['organization_id'], unique=False)
@@ -161,17 +161,17 @@ def upgrade() -> None:
     sa.Column('n_respondents', sa.Integer(), nullable=False),
     sa.Column('n_submitted', sa.Integer(), nullable=False),
     sa.Column('computed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('assessment_id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_assessmentscore_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('assessment_id', name=op.f('pk_assessmentscore'))
     )
     op.create_table('commentary',
     sa.Column('assessment_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['author_id'], ['user.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('assessment_id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_commentary_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['author_id'], ['user.id'], name=op.f('fk_commentary_author_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('assessment_id', name=op.f('pk_commentary'))
     )
     op.create_table('domainscore',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -181,9 +181,9 @@ def upgrade() -> None:
     sa.Column('level_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.Column('sd', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('assessment_id', 'domain_id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_domainscore_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_domainscore')),
+    sa.UniqueConstraint('assessment_id', 'domain_id', name=op.f('uq_domainscore_assessment_id_domain_id'))
     )
     with op.batch_alter_table('domainscore', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_domainscore_assessment_id'), ['assessment_id'], unique=False)
@@ -197,8 +197,8 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_invitation_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation'))
     )
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invitation_assessment_id'), ['assessment_id'], unique=False)
@@ -222,9 +222,9 @@ def upgrade() -> None:
     sa.Column('rank', sa.Integer(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_planitem_assessment_id_assessment'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_planitem_organization_id_organization'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_planitem'))
     )
     with op.batch_alter_table('planitem', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_planitem_organization_id'), ['organization_id'], unique=False)
@@ -241,9 +241,9 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('submitted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['invitation_id'], ['invitation.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_response_assessment_id_assessment'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['invitation_id'], ['invitation.id'], name=op.f('fk_response_invitation_id_invitation'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_response'))
     )
     with op.batch_alter_table('response', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_response_assessment_id'), ['assessment_id'], unique=False)
@@ -255,9 +255,9 @@ def upgrade() -> None:
     sa.Column('item_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['response_id'], ['response.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('response_id', 'item_id')
+    sa.ForeignKeyConstraint(['response_id'], ['response.id'], name=op.f('fk_answer_response_id_response'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_answer')),
+    sa.UniqueConstraint('response_id', 'item_id', name=op.f('uq_answer_response_id_item_id'))
     )
     with op.batch_alter_table('answer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_answer_response_id'), ['response_id'], unique=False)
@@ -268,9 +268,9 @@ def upgrade() -> None:
     sa.Column('domain_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['response_id'], ['response.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('response_id', 'domain_id')
+    sa.ForeignKeyConstraint(['response_id'], ['response.id'], name=op.f('fk_comment_response_id_response'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_comment')),
+    sa.UniqueConstraint('response_id', 'domain_id', name=op.f('uq_comment_response_id_domain_id'))
     )
     with op.batch_alter_table('comment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_comment_response_id'), ['response_id'], unique=False)
