@@ -35,8 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -161,8 +166,9 @@ def main() -> None:
 
     settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=workdir / "web")
     with Session(engine, expire_on_commit=False) as session:
-        lead = User(email="lead@example.org", name="Lee Lead", password_hash="bench-" + "x" * 40,
-                    role=Role.org_lead)
+        lead = User(
+            email="lead@example.org", name="Lee Lead", password_hash="bench-" + "x" * 40, role=Role.org_lead
+        )
         session.add(lead)
         session.flush()
         session.add(Membership(user_id=lead.id, organization_id=organization_id))
@@ -204,8 +210,10 @@ def main() -> None:
     results = render_batch(engine, ids, paper="letter", out_dir=workdir / "batch")
     elapsed = time.perf_counter() - started
     written = sum(1 for _, path, _ in results if path)
-    print(f"{f'batch of {written} reports, {BATCH_WORKERS} workers':<48} {elapsed:8.1f} s    "
-          f"({elapsed / max(written, 1):.2f} s each; target < 60 s: {'met' if elapsed < 60 else 'NOT met'})")
+    print(
+        f"{f'batch of {written} reports, {BATCH_WORKERS} workers':<48} {elapsed:8.1f} s    "
+        f"({elapsed / max(written, 1):.2f} s each; target < 60 s: {'met' if elapsed < 60 else 'NOT met'})"
+    )
     engine.dispose()
     shutil.rmtree(workdir, ignore_errors=True)
 

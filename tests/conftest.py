@@ -24,7 +24,9 @@ from app.db.engine import make_engine
 # Browser fixtures (live server, Chromium) are shared by every test directory.
 pytest_plugins = ["tests.helpers.browser"]
 
-PG_ADMIN_URL = os.environ.get("PEERREADY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "PEERREADY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_POSTGRES = os.environ.get("PEERREADY_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgres"]
 

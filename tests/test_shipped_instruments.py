@@ -92,7 +92,11 @@ def test_scales_and_levels(path: Path) -> None:
     assert all(a.max == b.min for a, b in zip(levels, levels[1:], strict=False))
     s = instrument.scoring
     assert (s.strength_at, s.priority_below, s.critical_below, s.gap_threshold, s.dont_know_flag_rate) == (
-        75, 60, 50, 15, 0.25
+        75,
+        60,
+        50,
+        15,
+        0.25,
     )
 
 
@@ -116,12 +120,7 @@ def test_actions_are_complete(path: Path) -> None:
         assert 2 <= len(action.steps) <= 5, action.id
         assert 1 <= action.priority <= 3
         assert text(action.timeframe)
-    kinds = {
-        kind
-        for a in instrument.actions
-        for kind, value in a.when
-        if value is not None
-    }
+    kinds = {kind for a in instrument.actions for kind, value in a.when if value is not None}
     assert kinds >= {"domain_below", "items_below", "critical_items", "dont_know_above", "gap_between"}
 
 

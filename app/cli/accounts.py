@@ -23,8 +23,6 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt="Password again")
 
 
-
-
 @click.command("create-admin")
 @click.option("--email", required=True, help="Sign-in email of the new administrator.")
 @click.option("--name", default=None, help="Display name (defaults to the part of the email before @).")
@@ -36,7 +34,11 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     try:
         with session_scope(engine) as session:
             user = accounts.create_user(
-                session, email=email, name=name or "", role=Role.admin, password=password,
+                session,
+                email=email,
+                name=name or "",
+                role=Role.admin,
+                password=password,
                 actor="command line",
             )
             summary = f"Created administrator {user.email} (user #{user.id})."
@@ -61,8 +63,13 @@ def set_password(email: str, password_stdin: bool) -> None:
             user.password_hash = accounts.hash_password(password)
             user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
             session.add(user)
-            audit.record(session, actor="command line", action="password.reset", target=f"user:{user.id}",
-                         detail={"email": user.email})
+            audit.record(
+                session,
+                actor="command line",
+                action="password.reset",
+                target=f"user:{user.id}",
+                detail={"email": user.email},
+            )
     except PeerReadyError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Password set for {email}; any sign-in lock is lifted.")

@@ -39,7 +39,10 @@ def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Pat
 
         assessment = session.get(Assessment, assessment_id)
         audit.record(
-            session, actor="command line", action="report.export", target=f"assessment:{assessment_id}",
+            session,
+            actor="command line",
+            action="report.export",
+            target=f"assessment:{assessment_id}",
             organization_id=assessment.organization_id if assessment else None,
             detail={"paper": paper, "format": "pdf", "bytes": len(body)},
         )
@@ -80,18 +83,30 @@ def render_batch(
     url = engine.url.render_as_string(hide_password=False)
     # "spawn": each worker starts clean, with no inherited database connections or font state.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                             initargs=(url,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(url,)
+    ) as pool:
         futures = [pool.submit(_worker_render, i, paper, str(out_dir)) for i in assessment_ids]
         return [future.result() for future in futures]
 
 
 @click.command("report")
 @click.argument("assessment_id", type=int, required=False)
-@click.option("--portfolio", "portfolio_id", type=int, default=None,
-              help="Report on the latest assessment of every site of this portfolio.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reports/out"), show_default=True, help="Folder for the PDF files.")
+@click.option(
+    "--portfolio",
+    "portfolio_id",
+    type=int,
+    default=None,
+    help="Report on the latest assessment of every site of this portfolio.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/out"),
+    show_default=True,
+    help="Folder for the PDF files.",
+)
 @click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter", show_default=True)
 def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, paper: str) -> None:
     """Write the action-plan PDF of ASSESSMENT_ID (see `peerready assessments`), or of every site
@@ -144,8 +159,10 @@ def assessments(as_json: bool) -> None:
         click.echo("No assessments yet.")
         return
     headers = ("ID", "Organization", "Cycle", "Status", "Respondents")
-    table = [(str(r.id), r.organization, r.cycle, r.status, f"{r.respondents} ({r.submitted} submitted)")
-             for r in rows]
+    table = [
+        (str(r.id), r.organization, r.cycle, r.status, f"{r.respondents} ({r.submitted} submitted)")
+        for r in rows
+    ]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     for row in (headers, *table):
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -44,6 +44,7 @@ def render_portfolio_html(view: PortfolioView) -> str:
 
 
 def render_portfolio_pdf(view: PortfolioView, *, fetcher: RefuseAllFetcher | None = None) -> bytes:
-    document = HTML(string=render_portfolio_html(view), url_fetcher=fetcher or RefuseAllFetcher(),
-                    base_url="about:blank")
+    document = HTML(
+        string=render_portfolio_html(view), url_fetcher=fetcher or RefuseAllFetcher(), base_url="about:blank"
+    )
     return document.write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True)

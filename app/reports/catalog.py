@@ -28,8 +28,9 @@ class AssessmentRow:
 def list_assessments(session: Session) -> list[AssessmentRow]:
     counts: dict[int, list[int]] = {}
     rows = session.exec(
-        select(Response.assessment_id, Response.status, func.count())
-        .group_by(Response.assessment_id, Response.status)
+        select(Response.assessment_id, Response.status, func.count()).group_by(
+            Response.assessment_id, Response.status
+        )
     )
     for assessment_id, status, n in rows:
         entry = counts.setdefault(assessment_id, [0, 0])

@@ -246,7 +246,7 @@ def instrument_from_snapshot(version: InstrumentVersion) -> Instrument:
 
 
 def long_date(value: date | datetime | None) -> str | None:
-    """"April 3, 2027": unambiguous for US and non-US readers alike."""
+    """ "April 3, 2027": unambiguous for US and non-US readers alike."""
     if value is None:
         return None
     return f"{value:%B} {value.day}, {value.year}"
@@ -295,8 +295,11 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
             result = next((d for d in scorecard.domains if d.domain_id == domain.id), None)
             if result is None:
                 continue
-            shown = [CommentLine(text=c.text.strip(), group_label=c.group_label)
-                     for c in comments.get(domain.id, []) if c.text.strip()]
+            shown = [
+                CommentLine(text=c.text.strip(), group_label=c.group_label)
+                for c in comments.get(domain.id, [])
+                if c.text.strip()
+            ]
             conditions.append(_condition(instrument, scorecard, result, number, shown, lang))
             _cite(cited, domain.evidence)
 
@@ -343,8 +346,13 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
         gap_threshold=instrument.scoring.gap_threshold,
         dont_know_flag_rate=instrument.scoring.dont_know_flag_rate,
         levels=[
-            ReportLevel(id=lv.id, label=text(lv.label, lang), min=lv.min, max=lv.max,
-                        description=text(lv.description, lang))
+            ReportLevel(
+                id=lv.id,
+                label=text(lv.label, lang),
+                min=lv.min,
+                max=lv.max,
+                description=text(lv.description, lang),
+            )
             for lv in instrument.scoring.levels
         ],
         conditions=conditions,
@@ -430,8 +438,7 @@ def _condition(
     gaps = [g for g in gaps if g.higher_label in shown and g.lower_label in shown]
 
     scored_items = [
-        r for r in result.items
-        if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
+        r for r in result.items if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
     ]
 
     def line(item_id: str, mean: float, critical: bool = False) -> ItemLine:
@@ -486,8 +493,12 @@ def _condition(
 def _top_items(instrument: Instrument, scorecard: Scorecard, lang: str) -> list[ItemLine]:
     """The best-rated statements across all conditions, for the summary's opening."""
     items = [
-        r for d in scorecard.domains for r in d.items
-        if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
+        r
+        for d in scorecard.domains
+        for r in d.items
+        if r.mean is not None
+        and not r.suppressed
+        and instrument.has_item(r.item_id)
         and r.mean >= instrument.scoring.strength_at
     ]
     items.sort(key=lambda r: -(r.mean or 0))
@@ -606,5 +617,6 @@ def _commentary(session: Session, assessment_id: int) -> CommentaryBlock | None:
     if row is None or not row.text.strip():
         return None
     author = session.get(User, row.author_id) if row.author_id else None
-    return CommentaryBlock(text=row.text.strip(), author=author.name if author else None,
-                           updated=long_date(row.updated_at) or "")
+    return CommentaryBlock(
+        text=row.text.strip(), author=author.name if author else None, updated=long_date(row.updated_at) or ""
+    )

@@ -116,7 +116,7 @@ class ReportAssetFetcher(URLFetcher):
 
     def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
         prefix = ASSET_SCHEME + ":"
-        name = url[len(prefix):] if url.startswith(prefix) else None
+        name = url[len(prefix) :] if url.startswith(prefix) else None
         if name is None or name not in self.assets:
             self.refused.append(url)
             raise ValueError(f"The report renderer does not fetch {url[:80]!r}")
@@ -149,8 +149,11 @@ def _stylesheets(paper: str) -> tuple[list[CSS], FontConfiguration]:
             font_config=styles.font_config,
             url_fetcher=fetcher,
         )
-        page = CSS(string=f"@page {{ size: {PAGE_SIZES[paper]}; }}", font_config=styles.font_config,
-                   url_fetcher=fetcher)
+        page = CSS(
+            string=f"@page {{ size: {PAGE_SIZES[paper]}; }}",
+            font_config=styles.font_config,
+            url_fetcher=fetcher,
+        )
         styles.css[paper] = [main, page]
     return styles.css[paper], styles.font_config
 

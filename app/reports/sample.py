@@ -36,8 +36,20 @@ from app.scoring import ResponseInput, Scorecard, score_responses, visible_items
 
 FULL_INSTRUMENT = INSTRUMENTS_DIR / "readiness-full.yaml"
 # Typical mix of a mid-sized agency's respondents.
-GROUP_MIX = ("leadership", "leadership", "leadership", "clinical", "clinical", "clinical", "clinical",
-             "peer_staff", "peer_staff", "admin_hr", "admin_hr", "family_advisory")
+GROUP_MIX = (
+    "leadership",
+    "leadership",
+    "leadership",
+    "clinical",
+    "clinical",
+    "clinical",
+    "clinical",
+    "peer_staff",
+    "peer_staff",
+    "admin_hr",
+    "admin_hr",
+    "family_advisory",
+)
 OWNERS = ("Program manager", "HR lead", "Clinical director")
 SAMPLE_COMMENTS = (
     "Our supervisors meet peer staff every week and that helps a lot.",
@@ -152,15 +164,26 @@ def store_assessment(
             inputs.append(ResponseInput(respondent_id=str(index), group=person.group, answers=person.answers))
     if inputs:
         scorecard = score_responses(instrument, inputs, privacy_threshold=privacy_threshold)
-        store_scorecard(session, assessment, scorecard, n_respondents=len(inputs),
-                        n_submitted=sum(1 for p in respondents if p.submitted), computed_at=computed_at)
+        store_scorecard(
+            session,
+            assessment,
+            scorecard,
+            n_respondents=len(inputs),
+            n_submitted=sum(1 for p in respondents if p.submitted),
+            computed_at=computed_at,
+        )
     session.flush()
     return assessment
 
 
 def store_scorecard(
-    session: Session, assessment: Assessment, scorecard: Scorecard, *, n_respondents: int,
-    n_submitted: int | None = None, computed_at: datetime | None = None,
+    session: Session,
+    assessment: Assessment,
+    scorecard: Scorecard,
+    *,
+    n_respondents: int,
+    n_submitted: int | None = None,
+    computed_at: datetime | None = None,
 ) -> AssessmentScore:
     row = AssessmentScore(
         assessment_id=assessment.id,  # type: ignore[arg-type]
@@ -197,12 +220,24 @@ def sample_respondents(
 
 
 def add_plan(
-    session: Session, *, organization: Organization, assessment: Assessment, instrument: Instrument,
-    scorecard: Scorecard, count: int = 10,
+    session: Session,
+    *,
+    organization: Organization,
+    assessment: Assessment,
+    instrument: Instrument,
+    scorecard: Scorecard,
+    count: int = 10,
 ) -> list[PlanItem]:
     """Plan rows from the scorecard's selected actions, in a realistic mix of statuses."""
-    statuses = [PlanStatus.in_progress, PlanStatus.accepted, PlanStatus.accepted, PlanStatus.done,
-                PlanStatus.proposed, PlanStatus.proposed, PlanStatus.dismissed]
+    statuses = [
+        PlanStatus.in_progress,
+        PlanStatus.accepted,
+        PlanStatus.accepted,
+        PlanStatus.done,
+        PlanStatus.proposed,
+        PlanStatus.proposed,
+        PlanStatus.dismissed,
+    ]
     chosen = list(scorecard.actions) or []
     # Fill up from the action library when the rules selected fewer than `count`.
     seen = {a.action_id for a in chosen}
@@ -261,13 +296,19 @@ def create_sample_report_data(
     previous = None
     if with_previous:
         previous = store_assessment(
-            session, organization=organization, version=version, instrument=instrument,
+            session,
+            organization=organization,
+            version=version,
+            instrument=instrument,
             name="Baseline, spring 2027",
             respondents=sample_respondents(instrument, rng, max(respondents - 4, 3), lean=0.4),
             computed_at=datetime(2027, 4, 15, 9, 30, tzinfo=UTC),
         )
     current = store_assessment(
-        session, organization=organization, version=version, instrument=instrument,
+        session,
+        organization=organization,
+        version=version,
+        instrument=instrument,
         name="Follow-up, fall 2027" if with_previous else "Baseline, spring 2027",
         respondents=sample_respondents(instrument, rng, respondents, lean=0.55, in_progress=2),
         previous=previous,
@@ -275,13 +316,21 @@ def create_sample_report_data(
     )
     stored = session.get(AssessmentScore, current.id)
     if stored is not None and plan_actions:
-        add_plan(session, organization=organization, assessment=current, instrument=instrument,
-                 scorecard=Scorecard.model_validate(stored.scorecard), count=plan_actions)
-    session.add(Commentary(
-        assessment_id=current.id,  # type: ignore[arg-type]
-        text="The agency has made real progress on team integration since the baseline.\n\n"
-             "The next step is to turn leadership support into written policy.",
-        updated_at=datetime(2027, 10, 22, 10, 0, tzinfo=UTC),
-    ))
+        add_plan(
+            session,
+            organization=organization,
+            assessment=current,
+            instrument=instrument,
+            scorecard=Scorecard.model_validate(stored.scorecard),
+            count=plan_actions,
+        )
+    session.add(
+        Commentary(
+            assessment_id=current.id,  # type: ignore[arg-type]
+            text="The agency has made real progress on team integration since the baseline.\n\n"
+            "The next step is to turn leadership support into written policy.",
+            updated_at=datetime(2027, 10, 22, 10, 0, tzinfo=UTC),
+        )
+    )
     session.flush()
     return current

@@ -44,8 +44,14 @@ def test_admin_signs_in_by_keyboard_and_admin_pages_are_accessible(live_server, 
         page.keyboard.press("Enter")
     assert page.url.endswith("/admin")
 
-    for path in ("/admin", "/admin/organizations", "/admin/users", "/admin/portfolios", "/admin/audit",
-                 "/account/password"):
+    for path in (
+        "/admin",
+        "/admin/organizations",
+        "/admin/users",
+        "/admin/portfolios",
+        "/admin/audit",
+        "/account/password",
+    ):
         page.goto(f"{live_server.url}{path}")
         assert page.locator("h1").count() == 1, path
         assert _serious_violations(page) == [], path

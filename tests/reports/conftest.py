@@ -37,8 +37,12 @@ def empty_assessment(db: Session) -> Assessment:
     db.add(organization)
     db.flush()
     assessment = store_assessment(
-        db, organization=organization, version=version, instrument=instrument,
-        name="Baseline, winter 2028", respondents=[],
+        db,
+        organization=organization,
+        version=version,
+        instrument=instrument,
+        name="Baseline, winter 2028",
+        respondents=[],
     )
     db.commit()
     return assessment
@@ -54,8 +58,12 @@ def small_agency(db: Session, name: str = "Small Town Agency") -> Assessment:
     db.flush()
     people = sample_respondents(instrument, random.Random(3), 8, lean=0.5)
     assessment = store_assessment(
-        db, organization=organization, version=version, instrument=instrument,
-        name="Baseline, spring 2027", respondents=people,
+        db,
+        organization=organization,
+        version=version,
+        instrument=instrument,
+        name="Baseline, spring 2027",
+        respondents=people,
     )
     db.commit()
     return assessment

@@ -21,15 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _run(args: list[str], *, engine: Engine, data_dir: Path) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PEERREADY_", "DATABASE_URL"))}
-    environment.update({
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "PEERREADY_DATA_DIR": str(data_dir),
-        "PEERREADY_ENV": "development",
-        "PYTHONPATH": str(ROOT),
-    })
+    environment.update(
+        {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "PEERREADY_DATA_DIR": str(data_dir),
+            "PEERREADY_ENV": "development",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=environment,
-        cwd=data_dir.parent, timeout=300,
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=data_dir.parent,
+        timeout=300,
     )
 
 
@@ -50,8 +56,12 @@ def test_list_assessments_then_write_one_report_and_a_portfolio_batch(db: Sessio
     assert listed.returncode == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
     assert rows[first.id] == {
-        "id": first.id, "organization": "Cedar Family Center", "cycle": "Follow-up, fall 2027",
-        "status": "open", "respondents": 30, "submitted": 28,
+        "id": first.id,
+        "organization": "Cedar Family Center",
+        "cycle": "Follow-up, fall 2027",
+        "status": "open",
+        "respondents": 30,
+        "submitted": 28,
     }
     assert rows[second.id]["cycle"] == "Baseline, spring 2027" and len(rows) == 3  # + Cedar's baseline
     table = _run(["assessments"], engine=engine, data_dir=data_dir)
@@ -67,15 +77,20 @@ def test_list_assessments_then_write_one_report_and_a_portfolio_batch(db: Sessio
     assert round(float(PdfReader(written).pages[0].mediabox.width)) == 595  # A4
 
     batch_dir = tmp_path / "batch"
-    batch = _run(["report", "--portfolio", str(portfolio.id), "--out", str(batch_dir)], engine=engine,
-                 data_dir=data_dir)
+    batch = _run(
+        ["report", "--portfolio", str(portfolio.id), "--out", str(batch_dir)],
+        engine=engine,
+        data_dir=data_dir,
+    )
     assert batch.returncode == 0, batch.stderr
     names = sorted(p.name for p in batch_dir.glob("*.pdf"))
     # The latest assessment of each site: Cedar's follow-up (not its baseline) and Dogwood's baseline.
-    assert names == sorted([
-        f"{first.id}-peerready-cedar-family-center-follow-up-fall-2027.pdf",
-        f"{second.id}-peerready-dogwood-clinic-baseline-spring-2027.pdf",
-    ])
+    assert names == sorted(
+        [
+            f"{first.id}-peerready-cedar-family-center-follow-up-fall-2027.pdf",
+            f"{second.id}-peerready-dogwood-clinic-baseline-spring-2027.pdf",
+        ]
+    )
     assert "2 report(s) in" in batch.stdout
     db.expire_all()
     exports = db.exec(select(AuditEvent).where(AuditEvent.action == "report.export")).all()

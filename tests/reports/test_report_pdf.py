@@ -109,7 +109,7 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
         block_start = f"{action.title} {action.status_label}"  # the overview table has owner next
         starts = [t for t in page_texts if block_start in t]
         assert len(starts) == 1, action.title
-        rest_of_page = starts[0][starts[0].index(block_start):]
+        rest_of_page = starts[0][starts[0].index(block_start) :]
         assert action.steps[-1] in rest_of_page, f"{action.title} is split across pages"
 
     # Tagged PDF with language and title, so screen readers can read it.
@@ -153,8 +153,9 @@ def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Ses
     commentary = db.get(Commentary, follow_up.id)  # the sample data has one
     commentary.text = "Commentary " + hostile + "\n\n" + unbroken
     plan_item = db.exec(
-        select(PlanItem).where(PlanItem.organization_id == follow_up.organization_id,
-                               PlanItem.status == PlanStatus.in_progress)
+        select(PlanItem).where(
+            PlanItem.organization_id == follow_up.organization_id, PlanItem.status == PlanStatus.in_progress
+        )
     ).first()
     plan_item.notes = "Note " + hostile
     response = db.exec(
@@ -240,8 +241,9 @@ def test_same_data_gives_the_same_report_and_repeat_downloads_come_from_the_cach
     changed = build_report_context(db, assessment_id=follow_up.id)
     assert report_pdf.cache_key(changed) != report_pdf.cache_key(first)
     # A4 is a different report too.
-    assert report_pdf.cache_key(build_report_context(db, assessment_id=follow_up.id, paper="a4")) != \
-        report_pdf.cache_key(changed)
+    assert report_pdf.cache_key(
+        build_report_context(db, assessment_id=follow_up.id, paper="a4")
+    ) != report_pdf.cache_key(changed)
 
 
 def test_cache_keeps_only_the_newest_files(tmp_path, monkeypatch):
@@ -291,9 +293,9 @@ def test_narrowed_user_agent_stylesheet_prints_the_same_pages(db: Session, follo
     html = render_report_html(context)
     narrowed = html_to_pdf(html, paper="letter", assets=report_assets(context))
     stylesheets, font_config = report_pdf._stylesheets("letter")
-    stock = HTML(string=html, url_fetcher=ReportAssetFetcher(report_assets(context)),
-                 base_url="peerready-asset:").write_pdf(stylesheets=stylesheets, font_config=font_config,
-                                                        pdf_variant="pdf/ua-1", pdf_tags=True)
+    stock = HTML(
+        string=html, url_fetcher=ReportAssetFetcher(report_assets(context)), base_url="peerready-asset:"
+    ).write_pdf(stylesheets=stylesheets, font_config=font_config, pdf_variant="pdf/ua-1", pdf_tags=True)
     assert pdf_text(narrowed) == pdf_text(stock)
     for name in ("narrowed", "stock"):
         (tmp_path / name).mkdir()
