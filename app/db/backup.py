@@ -353,7 +353,7 @@ def _ordered_lines(
     positions = [names.index(name) for name in primary_key] or list(range(len(names)))
     keyed = []
     for row in result:
-        key = json.dumps([encode_value(row[i], kinds[i]) for i in positions])
+        key = json.dumps([encode_value(row[i], kinds[i]) for i in positions], ensure_ascii=False)
         keyed.append((key, _line(names, kinds, row, table=table.name)))
     keyed.sort()
     for _key, line in keyed:
@@ -369,6 +369,8 @@ def backup(settings: Settings, out: Path) -> BackupSummary:
     path = _sqlite_path(url)
     if path is not None and not path.is_file():
         raise BackupError(f"There is no database at {path} (check PEERREADY_DATA_DIR or DATABASE_URL).")
+    if path is not None and out.resolve() in {Path(f"{path.resolve()}{end}") for end in ("", "-wal", "-shm")}:
+        raise BackupError(f"{out} is the database itself: write the backup to another file.")
     script = _script_directory(url)
     head = _head(script)
     try:
@@ -500,7 +502,9 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
-        raise ArchiveError(f"{path} is not a PeerReady backup (it is not a zip archive).") from None
+        raise ArchiveError(
+            f"{path} is not a PeerReady backup, or it is damaged: it cannot be read as a zip archive."
+        ) from None
 
 
 def _parse_manifest(path: Path, archive: zipfile.ZipFile) -> Manifest:
