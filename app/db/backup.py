@@ -679,7 +679,7 @@ def _restore_in_transaction(
             f"PeerReady ({app_version()}) does not know: restore with a newer version."
         )
     existing = _reflect(connection)
-    counts = {table.name: _count(connection, table) for table in existing.sorted_tables}
+    counts = {name: _count(connection, table) for name, table in existing.tables.items()}
     replaced = sum(counts.values())
     if replaced and not force:
         filled = sum(1 for count in counts.values() if count)
