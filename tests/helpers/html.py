@@ -19,7 +19,8 @@ exactly one match, so a selector that matches nothing or too much fails loudly i
 "Visible text" is what a person gets from the page: text of elements that are not <script>,
 <style>, <template>, <head> or carry the `hidden` attribute, with whitespace collapsed and block
 boundaries (cells, paragraphs, list items) turned into spaces. Text for screen readers only
-(class="visually-hidden") counts: it is read to people.
+(class="visually-hidden") counts: it is read to people. So do <option> and <textarea> text and an
+<img>'s alt; an <input>'s value does not (read values with `Page.form(css).fields`).
 """
 
 from __future__ import annotations
@@ -77,15 +78,12 @@ def _collect(element: HtmlElement, parts: list[str]) -> None:
     boundary = tag not in _INLINE
     if boundary:
         parts.append(" ")
-    if tag in ("input", "select", "textarea"):
-        pass  # a control's value is not text on the page (read it with Page.form() instead)
-    elif tag == "img":
+    if tag == "img":
         parts.append(element.get("alt") or "")
     elif element.text:
         parts.append(element.text)
-    if tag not in ("input", "textarea"):
-        for child in element:
-            _collect(child, parts)
+    for child in element:
+        _collect(child, parts)
     if boundary:
         parts.append(" ")
     if element.tail:
