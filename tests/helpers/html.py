@@ -139,9 +139,12 @@ class Page:
 
     # --- text ---------------------------------------------------------------------------------
 
-    def text(self, css: str | None = None) -> str:
-        """Visible text of the one element matching `css`, or of the whole page without a selector."""
-        return visible_text(self.one(css) if css else self.root)
+    def text(self, css: str | None = None, within: HtmlElement | None = None) -> str:
+        """Visible text of the one element matching `css` (inside `within`, if given), or of the
+        whole page (or of `within`) without a selector."""
+        if css:
+            return visible_text(self.one(css, within))
+        return visible_text(within if within is not None else self.root)
 
     def texts(self, css: str, within: HtmlElement | None = None) -> list[str]:
         """Visible text of every element matching `css`."""
@@ -164,14 +167,16 @@ class Page:
         """Error messages announced to assistive technology (role=alert)."""
         return self.texts("[role=alert]")
 
-    def assert_not_shown(self, needle: str) -> None:
-        """`needle` is in no visible text of the page and in no attribute value (entities decoded).
+    def assert_not_shown(self, needle: str, css: str | None = None) -> None:
+        """`needle` is in no visible text and in no attribute value (entities decoded) of the page,
+        or of the one element matching `css` (e.g. "main", to leave out the signed-in user's email).
 
         Stronger than `needle not in response.text`: "Birch & Co" is stored as "Birch &amp; Co"
         in the bytes, so a raw substring check for it could never fail."""
-        text = self.text()
+        scope = self.one(css) if css else self.root
+        text = visible_text(scope)
         assert needle not in text, f"{needle!r} is shown on the page: …{_around(text, needle)}…"
-        for element in self.root.iter():
+        for element in scope.iter():
             if not isinstance(element.tag, str):
                 continue
             for name, value in element.attrib.items():
