@@ -8,6 +8,7 @@
     rows = page.table("#scores-table")        # body rows as lists of cell texts
     by_name = page.records("#scores-table")   # body rows as {column heading: cell text}
     assert page.flashes() == ["Organization saved."]   # the notices of base.html (role=status)
+    assert page.error() == ("Not found", "This link does not work.")  # templates/error.html
     assert page.alerts() == ["..."]           # error messages (role=alert)
     assert f"/assessments/{id}/results" in page.links("main")
     page.assert_not_shown("Birch")            # not in any visible text nor in any attribute value
@@ -159,6 +160,10 @@ class Page:
         css = f"h{level}" if level else "h1, h2, h3, h4, h5, h6"
         return self.texts(css)
 
+    def error(self) -> tuple[str, str]:
+        """An error page's (heading, message): templates/error.html's <h1> and lead paragraph."""
+        return self.heading(), self.text("main p.lead")
+
     def flashes(self) -> list[str]:
         """Notices shown at the top of <main> after an action (base.html's role=status notices)."""
         return self.texts("main > .notice[role=status]")
@@ -219,6 +224,17 @@ class Page:
         if bodies:
             return [row for body in bodies for row in body.cssselect("tr")]
         return [row for row in table.cssselect("tr") if row.getparent().tag != "thead"]
+
+    def definitions(self, css: str = "dl") -> dict[str, str]:
+        """The one description list matching `css` as {term: description}."""
+        terms: dict[str, str] = {}
+        term = None
+        for element in self.one(css):
+            if element.tag == "dt":
+                term = visible_text(element)
+            elif element.tag == "dd" and term is not None:
+                terms[term] = visible_text(element)
+        return terms
 
     def form(self, css: str = "form") -> lxml.html.FormElement:
         """The one form matching `css`; `.fields` gives the values a browser would send."""
