@@ -263,10 +263,12 @@ def parse(source) -> Page:
     return Page(source.text)
 
 
-def shows_number(shown: str, value: float | Decimal, *, places: int | None = None) -> bool:
+def shows_number(shown: str, value: float | Decimal, *, places: int | None = None, slack: float = 0) -> bool:
     """Whether the number written in `shown` ("59.5", "60", "+3.0", "−2") is `value` rounded to the
     places shown (either way at an exact tie). It does not pin today's number format, so it keeps
     holding when pages move from whole numbers to one decimal; `places` demands a number of decimals.
+    `slack` widens the margin for a figure computed from rounded figures (a change between two shown
+    scores may differ from the rounded exact change by one unit of the last place).
     """
     match = _NUMBER.search(shown)
     if not match:
@@ -280,4 +282,4 @@ def shows_number(shown: str, value: float | Decimal, *, places: int | None = Non
     if places is not None and decimals != places:
         return False
     half_unit = Decimal(1).scaleb(-decimals) / 2
-    return abs(number - Decimal(str(value))) <= half_unit
+    return abs(number - Decimal(str(value))) <= half_unit + Decimal(str(slack))
