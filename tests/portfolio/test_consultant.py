@@ -116,7 +116,8 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert db.get(Commentary, done.id).text == "Revised view."
     context = build_report_context(db, assessment_id=done.id)
     assert context.commentary is not None and context.commentary.text == "Revised view."
-    assert "Revised view." in render_report_html(context)
+    report = parse(render_report_html(context))
+    assert report.texts("section.commentary .free-text p") == ["Revised view."]
     actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("commentary.create") == 1 and actions.count("commentary.update") == 1
 
