@@ -14,13 +14,20 @@ from tests.web.journey import autosave, invite, respondent, respondent_csrf, sta
 UNICODE_DIGITS = ["²", "①", "١٢", "１２"]
 
 
-def test_unicode_digits_in_path_ids_are_not_found(client, db):
+def test_unicode_digits_in_path_ids_are_a_clear_422(client, db):
     cast = make_cast(db)
     login(client, cast.lead_a.email)
     for digits in UNICODE_DIGITS:
-        for path in (f"/assessments/{digits}", f"/organizations/{digits}/plan"):
+        for path, field in (
+            (f"/assessments/{digits}", "assessment_id"),
+            (f"/organizations/{digits}/plan", "organization_id"),
+        ):
             answer = client.get(path, follow_redirects=False)
-            assert answer.status_code in (404, 422), (path, answer.status_code)
+            assert answer.status_code == 422, (path, answer.status_code)
+            assert parse(answer).error() == (
+                "We could not do that",
+                f"Some of what was sent is not valid: {field}",
+            )
 
 
 def test_unicode_digits_in_expected_respondents_are_a_clear_error(client, db):
