@@ -49,3 +49,19 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "bash scripts/test.sh" in README and "bash scripts/test.sh" in ci
     assert "bash scripts/start.sh" in README
+
+
+def test_ci_requires_every_skippable_dependency_and_the_readme_names_each_switch():
+    """A PEERREADY_REQUIRE_* switch that a test reads is exported by .ci/run (so CI cannot pass by
+    skipping) and explained in the README; CI=true (derandomized Hypothesis) is set by .ci/run
+    itself, not left to the runner's environment."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    exports = " ".join(line for line in ci.splitlines() if line.startswith("export "))
+    switches = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        switches |= set(re.findall(r"PEERREADY_REQUIRE_[A-Z]+", path.read_text(encoding="utf-8")))
+    assert {f"PEERREADY_REQUIRE_{name}" for name in ("POSTGRES", "BROWSER", "PDFTOPPM")} <= switches
+    for switch in sorted(switches):
+        assert f"{switch}=1" in exports, f".ci/run does not export {switch}=1"
+        assert f"`{switch}=1`" in README, f"README.md does not explain {switch}"
+    assert "CI=true" in exports.split(), ".ci/run does not export CI=true"

@@ -8,6 +8,7 @@ from sqlmodel import select
 from app.db.models import AuditEvent, Membership, Organization, PortfolioSite, Role, User
 from app.services.accounts import verify_password
 from tests.helpers.auth import make_cast, make_user, sign_in_as
+from tests.helpers.html import parse
 
 
 def _actions(db) -> list[str]:
@@ -25,13 +26,19 @@ def test_organization_create_edit_and_duplicate_name(client, db):
     assert created.status_code == 303
     org = db.exec(select(Organization)).one()
     duplicate = client.post("/admin/organizations", data={"name": "cedar house", "csrf_token": token})
-    assert duplicate.status_code == 409 and "already exists" in duplicate.text
+    assert duplicate.status_code == 409
+    refused = parse(duplicate)
+    assert refused.flashes() == ["An organization called “cedar house” already exists."]
+    assert refused.form("form[action='/admin/organizations']").fields["name"] == "cedar house"  # kept
+    assert [row[0] for row in refused.table("main table")] == ["Cedar House"]
     edited = client.post(
         f"/admin/organizations/{org.id}",
         data={"name": "Cedar House", "region": "West", "cohort": "2028", "csrf_token": token},
     )
     assert edited.status_code == 200  # followed the redirect
-    assert "Organization saved." in edited.text
+    saved = parse(edited)
+    assert saved.flashes() == ["Organization saved."]
+    assert saved.form(f"form[action='/admin/organizations/{org.id}']").fields["region"] == "West"
     db.refresh(org)
     assert (org.region, org.cohort) == ("West", "2028")
     assert _actions(db)[-2:] == ["organization.created", "organization.updated"]
@@ -41,12 +48,19 @@ def test_portfolio_sites_with_tags(client, db):
     cast = make_cast(db)
     token = sign_in_as(client, cast.admin)
     client.post("/admin/portfolios", data={"name": "State pilot", "csrf_token": token})
-    portfolio_id = client.get("/admin/portfolios").text.split('href="/admin/portfolios/')[-1].split('"')[0]
+    link = parse(client.get("/admin/portfolios")).one("main a:contains('State pilot')")
+    portfolio_id = link.get("href").removeprefix("/admin/portfolios/")
     added = client.post(
         f"/admin/portfolios/{portfolio_id}/sites",
         data={"organization_id": cast.org_b.id, "region": "Coast", "cohort": "A", "csrf_token": token},
     )
-    assert added.status_code == 200 and "Site added." in added.text
+    assert added.status_code == 200
+    portfolio_page = parse(added)
+    assert portfolio_page.flashes() == ["Site added."]
+    (row,) = portfolio_page.select("main table tbody tr")
+    assert portfolio_page.text("th", within=row) == "Birch Behavioral Health"
+    tags = [field.get("value") for field in row.cssselect("input[name=region], input[name=cohort]")]
+    assert tags == ["Coast", "A"]
     site = db.exec(select(PortfolioSite).where(PortfolioSite.portfolio_id == int(portfolio_id))).one()
     assert (site.organization_id, site.region, site.cohort) == (cast.org_b.id, "Coast", "A")
     assert "portfolio.site_added" in _actions(db)
@@ -122,10 +136,15 @@ def test_audit_log_filters_and_pages(client, db):
         db.add(AuditEvent(actor=f"person{n % 2}@example.org", action="login.failed" if n % 2 else "logout"))
     db.commit()
     sign_in_as(client, admin)
-    page = client.get("/admin/audit")
-    assert "60 events, page 1 of 2" in page.text
-    filtered = client.get("/admin/audit", params={"action": "login"})
-    assert "30 events" in filtered.text and "logout</th>" not in filtered.text
-    by_actor = client.get("/admin/audit", params={"actor": "PERSON0"})
-    assert "30 events" in by_actor.text
+    page = parse(client.get("/admin/audit"))
+    assert page.text("main > p[role=status]") == "60 events, page 1 of 2."
+    assert len(page.table("main table")) == 50 and page.links("nav[aria-label='Audit log pages']") == [
+        "/admin/audit?action=&actor=&page=2"
+    ]
+    filtered = parse(client.get("/admin/audit", params={"action": "login"}))
+    assert filtered.text("main > p[role=status]") == "30 events."
+    assert {r["Action"] for r in filtered.records("main table")} == {"login.failed"}
+    by_actor = parse(client.get("/admin/audit", params={"actor": "PERSON0"}))
+    assert by_actor.text("main > p[role=status]") == "30 events."
+    assert {r["Actor"] for r in by_actor.records("main table")} == {"person0@example.org"}
     assert client.get("/admin/audit", params={"page": "0"}).status_code == 422

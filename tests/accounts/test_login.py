@@ -9,6 +9,7 @@ from sqlmodel import select
 from app.db.models import AuditEvent, Role, User, utcnow
 from app.services.accounts import LOGIN_FAILED_MESSAGE
 from tests.helpers.auth import DEFAULT_PASSWORD, csrf_from_html, get_csrf, login, logout, make_user
+from tests.helpers.html import parse
 
 
 def _audit_actions(db) -> list[str]:
@@ -19,11 +20,14 @@ def _audit_actions(db) -> list[str]:
 def test_login_page_has_labelled_fields_with_autocomplete(client):
     page = client.get("/login")
     assert page.status_code == 200
-    assert '<label for="email">Email</label>' in page.text
-    assert '<label for="password">Password</label>' in page.text
-    assert 'autocomplete="username"' in page.text
-    assert 'autocomplete="current-password"' in page.text
-    assert csrf_from_html(page.text)
+    form = parse(page)
+    assert form.heading() == "Sign in to PeerReady"
+    assert form.label_for("email") == "Email" and form.label_for("password") == "Password"
+    email = form.one("form[action='/login'] input#email[name=email]")
+    password = form.one("form[action='/login'] input#password[name=password]")
+    assert (email.get("type"), email.get("autocomplete")) == ("email", "username")
+    assert (password.get("type"), password.get("autocomplete")) == ("password", "current-password")
+    assert form.form("form[action='/login']").fields["csrf_token"] == csrf_from_html(page.text)
 
 
 def test_login_rotates_session_and_lands_on_role_start_page(client, db):
@@ -51,12 +55,16 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, db):
     wrong = login(client, "admin@example.org", "not the password", expect_success=False)
     unknown = login(client, "nobody@example.org", "not the password", expect_success=False)
     assert wrong.status_code == unknown.status_code == 400
-    assert LOGIN_FAILED_MESSAGE.split(".")[0] in wrong.text
+    refused = parse(wrong)
+    assert refused.alerts() == [LOGIN_FAILED_MESSAGE]
     assert wrong.text.replace("admin@example.org", "X") == unknown.text.replace(
         "nobody@example.org", "X"
     ).replace(csrf_from_html(unknown.text), csrf_from_html(wrong.text))
-    assert 'role="alert"' in wrong.text
-    assert 'aria-invalid="true"' in wrong.text
+    for field in ("email", "password"):  # both fields point at the one message
+        control = refused.one(f"input#{field}")
+        assert (control.get("aria-invalid"), control.get("aria-describedby")) == ("true", "login-error")
+    assert refused.one("#login-error").get("role") == "alert"
+    assert refused.form("form[action='/login']").fields["email"] == "admin@example.org"
 
 
 def test_next_parameter_cannot_redirect_off_site(client, db):
@@ -114,7 +122,7 @@ def test_lockout_after_repeated_failures_doubles(client, db, settings):
     # While locked, even the right password is refused, with the same generic message.
     locked = login(client, "lead@example.org", expect_success=False)
     assert locked.status_code == 400
-    assert LOGIN_FAILED_MESSAGE.split(".")[0] in locked.text
+    assert parse(locked).alerts() == [LOGIN_FAILED_MESSAGE]
     # After the lock passes, another run of failures locks for twice as long.
     user.locked_until = utcnow() - timedelta(seconds=1)
     db.add(user)
@@ -145,7 +153,8 @@ def test_many_failures_from_one_address_get_429(client, db):
     db.commit()
     response = login(client, "admin@example.org", expect_success=False)
     assert response.status_code == 429
-    assert "Too many sign-in attempts" in response.text
+    (message,) = parse(response).alerts()
+    assert message.startswith("Too many sign-in attempts")
     assert "login.rate_limited" in _audit_actions(db)
 
 
@@ -177,7 +186,10 @@ def test_password_change_needs_current_and_matching_new(client, db):
     for data, message in cases:
         response = client.post("/account/password", data={**data, "csrf_token": token})
         assert response.status_code == 400
-        assert message in response.text
+        page = parse(response)
+        (alert,) = page.alerts()
+        assert message in alert
+        assert page.flashes() == []  # no "changed" notice beside the error
     db.refresh(user)
     old_hash = user.password_hash
     response = client.post(
@@ -190,7 +202,11 @@ def test_password_change_needs_current_and_matching_new(client, db):
         },
     )
     assert response.status_code == 200
-    assert "Your password was changed" in response.text
+    done = parse(response)
+    assert done.flashes() == [
+        "Your password was changed. Other devices where you were signed in have been signed out."
+    ]
+    assert done.alerts() == []
     db.refresh(user)
     assert user.password_hash != old_hash
     # This session stays signed in ...

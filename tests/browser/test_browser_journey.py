@@ -131,7 +131,8 @@ def test_respondent_and_lead_journey(live_server, browser_page, agency):
     page.goto(f"{base}/assessments/{agency['assessment_id']}/results")
     expect(page.locator("#respondent-count")).to_contain_text("4 submitted")
     expect(page.locator("#scores-table")).to_be_visible()
-    assert "Our director talks about this often." in page.content()
+    comments = page.locator("#domain-purpose ul.comments blockquote")
+    expect(comments.filter(has_text="Our director talks about this often.")).to_have_count(1)
     assert_accessible(page, "results page")
 
     page.goto(f"{base}/organizations/{agency['organization_id']}/plan")

@@ -7,4 +7,5 @@ import pytest
 def test_live_server_serves_pages_to_chromium(live_server, browser_page):
     response = browser_page.goto(f"{live_server.url}/no-such-page")
     assert response.status == 404
-    assert "does not exist" in browser_page.content()
+    assert browser_page.locator("main h1").inner_text() == "Not found"
+    assert browser_page.locator("main p.lead").inner_text() == "This page does not exist."

@@ -144,7 +144,10 @@ def test_consultant_pages_are_accessible(live_server, browser_page, tmp_path):
     page.fill("#commentary-text", "Leadership support is strong.")
     with page.expect_navigation():
         page.locator("form button[type=submit]", has_text="Save commentary").click()
-    assert "Commentary saved" in page.locator("main").inner_text()
+    assert page.locator("main > .notice[role=status]").all_inner_texts() == [
+        "Commentary saved. It will appear in this cycle's PDF report."
+    ]
+    assert page.locator("#commentary-text").input_value() == "Leadership support is strong."
     assert _serious(page) == []
 
     good = tmp_path / "paper.csv"

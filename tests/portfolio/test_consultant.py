@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from sqlmodel import func, select
 
@@ -15,6 +14,7 @@ from app.reports.context import build_report_context
 from app.reports.pdf import render_report_html
 from app.scoring import score_responses
 from tests.helpers.auth import login, make_organization, make_user
+from tests.helpers.html import parse
 from tests.portfolio.conftest import THRESHOLD, make_cycle, responses
 
 
@@ -59,14 +59,22 @@ def _count(db, model, **where):
 def test_workspace_lists_only_client_organizations(client, db, versions):
     consultant, done, open_cycle, other = _setup(db, versions)
     login(client, consultant.email)
-    html = client.get("/consultant").text
-    assert "Alder Family Services" in html and "Birch" not in html
-    assert "Baseline 2027" in html and "Follow-up 2028" in html
-    assert f'href="/assessments/{done.id}/results"' in html
-    assert f'href="/assessments/{done.id}/report.pdf"' in html
-    assert f'href="/consultant/assessments/{open_cycle.id}/import"' in html
-    assert f'href="/consultant/assessments/{done.id}/import"' not in html  # closed: no import
-    assert "40%" in html  # 4 submitted of 10 expected
+    page = parse(client.get("/consultant"))
+    assert page.texts("section.client h2") == ["Alder Family Services"]
+    page.assert_not_shown("Birch")
+    cycles = {row.cssselect("th")[0].text: row for row in page.select("section.client table tbody tr")}
+    assert set(cycles) == {"Baseline 2027", "Follow-up 2028"}
+    baseline, follow_up = cycles["Baseline 2027"], cycles["Follow-up 2028"]
+    baseline_cells = page.texts("td", within=baseline)
+    assert baseline_cells[:4] == ["Closed", "4", "0", "40% of 10"]  # 4 submitted of 10 expected
+    done_links = [a.get("href") for a in baseline.iter("a")]
+    assert done_links == [
+        f"/assessments/{done.id}/results",
+        f"/assessments/{done.id}/report.pdf",
+        f"/consultant/assessments/{done.id}/commentary",
+    ]  # closed: no import
+    assert f"/consultant/assessments/{open_cycle.id}/import" in [a.get("href") for a in follow_up.iter("a")]
+    assert page.texts("td", within=follow_up)[0] == "Open"
     client.cookies.clear()
     funder = make_user(db, role="funder")
     login(client, funder.email)
@@ -77,7 +85,10 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     consultant, done, _, other = _setup(db, versions)
     token = login(client, consultant.email)
     form = client.get(f"/consultant/assessments/{done.id}/commentary")
-    assert form.status_code == 200 and '<label for="commentary-text">' in form.text
+    assert form.status_code == 200
+    commentary_form = parse(form)
+    assert commentary_form.label_for("commentary-text") == "Commentary"
+    assert commentary_form.one("textarea#commentary-text").get("name") == "text"
     text = "Strong leadership support.\n\nNext: <b>budget</b> peer supervision time."
     saved = client.post(
         f"/consultant/assessments/{done.id}/commentary",
@@ -85,8 +96,12 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
         follow_redirects=False,
     )
     assert saved.status_code == 303
-    page = client.get(saved.headers["location"]).text
-    assert "Commentary saved" in page and "&lt;b&gt;budget&lt;/b&gt;" in page
+    after = client.get(saved.headers["location"])
+    page = parse(after)
+    assert page.flashes() == ["Commentary saved. It will appear in this cycle's PDF report."]
+    assert page.form("form[action$='/commentary']").fields["text"] == text  # shown back for editing
+    # Markup in the commentary is escaped (raw bytes on purpose: this is about the HTML source).
+    assert "&lt;b&gt;budget&lt;/b&gt;" in after.text and "<b>budget</b>" not in after.text
     row = db.get(Commentary, done.id)
     db.refresh(row)
     assert row.text == text and row.author_id == consultant.id
@@ -101,7 +116,8 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert db.get(Commentary, done.id).text == "Revised view."
     context = build_report_context(db, assessment_id=done.id)
     assert context.commentary is not None and context.commentary.text == "Revised view."
-    assert "Revised view." in render_report_html(context)
+    report = parse(render_report_html(context))
+    assert report.texts("section.commentary .free-text p") == ["Revised view."]
     actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("commentary.create") == 1 and actions.count("commentary.update") == 1
 
@@ -134,13 +150,16 @@ def test_import_with_bad_rows_saves_nothing(client, db, versions):
         files={"file": ("paper.csv", content, "text/csv")},
     )
     assert response.status_code == 422
-    html = response.text
-    assert "was not imported" in html and "Nothing was saved" in html
-    errors = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
-    assert {int(r) for r, _, _ in errors} == {3, 4}
-    assert any("board" in message for _, _, message in errors)
-    assert any("&#39;7&#39; is not an answer to purpose_clear_goal" in m for _, _, m in errors)
-    assert 'name="import_id"' not in html
+    page = parse(response)
+    (alert,) = page.alerts()
+    assert alert.startswith("paper.csv was not imported. Nothing was saved.")
+    errors = page.records("table#import-errors")
+    assert {int(e["Row"]) for e in errors} == {3, 4}
+    by_column = {e["Column"].split(" (")[0]: e["Problem"] for e in errors}  # "group (B)": name and letter
+    assert by_column["group"].startswith("group 'board' is not a respondent group")
+    assert by_column["purpose_clear_goal"].startswith("'7' is not an answer to purpose_clear_goal")
+    assert page.select("input[name=import_id]") == []  # nothing to confirm
+    assert page.select("form[action$='/import/preview'] input[type=file]")  # upload again
     assert _count(db, Response, assessment_id=open_cycle.id) == 0 and _count(db, Answer) > 0  # only setup's
     assert list((client.app.state.settings.data_dir / "pending-imports").glob("*.json")) == []
 
@@ -157,10 +176,20 @@ def test_good_import_previews_then_saves_everything(client, db, versions):
         files={"file": ("paper.csv", content, "text/csv")},
     )
     assert preview.status_code == 200
-    assert "passed every check" in preview.text and "Nothing is saved yet" in preview.text
-    assert 'id="import-groups"' in preview.text and "Leadership" in preview.text
+    checked = parse(preview)
+    assert checked.text("#import-preview").startswith("paper.csv passed every check. Nothing is saved yet")
+    groups = {g["Respondent group"]: int(g["Responses"]) for g in checked.records("#import-groups")}
+    expected_groups = {}
+    for row in rows:
+        label = versions.full_instrument.group_by_id(row.group).label
+        expected_groups[str(label)] = expected_groups.get(str(label), 0) + 1
+    assert groups == expected_groups and "Leadership" in groups
+    first_rows = checked.table("#import-rows")
+    assert first_rows and [r[0] for r in first_rows] == [r.respondent_id for r in rows[: len(first_rows)]]
     assert _count(db, Response, assessment_id=open_cycle.id) == 0  # preview saves nothing
-    import_id = re.search(r'name="import_id" value="([^"]+)"', preview.text).group(1)
+    confirm = checked.form("form[action$='/import/confirm']")
+    assert checked.texts("button", within=confirm) == ["Save 7 responses"]
+    import_id = confirm.fields["import_id"]
 
     # Another consultant cannot use this import id, even on a cycle they may see.
     client.cookies.clear()
@@ -179,7 +208,8 @@ def test_good_import_previews_then_saves_everything(client, db, versions):
         f"/consultant/assessments/{open_cycle.id}/import/confirm",
         data={"csrf_token": token, "import_id": import_id},
     )
-    assert done.status_code == 200 and "7 responses saved" in done.text
+    assert done.status_code == 200
+    assert parse(done).text("#import-done").startswith("7 responses saved.")
     saved = db.exec(select(Response).where(Response.assessment_id == open_cycle.id)).all()
     assert (
         len(saved) == 7

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pypdf
 from openpyxl import load_workbook
@@ -14,6 +13,7 @@ from app.db.models import AuditEvent, Comment, Response
 from app.portfolio.exports import COLUMN_NAMES
 from app.scoring import score_responses
 from tests.helpers.auth import login, make_organization, make_portfolio, make_user
+from tests.helpers.html import parse, shows_number
 from tests.portfolio.conftest import THRESHOLD, make_cycle, responses
 
 
@@ -46,43 +46,67 @@ def _setup(db, versions):
     return portfolio, funder, base, follow
 
 
+def _site_rows(page) -> dict[str, list]:
+    """The sites table: site name -> its cells (elements), in table order."""
+    rows = {}
+    for row in page.select("#sites-table tbody tr[data-site]"):
+        rows[page.text("th[scope=row]", within=row)] = row.cssselect("td")
+    return rows
+
+
 def test_portfolio_page(client, db, versions):
     portfolio, funder, base, follow = _setup(db, versions)
     login(client, funder.email)
     index = client.get("/portfolio", follow_redirects=False)
     assert index.status_code == 303 and index.headers["location"] == f"/portfolio/{portfolio.id}"
 
-    page = client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose"})
-    assert page.status_code == 200
-    html = page.text
-    assert "SECRET-COMMENT-TEXT" not in html
-    assert "No completed cycle yet" in html
-    assert f"fewer than {THRESHOLD} respondents — not shown" in html
-    assert 'id="comparability-note"' in html and "share" in html
-    # Sort state announced on the current column; the header link reverses it.
-    current = re.search(
-        r'<th scope="col" aria-sort="descending"><a href="([^"]+)" data-sort="score_purpose"', html
-    )
-    assert current and "sort=score_purpose" in current.group(1)
-    assert html.count("aria-sort=") == 1
+    response = client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose"})
+    assert response.status_code == 200
+    assert "SECRET-COMMENT-TEXT" not in response.text  # raw bytes: not in any attribute either
+    page = parse(response)
+    assert page.heading() == "State peer program"
+    assert page.definitions("#portfolio-counts") == {
+        "Sites shown": "4",
+        "With scores": "2",
+        "Too few respondents to show": "1",
+        "No completed cycle yet": "1",
+    }
+    sites = _site_rows(page)
+    assert [page.text(within=cell) for cell in sites["Cedar Counseling"]][2:] == ["No completed cycle yet"]
+    assert page.text(within=sites["Tiny Site"][-1]) == f"fewer than {THRESHOLD} respondents — not shown"
+    assert page.text("#comparability-note").startswith("Comparing different instrument versions.")
+    assert "share" in page.text("#comparability-note")
+    # Sort state announced on the current column only; its header link reverses it.
+    (current,) = page.select("#sites-table thead th[aria-sort]")
+    assert current.get("aria-sort") == "descending"
+    link = page.one("a[data-sort=score_purpose]", within=current)
+    assert "sort=score_purpose" in link.get("href") and "sort=-score_purpose" not in link.get("href")
     # Level shown as text with its colour class, and change from baseline.
     latest = score_responses(versions.full_instrument, follow, privacy_threshold=THRESHOLD).domain("purpose")
     earlier = score_responses(versions.full_instrument, base, privacy_threshold=THRESHOLD).domain("purpose")
-    assert f'<strong>{latest.score:.1f}</strong> <span class="level level-{latest.level_id}">' in html
-    change = round(round(latest.score, 1) - round(earlier.score, 1), 1)
-    assert f"+{change:.1f}" in html
-    assert '<svg class="histogram" role="img"' in html and "Table of this chart" in html
-    assert 'id="level-counts"' in html
+    headers = [page.text(within=th) for th in page.select("#sites-table thead th")]
+    score_column = next(i for i, h in enumerate(headers) if h.startswith(latest.title)) - 1  # minus <th> Site
+    change_column = headers.index(f"Change: {latest.title}") - 1
+    score_cell = sites["Alder Family Services"][score_column]
+    assert shows_number(page.text("strong", within=score_cell), latest.score, places=1)
+    level = page.one("span.level", within=score_cell)
+    assert f"level-{latest.level_id}" in level.get("class").split()
+    assert page.text(within=level) == latest.level_label
+    change_text = page.text(within=sites["Alder Family Services"][change_column])
+    assert change_text.startswith("+")  # latest minus the first completed cycle, of shown scores
+    assert shows_number(change_text, latest.score - earlier.score, places=1, slack=0.1)
+    # Every shared condition has its chart, the chart's table and a level-count row.
+    conditions = page.records("#level-counts")
+    assert len(conditions) == len(page.select("figure.distribution svg.histogram[role=img]")) > 0
+    assert page.texts("figure.distribution details > summary") == ["Table of this chart"] * len(conditions)
     # Rows in the requested order: the scored sites by purpose score, then the rest by name.
-    names = re.findall(r'<th scope="row">([^<]+)</th>\s*<td>(?:North|South)', html)
-    assert names[-2:] == ["Cedar Counseling", "Tiny Site"]
+    assert list(sites)[-2:] == ["Cedar Counseling", "Tiny Site"]
 
-    filtered = client.get(
-        f"/portfolio/{portfolio.id}", params={"region": "South", "instrument": "quick_check"}
+    filtered = parse(
+        client.get(f"/portfolio/{portfolio.id}", params={"region": "South", "instrument": "quick_check"})
     )
-    rows = re.findall(r'<tr data-site="\d+">\s*<th scope="row">([^<]+)</th>', filtered.text)
-    assert rows == ["=Birch Behavioral Health", "Tiny Site"]
-    assert "comparability-note" not in filtered.text
+    assert list(_site_rows(filtered)) == ["=Birch Behavioral Health", "Tiny Site"]
+    assert filtered.select("#comparability-note") == []
     assert client.get(f"/portfolio/{portfolio.id}", params={"sort": "nope"}).status_code == 400
 
 
@@ -163,9 +187,10 @@ def test_xlsx_export_with_data_dictionary(client, db, versions):
 def test_downloads_page_lists_columns(client, db, versions):
     portfolio, funder, _, _ = _setup(db, versions)
     login(client, funder.email)
-    html = client.get(f"/portfolio/{portfolio.id}/exports").text
-    for name in COLUMN_NAMES:
-        assert f"<code>{name}</code>" in html
+    page = parse(client.get(f"/portfolio/{portfolio.id}/exports"))
+    columns = page.records("table#columns")
+    assert [c["Column"] for c in columns] == COLUMN_NAMES
+    assert all(c["Meaning"] for c in columns)
 
 
 def test_pdf_export(client, db, versions):

@@ -4,6 +4,7 @@ that read a PDF back (text, catalog, page images)."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -80,8 +81,13 @@ def pdf_reader(data: bytes) -> PdfReader:
 
 
 def page_images(data: bytes, folder: Path, dpi: int = 50) -> list[Path]:
+    """The PDF's pages as PNG files, rendered by pdftoppm. Without pdftoppm the test skips with a
+    reason, unless PEERREADY_REQUIRE_PDFTOPPM=1 (set by .ci/run), which makes it a failure."""
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed, so pages cannot be rasterized")
+        reason = "pdftoppm (poppler-utils) is not installed, so pages cannot be rasterized"
+        if os.environ.get("PEERREADY_REQUIRE_PDFTOPPM") == "1":
+            pytest.fail(f"{reason}; PEERREADY_REQUIRE_PDFTOPPM=1, so page-image tests may not skip")
+        pytest.skip(reason)
     pdf = folder / "report.pdf"
     pdf.write_bytes(data)
     command = ["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(folder / "page")]

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from app.db.models import AuditEvent
 from app.reports.sample import create_sample_report_data
 from tests.helpers.auth import make_cast, sign_in_as
+from tests.helpers.html import parse
 
 
 def test_report_download_for_the_org_lead_only(client, db: Session, settings):
@@ -63,5 +64,12 @@ def test_download_include_links_both_paper_sizes():
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     html = env.get_template("reports/_download.html").render(assessment={"id": 42})
-    assert 'href="/assessments/42/report.pdf"' in html
-    assert 'href="/assessments/42/report.pdf?paper=a4"' in html
+    links = parse(html).select("p.report-download a[download]")
+    assert [a.get("href") for a in links] == [
+        "/assessments/42/report.pdf",
+        "/assessments/42/report.pdf?paper=a4",
+    ]
+    assert [a.text_content() for a in links] == [
+        "Download the report and action plan (PDF, Letter)",
+        "A4 paper",
+    ]

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from scoring_support import SCORING_MD, fenced_blocks, worked_example
 
 from app.cli import cli
+from app.instruments import registry
 from app.scoring import Scorecard, score_responses
 from app.scoring.csv_responses import parse_responses_csv
 
@@ -111,7 +112,6 @@ def test_broken_instrument_file_exits_1_without_traceback(tmp_path, files):
 
 
 def test_unknown_instrument_id_exits_1(files, monkeypatch, tmp_path):
-    registry = pytest.importorskip("app.instruments.registry")
     _, responses = files
     empty = tmp_path / "instruments"
     empty.mkdir()
@@ -122,7 +122,6 @@ def test_unknown_instrument_id_exits_1(files, monkeypatch, tmp_path):
 
 
 def test_instrument_by_id(files, monkeypatch, tmp_path):
-    registry = pytest.importorskip("app.instruments.registry")
     instrument, responses = files
     folder = tmp_path / "instruments"
     folder.mkdir()

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from app.db.models import Organization, Role
 from tests.helpers.auth import make_user, sign_in_as
+from tests.helpers.html import parse
 
 
 def _organization_names(db) -> list[str]:
@@ -20,7 +21,10 @@ def test_form_post_without_token_is_refused_and_changes_nothing(client, db):
     sign_in_as(client, admin)
     response = client.post("/admin/organizations", data={"name": "Sneaky agency"}, follow_redirects=False)
     assert response.status_code == 403
-    assert "did not come from PeerReady" in response.text
+    assert parse(response).error() == (
+        "Not allowed",
+        "This form has expired or did not come from PeerReady. Reload the page and try again.",
+    )
     assert _organization_names(db) == []
 
 

@@ -8,18 +8,26 @@ from sqlmodel import select
 from app.db.models import Assessment
 from app.services import responses
 from tests.helpers.auth import login, make_cast
+from tests.helpers.html import parse
 from tests.web.journey import autosave, invite, respondent, respondent_csrf, start_cycle
 
 UNICODE_DIGITS = ["²", "①", "١٢", "１２"]
 
 
-def test_unicode_digits_in_path_ids_are_not_found(client, db):
+def test_unicode_digits_in_path_ids_are_a_clear_422(client, db):
     cast = make_cast(db)
     login(client, cast.lead_a.email)
     for digits in UNICODE_DIGITS:
-        for path in (f"/assessments/{digits}", f"/organizations/{digits}/plan"):
+        for path, field in (
+            (f"/assessments/{digits}", "assessment_id"),
+            (f"/organizations/{digits}/plan", "organization_id"),
+        ):
             answer = client.get(path, follow_redirects=False)
-            assert answer.status_code in (404, 422), (path, answer.status_code)
+            assert answer.status_code == 422, (path, answer.status_code)
+            assert parse(answer).error() == (
+                "We could not do that",
+                f"Some of what was sent is not valid: {field}",
+            )
 
 
 def test_unicode_digits_in_expected_respondents_are_a_clear_error(client, db):
@@ -39,7 +47,9 @@ def test_unicode_digits_in_expected_respondents_are_a_clear_error(client, db):
             follow_redirects=False,
         )
         assert answer.status_code == 400, (digits, answer.status_code)
-        assert "must be a whole number" in answer.text
+        page = parse(answer)
+        assert page.alerts() == ["The number of expected respondents must be a whole number."], digits
+        assert page.form("form[action='/assessments']").fields["name"] == "Baseline"  # kept for a retry
     db.expire_all()
     assert db.exec(select(Assessment)).all() == []
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.db.models import Assessment, AssessmentStatus, AuditEvent, utcnow
 from app.services import assessments as assessments_service
 from tests.helpers.auth import login, make_cast
+from tests.helpers.html import parse
 from tests.web.journey import autosave, invite, respondent, respondent_csrf, start_cycle
 
 
@@ -34,16 +35,24 @@ def _actions(db) -> list[str]:
 def test_closing_needs_the_confirmation_and_warns_about_answers_in_progress(client, db, app):
     cast, assessment, token = _cycle(client, db)
     personal = respondent(client, token)
-    assert autosave(client, personal, respondent_csrf(client, personal), item_id="pps_status", value="employ")
+    csrf_respondent = respondent_csrf(client, personal)
+    saved = autosave(client, personal, csrf_respondent, item_id="pps_status", value="employ")
+    assert saved.status_code == 200  # (was `assert autosave(...)`: a Response is always truthy)
     lead = client.__class__(app)
     csrf = login(lead, cast.lead_a.email)
-    page = lead.get(f"/assessments/{assessment.id}")
-    assert 'name="confirm"' in page.text
-    assert "1 response still in progress will not be counted" in page.text
+    page = parse(lead.get(f"/assessments/{assessment.id}"))
+    close = page.form(f"form[action='/assessments/{assessment.id}/status']")
+    box = page.one("input#confirm-close[type=checkbox][name=confirm][required]", within=close)
+    assert box.get("checked") is None  # confirming is a deliberate act
+    assert page.label_for("confirm-close") == (
+        "Yes, close this cycle: nobody can answer any more, and the 1 response still in progress "
+        "will not be counted. You can open it again later."
+    )
+    assert page.texts("button[type=submit]", within=close) == ["Close the cycle"]
 
     refused = lead.post(f"/assessments/{assessment.id}/status", data={"csrf_token": csrf, "status": "closed"})
     assert refused.status_code == 400
-    assert "Tick the box to confirm" in refused.text
+    assert parse(refused).error()[1].startswith("Tick the box to confirm that you want to close the cycle")
     assert _reload(db, assessment.id).status == AssessmentStatus.open
     assert "assessment.close" not in _actions(db)
 
@@ -55,7 +64,9 @@ def test_closing_needs_the_confirmation_and_warns_about_answers_in_progress(clie
     assert closed.status_code == 303
     assert _reload(db, assessment.id).status == AssessmentStatus.closed
     assert "assessment.close" in _actions(db)
-    assert "Open the cycle again" in lead.get(f"/assessments/{assessment.id}").text
+    closed_page = parse(lead.get(f"/assessments/{assessment.id}"))
+    assert closed_page.definitions("dl.facts")["Status"] == "Closed"
+    assert closed_page.texts("form[action$='/status'] button") == ["Open the cycle again"]
 
 
 def test_opening_again_a_cycle_past_its_close_date_accepts_answers(client, db, app):
@@ -73,9 +84,10 @@ def test_opening_again_a_cycle_past_its_close_date_accepts_answers(client, db, a
 
     lead = client.__class__(app)
     csrf = login(lead, cast.lead_a.email)
-    page = lead.get(f"/assessments/{assessment.id}")
-    assert "Past its close date" in page.text
-    assert "Open the cycle again" in page.text
+    page = parse(lead.get(f"/assessments/{assessment.id}"))
+    assert page.definitions("dl.facts")["Status"] == "Past its close date"
+    assert page.texts("form[action$='/status'] button") == ["Open the cycle again"]
+    assert page.form("form[action$='/status']").fields["status"] == "open"
     opened = lead.post(
         f"/assessments/{assessment.id}/status",
         data={"csrf_token": csrf, "status": "open"},
@@ -85,7 +97,10 @@ def test_opening_again_a_cycle_past_its_close_date_accepts_answers(client, db, a
     reopened = _reload(db, assessment.id)
     assert assessments_service.is_accepting_answers(reopened)
     assert reopened.close_date is None
-    assert "Open for answers" in lead.get(f"/assessments/{assessment.id}").text
+    assert (
+        parse(lead.get(f"/assessments/{assessment.id}")).definitions("dl.facts")["Status"]
+        == "Open for answers"
+    )
     assert (
         autosave(client, personal, csrf_respondent, item_id="pps_status", value="employ").status_code == 200
     )

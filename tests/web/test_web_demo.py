@@ -8,6 +8,7 @@ from app.db.models import Assessment, Organization, PlanItem, PlanStatus, Respon
 from app.demo import DEMO_PASSWORD, load_demo
 from app.services import plan as plan_service
 from tests.helpers.auth import login
+from tests.helpers.html import parse
 
 
 def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
@@ -37,9 +38,14 @@ def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
 
     login(client, "lead.riverbend@demo.peerready.org", DEMO_PASSWORD)
     results = client.get(f"/assessments/{follow_up.id}/results")
-    assert results.status_code == 200 and "Change since “Baseline, spring 2026”" in results.text
-    plan = client.get(f"/organizations/{follow_up.organization_id}/plan")
-    assert "In progress" in plan.text and "What changed since" in plan.text
+    assert results.status_code == 200
+    page = parse(results)
+    assert "Change since “Baseline, spring 2026”" in page.headings(2)
+    change_rows = page.records("table:has(caption:contains('since the previous cycle'))")
+    assert [r["Condition"] for r in change_rows] == [c.title for c in changes.scores]
+    plan = parse(client.get(f"/organizations/{follow_up.organization_id}/plan"))
+    assert plan.text("#changes-h") == "What changed since “Baseline, spring 2026”"
+    assert {"Accepted", "In progress", "Done"} <= set(plan.texts("article.plan-item .badge"))
 
 
 def test_demo_response_rates_never_exceed_everyone_invited(db):

@@ -21,6 +21,7 @@ from app.paths import INSTRUMENTS_DIR
 from app.scoring import ResponseInput, score_responses
 from app.services import assessments, instruments_store, invitations, scores
 from tests.helpers.auth import login, make_cast
+from tests.helpers.html import parse, shows_number
 from tests.web.journey import fill, full_answers, start_cycle
 
 
@@ -29,7 +30,11 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
     csrf = login(client, cast.lead_a.email)
     form = client.get("/assessments/new")
     assert form.status_code == 200
-    assert "Organizational Readiness Self-Assessment" in form.text and "Birch" not in form.text
+    page = parse(form)
+    assert page.texts("select#organization_id option") == ["Alder Family Services"]
+    instruments = page.texts("fieldset:has(input[name=instrument_id]) label")
+    assert any(label.startswith("Organizational Readiness Self-Assessment") for label in instruments)
+    page.assert_not_shown("Birch")
     created = client.post(
         "/assessments",
         data={
@@ -54,11 +59,21 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
         data={"csrf_token": csrf, "group": "peer_staff", "label": "Peer team"},
     )
     assert made.status_code == 200
-    token = re.search(r"/r/([A-Za-z0-9_-]{40,})", made.text).group(1)
-    assert "shown only once" in made.text
+    new_link = parse(made)
+    link = new_link.one("#new-link input#new-link-url").get("value")
+    token = re.fullmatch(r"http://[^/]+/r/([A-Za-z0-9_-]{40,})", link).group(1)
+    assert new_link.text("#new-link h2") == "New link for Peer staff (Peer team)"
+    assert "it is shown only once" in new_link.text("#new-link")
     assert db.exec(select(Invitation)).one().token_hash == invitations.hash_token(token)
     listing = client.get(f"/assessments/{assessment.id}/invitations")
-    assert token not in listing.text and "Peer team" in listing.text
+    assert token not in listing.text  # raw bytes on purpose: not in any attribute or script either
+    (row,) = parse(listing).records("main table")
+    assert (row["Group"], row["Label"], row["State"], row["Responses started"]) == (
+        "Peer staff",
+        "Peer team",
+        "Active",
+        "0",
+    )
 
     # a follow-up defaults to the latest cycle of the same organization
     client.post(
@@ -72,8 +87,12 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
     )
     follow_up = db.exec(select(Assessment).where(Assessment.name == "Follow-up, 2028")).one()
     assert follow_up.previous_assessment_id == assessment.id
-    overview = client.get("/assessments")
-    assert "Baseline, spring 2027" in overview.text and "Follow-up, 2028" in overview.text
+    overview = parse(client.get("/assessments"))
+    cycles = overview.records(f"section:has(#org-{cast.org_a.id}) table")
+    assert [(c["Cycle"], c["Status"]) for c in cycles] == [
+        ("Follow-up, 2028", "Open"),
+        ("Baseline, spring 2027", "Open"),
+    ]
 
 
 def test_bad_cycle_input_and_other_agencies_are_refused(client, db):
@@ -149,10 +168,19 @@ def test_instrument_edits_never_change_a_started_assessment(db, tmp_path):
     assert "EDITED" in str(instruments_store.instrument_for(db, newer).title)
 
 
+_GROUPS = ["leadership"] * 3 + ["clinical"] * 4 + ["peer_staff"] * 2
+
+
+def page_label(group) -> str:
+    """How the results page names a group row (pooled rows say that small groups are combined)."""
+    if group.group == "pooled" and group.pooled_groups:
+        return f"{group.label} (small groups combined)"
+    return group.label
+
+
 def _populate(db, cast, assessment):
     instrument = instruments_store.instrument_for(db, assessment)
-    groups = ["leadership"] * 3 + ["clinical"] * 4 + ["peer_staff"] * 2
-    for index, group in enumerate(groups):
+    for index, group in enumerate(_GROUPS):
         answers = full_answers(instrument, group, value=str(1 + index % 5))
         if group == "peer_staff":
             answers["purpose_leaders_support"] = "dk"
@@ -200,30 +228,51 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
     assert {d: rows[d].score for d in rows} == {d.domain_id: d.score for d in expected.domains}
 
     login(client, cast.lead_a.email)
-    page = client.get(f"/assessments/{assessment.id}/results")
-    assert page.status_code == 200
-    text = page.text
-    assert "9 submitted, 1 in progress" in text
-    assert "Draft comment in progress" not in text
-    for domain in expected.domains:
-        assert domain.title in text
-        if domain.score is not None:
-            assert f"{domain.score:.0f}" in text
-            assert f'width="{domain.score}"' in text  # the SVG bar
-    assert '<table id="scores-table">' in text
-    # groups below the threshold are never shown alone
-    assert "Peer staff</th>" not in text
-    assert "Other groups (combined)" in text or "All groups (combined)" in text
-    # comments: shown, never with a name; small groups are not named
-    assert "Comment 0 from leadership" in text
-    # clinical (5 counted) is named; peer staff (2) is pooled, and leadership (3) joins the pool so
-    # the small group cannot be worked out by subtraction; neither is named
-    assert "— Clinical staff" in text
-    assert "— Peer staff" not in text and "— Leadership" not in text
+    response = client.get(f"/assessments/{assessment.id}/results")
+    assert response.status_code == 200
+    page = parse(response)
+    assert page.heading() == f"Results: {assessment.name}"
+    assert page.text("#respondent-count").startswith("9 submitted, 1 in progress")
+    page.assert_not_shown("Draft comment in progress")
+    # the table and the chart give the stored scorecard's numbers, condition by condition
+    rows = page.records("#scores-table")
+    assert [r["Condition"] for r in rows] == [d.title for d in expected.domains]
+    bars = page.select("figure.chart .chart-row")
+    assert len(bars) == len(expected.domains)
+    for domain, row, bar in zip(expected.domains, rows, bars, strict=True):
+        assert page.text("h2", within=page.one(f"#domain-{domain.domain_id}")) == domain.title
+        assert row["n"] == str(domain.n)
+        if domain.score is None:
+            assert not bar.cssselect("rect.bar-fill")
+            continue
+        assert shows_number(row["Score (0–100)"], domain.score), (domain.domain_id, row)
+        assert row["Readiness level"] == domain.level_label
+        fill_width = page.one("rect.bar-fill", within=bar).get("width")
+        assert shows_number(fill_width, domain.score), (domain.domain_id, fill_width)
+        assert shows_number(page.one(".chart-value", within=bar).text_content(), domain.score)
+    # by group: exactly the scorecard's rows; groups below the threshold are never shown alone
     assert sorted(stored.suppressed_groups) == ["leadership", "peer_staff"]
-    assert cast.lead_a.email not in text.replace(f"({cast.lead_a.email})", "")
-    if expected.actions:
-        assert expected.actions[0].title in text
+    for domain in expected.domains:
+        section = page.one(f"#domain-{domain.domain_id}")
+        group_rows = [page.texts("th, td", within=tr) for tr in section.cssselect("table tbody tr")]
+        assert [r[:2] for r in group_rows] == [[page_label(g), str(g.n)] for g in domain.groups]
+        labels = " ".join(r[0] for r in group_rows)
+        assert "Peer staff" not in labels and "Leadership" not in labels
+    # comments: shown, never with a name; a group is named only with enough people. Clinical
+    # (5 counted) is named; peer staff (2) is pooled, and leadership (3) joins the pool so the
+    # small group cannot be worked out by subtraction; neither is named.
+    comments = {
+        page.text("blockquote", within=li): page.texts(".muted", within=li)
+        for li in page.select("#domain-purpose ul.comments > li")
+    }
+    assert set(comments) == {f"Comment {n} from {g}" for n, g in enumerate(_GROUPS)}
+    for text, attribution in comments.items():
+        assert attribution == (["— Clinical staff"] if "clinical" in text else []), text
+    page.assert_not_shown(cast.lead_a.email, css="main")  # only the sign-out button names the user
+    actions = page.texts("ol.actions-list > li > strong")
+    assert actions == [a.title for a in expected.actions]
+    if not expected.actions:
+        assert "No actions are recommended from these answers." in page.text("main")
 
 
 def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
@@ -244,7 +293,10 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
     assert page.status_code == 200
     items = db.exec(select(PlanItem)).all()
     assert items and all(i.status == PlanStatus.proposed for i in items)
-    assert items[0].title in page.text
+    shown = parse(page)
+    assert sorted(shown.texts("article.plan-item h3")) == sorted(i.title for i in items)
+    for item in items:
+        assert shown.texts(f"#item-{item.id} .badge") == ["Proposed"], item.title
     client.get(f"/organizations/{cast.org_a.id}/plan")
     assert db.exec(select(func.count()).select_from(PlanItem)).one() == len(items)
 
@@ -320,12 +372,23 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
             user=cast.lead_a,
             submit=True,
         )
-    page = client.get(f"/organizations/{cast.org_a.id}/plan")
-    assert "What changed since “Baseline, spring 2027”" in page.text
-    assert "+" in page.text
+    page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
+    assert page.text("#changes-h") == "What changed since “Baseline, spring 2027”"
+    now = scores.stored_scorecard(db, assessment_id=follow_up.id)[0]
+    before = {d.domain_id: d for d in scores.stored_scorecard(db, assessment_id=baseline.id)[0].domains}
+    changes = page.records("section[aria-labelledby=changes-h] table")
+    assert [c["Condition"] for c in changes] == [d.title for d in now.domains]
+    for domain, change in zip(now.domains, changes, strict=True):
+        then = before[domain.domain_id].score
+        assert shows_number(change["Before"], then) and shows_number(change["Now"], domain.score)
+        assert domain.score > then and change["Change"].startswith("+"), change  # every answer 1 → 5
+        assert shows_number(change["Change"], round(domain.score - then, 1)), change
     db.expire_all()
     first = db.get(PlanItem, first.id)
     assert first.status == PlanStatus.in_progress and first.owner == "Program manager"
-    assert "Invite a parent peer to the board" in page.text
+    assert page.texts(f"#item-{first.id} .badge") == ["In progress"]
+    assert page.form(f"#item-{first.id} form.plan-form").fields["owner"] == "Program manager"
+    (own,) = page.select("article.plan-item:has(h3:contains('Invite a parent peer to the board'))")
+    assert page.texts("p", within=own)[0] == f"Accepted · {now.domain('valuing').title} · your own action"
     action_ids = [i.action_id for i in db.exec(select(PlanItem)) if i.action_id]
     assert len(action_ids) == len(set(action_ids))

@@ -12,6 +12,7 @@ from app.db.models import Answer, AssessmentScore, Comment, Invitation, RateLimi
 from app.scoring import ResponseInput, score_responses
 from app.services import instruments_store, invitations, responses
 from tests.helpers.auth import login, make_cast
+from tests.helpers.html import parse
 from tests.web.journey import autosave, invite, respondent, respondent_csrf, start_cycle
 
 
@@ -44,7 +45,9 @@ def test_invitation_link_creates_own_response_and_the_cookie_resumes_it(client, 
 
     intro = client.get(first.headers["location"])
     assert intro.status_code == 200
-    assert "Your personal link" in intro.text and f"/respond/{personal}" in intro.text
+    page = parse(intro)
+    assert page.label_for("personal-link") == "Your personal link"
+    assert page.one("input#personal-link").get("value") == f"http://testserver/respond/{personal}"
     assert intro.headers["cache-control"] == "no-store"
 
     again = client.get(f"/r/{token}", follow_redirects=False)
@@ -62,7 +65,8 @@ def test_made_up_revoked_and_expired_links_create_nothing(client, db, cycle):
     cast, assessment, token = cycle
     made_up = client.get("/r/" + "x" * 43)
     assert made_up.status_code == 404
-    assert "This link does not work" in made_up.text
+    heading, message = parse(made_up).error()
+    assert heading == "Not found" and message.startswith("This link does not work.")
 
     invitations.revoke_invitation(
         db, user=cast.lead_a, assessment=assessment, invitation_id=db.exec(select(Invitation)).one().id
@@ -70,7 +74,7 @@ def test_made_up_revoked_and_expired_links_create_nothing(client, db, cycle):
     db.commit()
     revoked = client.get(f"/r/{token}")
     assert revoked.status_code == 410
-    assert "switched off" in revoked.text
+    assert parse(revoked).error()[1].startswith("This link has been switched off by the agency.")
     assert count(db, Response) == 0
     assert count(db, RateLimitHit) == 1  # only the made-up token counts as a guess
 
@@ -84,7 +88,8 @@ def test_guessing_tokens_is_rate_limited(client, db, cycle):
         assert client.get("/r/not-a-real-token-but-long-enough-1234").status_code == 404
     blocked = client.get(f"/r/{token}")
     assert blocked.status_code == 429
-    assert "wait ten minutes" in blocked.text
+    heading, message = parse(blocked).error()
+    assert heading == "Please wait" and message.endswith("Please wait ten minutes.")
     assert count(db, Response) == 0
     assert client.get("/respond/" + "z" * 43 + "/page/1").status_code == 429
 
@@ -117,11 +122,12 @@ def test_autosave_saves_each_answer_and_comment_and_refreshes_scores(client, db,
     # reopening the page shows every answer and the comment, on the page last used
     resume = client.get(f"/respond/{personal}", follow_redirects=False)
     assert resume.headers["location"].endswith("/page/1")
-    page = client.get(resume.headers["location"]).text
-    assert re.search(r'name="item:purpose_leaders_support" value="dk" checked', page)
-    assert re.search(r'name="item:pps_status" value="employ" checked', page)
-    assert "Leaders talk about it.</textarea>" in page
-    assert '<span id="answered-count">2</span> of' in page  # progress: answered count
+    page = parse(client.get(resume.headers["location"]))
+    fields = page.form("#response-form").fields  # what the browser would send back
+    assert fields["item:purpose_leaders_support"] == "dk" and fields["item:pps_status"] == "employ"
+    assert fields["comment"] == "Leaders talk about it."
+    assert page.text("#answered-count") == "2"  # progress: answered count
+    assert page.text("#progress-text").startswith("Page 1 of ")
 
 
 def test_autosave_without_csrf_token_is_refused(client, db, cycle):
@@ -183,9 +189,11 @@ def test_page_save_without_javascript_saves_the_page_and_moves_on(client, db, cy
     )
     # the answer opened new questions on this same page: stay and say so
     assert saved.status_code == 200
-    assert "opened more questions on this page" in saved.text
-    assert 'id="q-purpose_prep_stakeholders"' in saved.text
-    assert not re.search(r'id="q-purpose_prep_stakeholders"[^>]*hidden', saved.text)
+    page = parse(saved)
+    assert page.flashes() == ["Saved. Your answers opened more questions on this page; please look at them."]
+    opened = page.one("fieldset#q-purpose_prep_stakeholders")
+    assert opened.get("hidden") is None
+    assert all(radio.get("disabled") is None for radio in opened.cssselect("input[type=radio]"))
     next_page = client.post(
         f"/respond/{personal}/page/1", data={"csrf_token": csrf, "nav": "next"}, follow_redirects=False
     )
@@ -242,8 +250,9 @@ def test_submit_lists_missing_required_items_then_locks(client, db, cycle):
     autosave(client, personal, csrf, item_id="pps_status", value="employ")
     missing = client.post(f"/respond/{personal}/submit", data={"csrf_token": csrf})
     assert missing.status_code == 400
-    assert "Your response was not submitted yet" in missing.text
-    assert f'href="/respond/{personal}/page/1#q-purpose_leaders_support"' in missing.text
+    review = parse(missing)
+    assert review.text("#missing[role=alert] h2") == "Your response was not submitted yet"
+    assert f"/respond/{personal}/page/1#q-purpose_leaders_support" in review.links("#missing")
     assert db.exec(select(Response.status)).one() == ResponseStatus.in_progress
 
     instrument_answers = {}
@@ -256,7 +265,7 @@ def test_submit_lists_missing_required_items_then_locks(client, db, cycle):
         assert autosave(client, personal, csrf, item_id=item_id, value=value).status_code == 200
     done = client.post(f"/respond/{personal}/submit", data={"csrf_token": csrf}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].endswith("/done")
-    assert "your response is submitted" in client.get(done.headers["location"]).text
+    assert parse(client.get(done.headers["location"])).heading() == "Thank you — your response is submitted"
     db.expire_all()
     assert db.get(Response, response.id).status == ResponseStatus.submitted
     assert db.get(AssessmentScore, assessment.id).n_submitted == 1
@@ -276,7 +285,15 @@ def test_submit_lists_missing_required_items_then_locks(client, db, cycle):
     lead = client.__class__(client.app)
     lead_csrf = login(lead, cast.lead_a.email)
     overview = lead.get(f"/assessments/{assessment.id}")
-    assert "1 submitted" in overview.text and "purpose_leaders_support" not in overview.text
+    detail = parse(overview)
+    assert detail.definitions("dl.facts")["Responses"].startswith("1 submitted, 0 in progress")
+    clinical = next(
+        r
+        for r in detail.records("table:has(caption:contains('by respondent group'))")
+        if r["Group"] == "Clinical staff"
+    )
+    assert (clinical["Submitted"], clinical["In progress"]) == ("1", "0")
+    assert "purpose_leaders_support" not in overview.text  # raw bytes: no answer anywhere on the page
     reopened = lead.post(
         f"/assessments/{assessment.id}/responses/{response.id}/reopen",
         data={"csrf_token": lead_csrf},
@@ -301,7 +318,10 @@ def test_revoked_link_stops_new_responses_but_started_ones_continue(client, db, 
         follow_redirects=False,
     )
     assert revoke.status_code == 303
-    assert "Switched off" in lead.get(f"/assessments/{assessment.id}/invitations").text
+    links = parse(lead.get(f"/assessments/{assessment.id}/invitations"))
+    assert [(r["Group"], r["State"]) for r in links.records("main table")] == [
+        ("Clinical staff", "Switched off")
+    ]
     client.cookies.clear()
     assert client.get(f"/r/{token}").status_code == 410
     assert count(db, Response) == 1
