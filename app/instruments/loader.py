@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -50,16 +51,30 @@ _ALLOWED_TAGS = {
 @dataclass(frozen=True)
 class LoadedInstrument:
     instrument: Instrument
-    # What an assessment stores as its snapshot: the file's text, or, when translation files were
-    # read, one combined document with every translation inline (see `_combined_document`).
-    source_text: str
-    # sha256 (hex) of the file's bytes, or of the combined document: it covers the translations.
-    content_hash: str
+    # Makes (snapshot text, content hash) on first use: see `source_text`.
+    snapshot: Callable[[], tuple[str, str]] = field(repr=False, compare=False)
     path: str | None = None
     # Problems that do not make the file invalid, such as stale translations.
     warnings: tuple[InstrumentError, ...] = ()
     # The translation files folded in, as named in messages.
     translation_files: tuple[str, ...] = ()
+
+    @cached_property
+    def _snapshot(self) -> tuple[str, str]:
+        return self.snapshot()
+
+    @property
+    def source_text(self) -> str:
+        """What an assessment stores as its snapshot: the file's text or, when translation files
+        were read, one combined document with every translation inline (`_combined_document`).
+        Writing that document is slow next to loading, so it is made only when asked for."""
+        return self._snapshot[0]
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 (hex) of the file's bytes, or of the combined document, so it covers the
+        translations: editing a translation file gives a new snapshot."""
+        return self._snapshot[1]
 
     @property
     def version_key(self) -> str:
@@ -146,24 +161,32 @@ def _load(
     root = _parse(text, source)
     locator = YamlLocator(root)
     instrument = _validate(root, source, locator)
-    snapshot, digest = text, hashlib.sha256(data).hexdigest()
+
+    def file_snapshot() -> tuple[str, str]:
+        return text, hashlib.sha256(data).hexdigest()
+
+    snapshot: Callable[[], tuple[str, str]] = file_snapshot
     overlay_findings: list[InstrumentError] = []
     read: dict[str, str] = {}
     if translations:
         folded, overlay_findings, read = _read_translations(instrument, translations, source, locator)
         if folded:
-            # A fresh tree to fold the translations into; quotes kept so the snapshot reads like the file.
-            combined = _parse(text, source, preserve_quotes=True)
+            combined = _plain(root)
             _fold_translations(combined, folded)
-            instrument = _validate(combined, source, locator)
-            snapshot = _combined_document(combined, source, list(read.values()))
-            digest = hashlib.sha256(snapshot.encode("utf-8")).hexdigest()
+            instrument = _validate_data(combined, source, locator)
+            files = list(read.values())
+
+            def combined_snapshot() -> tuple[str, str]:
+                document = _combined_document(text, source, folded, files)
+                return document, hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+            snapshot = combined_snapshot
     errors = check_instrument(instrument, file=source, line_of=locator.line_of, overlays=read)
     findings = [*errors, *overlay_findings]
     if any(not finding.is_warning for finding in findings):
         raise _invalid_all(findings)
     warnings = tuple(_sorted(findings))
-    return LoadedInstrument(instrument, snapshot, digest, path, warnings, tuple(read.values()))
+    return LoadedInstrument(instrument, snapshot, path, warnings, tuple(read.values()))
 
 
 # --- 5. translations --------------------------------------------------------------------------
@@ -213,17 +236,17 @@ def _read_translations(
             continue
         try:
             overlay_text = _decode(translation.data, translation.source)
-            overlay_root = _parse(
-                overlay_text, translation.source, shape="a mapping of text paths (title:, items.x.text:, ...)"
-            )
+            # The safe composer: several times faster than round-trip parsing, and a node tree
+            # still gives every entry's line.
+            overlay_node, overlay_data = _compose(overlay_text, translation.source, OVERLAY_SHAPE, typ="safe")
         except InstrumentInvalid as invalid:
             findings.extend(invalid.errors)
             continue
         overlay, problems = read_overlay(
-            _plain(overlay_root),
+            overlay_data,
             language=language,
             file=translation.source,
-            line_of=YamlLocator(overlay_root).line_of,
+            line_of=NodeLocator(overlay_node).line_of,
         )
         found, more = apply_overlay(
             instrument, overlay, instrument_file=source, line_of_source=locator.line_of
@@ -235,7 +258,8 @@ def _read_translations(
 
 
 def _fold_translations(root: Any, folded: dict[str, dict[Loc, str]]) -> None:
-    """Write each translation into the document tree: `text: A` becomes `text: {en: A, es: B}`."""
+    """Write each translation into a document tree (plain or round-trip): `text: A` becomes
+    `text: {en: A, es: B}`."""
     source_language = str(root["languages"][0])
     for language, translations in folded.items():
         for loc, translated in translations.items():
@@ -244,11 +268,14 @@ def _fold_translations(root: Any, folded: dict[str, dict[Loc, str]]) -> None:
                 parent = parent[part]
             current = parent[loc[-1]]
             if not isinstance(current, dict):
-                current = CommentedMap([(source_language, current)])
-                if getattr(parent, "fa", None) is not None and parent.fa.flow_style():
-                    current.fa.set_flow_style()  # inside {...} the new mapping is written {...} too
+                if isinstance(parent, CommentedMap | CommentedSeq):
+                    current = CommentedMap([(source_language, current)])
+                    if parent.fa.flow_style():
+                        current.fa.set_flow_style()  # inside {...} the new mapping is written {...} too
+                else:
+                    current = {source_language: current}
                 parent[loc[-1]] = current
-            current[language] = folded_scalar(translated)
+            current[language] = folded_scalar(translated) if isinstance(current, CommentedMap) else translated
 
 
 def folded_scalar(value: str, width: int = 92) -> str:
@@ -280,12 +307,17 @@ def dump_document(root: Any) -> str:
     return stream.getvalue()
 
 
-def _combined_document(root: Any, source: str, translation_files: list[str]) -> str:
+def _combined_document(
+    text: str, source: str, folded: dict[str, dict[Loc, str]], translation_files: list[str]
+) -> str:
     """The instrument with its translations inline, as YAML: the snapshot an assessment stores.
 
     It is an instrument file in the inline format (`text: {en: ..., es: ...}`), so a snapshot loads
     on its own, without the translation files, and any change to them gives a new content hash.
+    The file is parsed again (keeping its quotes and comments) so the snapshot reads like it.
     """
+    root = _parse(text, source, preserve_quotes=True)
+    _fold_translations(root, folded)
     names = ", ".join(Path(name).name for name in translation_files)
     header = f"# Snapshot: {Path(source).name} with the translations of {names} written inline.\n"
     return header + dump_document(root)
@@ -314,10 +346,19 @@ def _decode(data: bytes, source: str) -> str:
 
 
 _INSTRUMENT_SHAPE = "a mapping of fields (id:, version:, ...)"
+OVERLAY_SHAPE = "a mapping of text paths (title:, items.x.text:, ...)"
 
 
 def _parse(text: str, source: str, *, shape: str = _INSTRUMENT_SHAPE, preserve_quotes: bool = False) -> Any:
-    yaml = YAML(typ="rt")
+    """The document as a round-trip tree (which knows every key's line)."""
+    return _compose(text, source, shape, typ="rt", preserve_quotes=preserve_quotes)[1]
+
+
+def _compose(
+    text: str, source: str, shape: str, *, typ: str, preserve_quotes: bool = False
+) -> tuple[Node, Any]:
+    """The composed node tree and the constructed document, after the structure checks."""
+    yaml = YAML(typ=typ)
     yaml.max_depth = MAX_NESTING
     yaml.preserve_quotes = preserve_quotes
     try:
@@ -344,7 +385,7 @@ def _parse(text: str, source: str, *, shape: str = _INSTRUMENT_SHAPE, preserve_q
         raise _invalid("invalid-value", source, f"holds a value that cannot be read: {error}") from None
 
 
-def _compose_and_construct(constructor: Any, parser: Any, source: str, shape: str) -> Any:
+def _compose_and_construct(constructor: Any, parser: Any, source: str, shape: str) -> tuple[Node, Any]:
     composer = constructor.composer
     if not composer.check_node():
         raise _invalid("empty", source, "the file has no content, only comments")
@@ -355,7 +396,7 @@ def _compose_and_construct(constructor: Any, parser: Any, source: str, shape: st
         raise _invalid("multiple-documents", source, message, line=line)
     _raise_structure_errors(node, source, shape)
     # Only now is the tree built: it has no aliases left that could expand.
-    return constructor.construct_document(node)
+    return node, constructor.construct_document(node)
 
 
 def _syntax_error(error: MarkedYAMLError, source: str) -> InstrumentError:
@@ -451,8 +492,36 @@ class YamlLocator:
         return line
 
 
+class NodeLocator:
+    """The same lookup as `YamlLocator`, on a composed node tree (from the faster safe composer)."""
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+
+    def line_of(self, loc: Loc) -> int:
+        node = self.root
+        line = node.start_mark.line + 1
+        for part in loc:
+            child = None
+            if isinstance(node, MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, ScalarNode) and key.value == part:
+                        line, child = key.start_mark.line + 1, value
+                        break
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return line
+
+
 def _validate(root: Any, source: str, locator: YamlLocator) -> Instrument:
-    data = _plain(root)
+    return _validate_data(_plain(root), source, locator)
+
+
+def _validate_data(data: Any, source: str, locator: YamlLocator) -> Instrument:
     try:
         return Instrument.model_validate(data)
     except ValidationError as validation:
