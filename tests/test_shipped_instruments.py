@@ -4,18 +4,33 @@ Loads each file with the full loader (type validation plus cross-checks), then c
 content rules the product brief sets: enough items per condition, critical items, conditional
 items for agencies that employ parent peer specialists and for those preparing, peer-staff items,
 evidence keys from the seeds only, and a Flesch-Kincaid grade of 9 or lower for item texts.
+Spanish (`<name>.es.yaml`): every text translated and none stale, the same rules in the Spanish
+wording, one term per concept, and a Fernández-Huerta reading ease of 70 or more for items.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from app.instruments.loader import load_instrument_file
+from app.instruments.loader import LoadedInstrument, load_instrument_file
 from app.instruments.models import Instrument, Item, text
-from app.instruments.readability import MAX_ITEM_GRADE, as_passage, fk_grade, measure, visible_scored_items
+from app.instruments.readability import (
+    MAX_ITEM_GRADE,
+    MIN_ACTION_EASE_ES,
+    MIN_ITEM_EASE_ES,
+    as_passage,
+    fk_grade,
+    measure,
+    measure_spanish,
+    visible_scored_items,
+)
+from app.instruments.registry import instrument_files
+from app.instruments.translations import has_language, text_entries
 from app.paths import INSTRUMENTS_DIR
 
 SEED_KEYS = {"valentine2022", "nicholson2018", "samhsa2017", "miles", "ashcraft2007"}
@@ -24,11 +39,16 @@ GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr", "family_advisory"]
 STAFF_GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr"]
 FULL = INSTRUMENTS_DIR / "readiness-full.yaml"
 QUICK = INSTRUMENTS_DIR / "quick-check.yaml"
-ALL_FILES = sorted(INSTRUMENTS_DIR.glob("*.yaml"))
+ALL_FILES = instrument_files(INSTRUMENTS_DIR)  # quick-check.es.yaml is a translation, not a file of its own
+
+
+@cache
+def loaded(path: Path) -> LoadedInstrument:
+    return load_instrument_file(path)
 
 
 def load(path: Path) -> Instrument:
-    return load_instrument_file(path).instrument
+    return loaded(path).instrument
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +66,9 @@ def scored(instrument: Instrument) -> list[Item]:
 
 
 def test_both_instruments_are_shipped() -> None:
-    assert FULL in ALL_FILES and QUICK in ALL_FILES
+    assert ALL_FILES == [QUICK, FULL]
+    assert (INSTRUMENTS_DIR / "quick-check.es.yaml").is_file()
+    assert (INSTRUMENTS_DIR / "readiness-full.es.yaml").is_file()
 
 
 # --- every shipped file ----------------------------------------------------------------------
@@ -55,9 +77,10 @@ def test_both_instruments_are_shipped() -> None:
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
 def test_loads_with_cross_checks(path: Path) -> None:
     instrument = load(path)
-    # 1.1.0: gap_between triggers (both files) and items for family advisory members (full).
-    assert instrument.version == "1.1.0"
-    assert instrument.languages == ["en"]
+    # 1.1.0: gap_between triggers (both files) and items for family advisory members (full);
+    # 1.2.0: Spanish.
+    assert instrument.version == "1.2.0"
+    assert instrument.languages == ["en", "es"]
     assert [d.id for d in instrument.domains] == DOMAINS
     assert [g.id for g in instrument.groups] == GROUPS
 
@@ -186,6 +209,83 @@ def test_fk_grade_follows_the_formula() -> None:
     assert as_passage(["One", "Two?", " "]) == "One. Two?"
     hard = "Organizational implementation necessitates comprehensive interdisciplinary collaboration."
     assert fk_grade(hard) > 15
+
+
+# --- Spanish -----------------------------------------------------------------------------------
+
+# One Spanish term per concept (docs/instrument-translations.md, glossary): an English text with
+# the left-hand words has a Spanish text with one of the right-hand ones.
+GLOSSARY = {
+    r"parent peer specialists?": (
+        "especialista de apoyo entre padres",
+        "especialistas de apoyo entre padres",
+    ),
+    r"peer staff": ("personal de apoyo entre pares", "personal nuevo de apoyo entre pares"),
+    r"lived experience": ("experiencia vivida", "lo que ha vivido"),
+    r"stigma": ("estigma",),
+    r"courtesy stigma": ("estigma por asociación",),
+    r"case managers?": ("administradores de casos",),
+    r"family advisors?\b": ("familias asesoras",),
+    r"family advisory": ("grupo asesor de familias",),
+    r"parent journey": ("recorrido de los padres",),
+    r"training": ("capacitación", "capacitaciones", "capacitar", "cursos"),
+}
+# English words that must not be left in the Spanish; named English terms appear only in quotes or
+# parentheses after their Spanish name ("peer-plus", "(Parent Journey)").
+ENGLISH_LEFTOVERS = re.compile(r"\b(the|and|of|staff|peer|peers|parent|parents|team|agency|don't)\b", re.I)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_every_text_is_in_spanish_and_none_is_stale(path: Path) -> None:
+    result = loaded(path)
+    assert result.warnings == (), "\n".join(map(str, result.warnings))
+    assert result.translation_files == (str(path.with_name(path.stem + ".es.yaml")),)
+    for entry in text_entries(result.instrument):
+        assert has_language(entry.value, "es"), entry.key
+        spanish = text(entry.value, "es")
+        assert spanish.strip() and spanish != text(entry.value, "en"), entry.key
+        named_terms_removed = re.sub(r'"peer-plus"|\(Parent Journey\)', "", spanish)
+        assert not ENGLISH_LEFTOVERS.search(named_terms_removed), (entry.key, spanish)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_uses_one_term_per_concept(path: Path) -> None:
+    for entry in text_entries(load(path)):
+        english, spanish = text(entry.value, "en").lower(), text(entry.value, "es").lower()
+        for term, translations in GLOSSARY.items():
+            if re.search(term, english):
+                assert any(t in spanish for t in translations), (entry.key, term, spanish)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_follows_the_same_content_rules(path: Path) -> None:
+    instrument = load(path)
+    labels = {text(o.label, "es") for s in instrument.scales for o in s.options}
+    assert {"No sé", "No corresponde", "Muy en desacuerdo", "Muy de acuerdo"} <= labels
+    for entry in text_entries(instrument):
+        # Quoted answers name the Spanish labels the respondent sees.
+        spanish = text(entry.value, "es")
+        if '"Don\'t know"' in text(entry.value, "en"):
+            assert '"No sé"' in spanish, entry.key
+    for item in scored(instrument):
+        # First-person Spanish items are the peer-staff ones, as in English.
+        peer_voice = text(item.text, "es").startswith("Como parte del personal de apoyo entre pares,")
+        assert peer_voice == text(item.text).startswith("As a peer staff member"), item.id
+    for action in instrument.actions:
+        if "miles" in action.evidence:
+            words = " ".join([text(action.rationale, "es"), *(text(s, "es") for s in action.steps)]).lower()
+            assert "nunca" in words and ("calificar" in words or "juzgar" in words), action.id
+        if action.when.gap_between is not None:
+            assert text(action.rationale, "es").startswith(
+                ("La dirección y el personal", "Los líderes y el personal")
+            )
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_reading_ease(path: Path) -> None:
+    report = measure_spanish(load(path))
+    assert report.item_ease >= MIN_ITEM_EASE_ES, (report.item_ease, report.hardest_items)
+    assert report.action_ease >= MIN_ACTION_EASE_ES, report.action_ease
 
 
 # --- the full instrument ---------------------------------------------------------------------

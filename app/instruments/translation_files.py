@@ -74,14 +74,15 @@ def overlay_document(entries: Iterable[NewEntry], *, header: str | None = None) 
 
 
 def overlay_header(instrument_file: str, language: str, source_language: str) -> str:
-    name = Path(instrument_file).name
-    overlay = overlay_name(instrument_file, language)
+    path = Path(instrument_file)
+    overlay = path.with_name(overlay_name(path.name, language))
     return (
-        f"# '{language}' translation of {name}: one entry per text, keyed by its path in {name}.\n"
-        f"# `text` is the translation; `source_hash` identifies the '{source_language}' text it\n"
-        "# translates, so a changed source text shows up as stale in `peerready validate`.\n"
+        f"# The '{language}' translation of {path.name}, one entry per text, keyed by its path there.\n"
+        f"# `text` is the translation; `source_hash` identifies the '{source_language}' text it translates,\n"
+        "# so `peerready validate` reports a translation whose source text changed as stale.\n"
         "# After checking a translation against the changed text:\n"
         f"#   peerready translations stamp {overlay} --path KEY\n"
+        "# (docs/instrument-translations.md explains the format.)\n"
     )
 
 
