@@ -24,9 +24,12 @@ from app.instruments.readability import (
     MIN_ACTION_EASE_ES,
     MIN_ITEM_EASE_ES,
     as_passage,
+    fernandez_huerta,
     fk_grade,
     measure,
     measure_spanish,
+    spanish_syllables,
+    textstat_fernandez_huerta,
     visible_scored_items,
 )
 from app.instruments.registry import instrument_files
@@ -288,6 +291,60 @@ def test_spanish_reading_ease(path: Path) -> None:
     assert report.action_ease >= MIN_ACTION_EASE_ES, report.action_ease
 
 
+# Syllables by Spanish spelling: hiatus (a-e, í-a, pa-ís) splits, diphthongs (ia, ue, ui) do not,
+# the u of que/qui/gue/gui is silent, a final y after a vowel is a vowel (hoy, muy).
+SYLLABLES = {
+    "a": 1, "y": 1, "el": 1, "que": 1, "hoy": 1, "muy": 1, "guion": 1, "padres": 2, "reunión": 2,
+    "guía": 2, "país": 2, "aún": 2, "reyes": 2, "leer": 2, "huevo": 2, "agencia": 3, "apoyo": 3,
+    "equipo": 3, "ideas": 3, "área": 3, "poeta": 3, "pingüino": 3, "experiencia": 4, "evaluación": 4,
+    "continúa": 4, "especialista": 5, "organización": 5, "capacitación": 5,
+}  # fmt: skip
+
+
+def test_spanish_syllables_follow_spelling_rules() -> None:
+    assert {word: spanish_syllables(word) for word in SYLLABLES} == SYLLABLES
+    assert spanish_syllables("Agencia") == 3 and spanish_syllables("28") == 1
+
+
+def test_fernandez_huerta_follows_the_formula() -> None:
+    assert fernandez_huerta("") == 0.0
+    sentence = "Nuestra agencia tiene un plan claro."  # 6 words, 2+3+2+1+1+2 = 11 syllables
+    assert fernandez_huerta(sentence) == pytest.approx(206.84 - 60 * 11 / 6 - 1.02 * 6)
+    hard = "La implementación organizacional requiere colaboración interdisciplinaria sistemática."
+    assert fernandez_huerta(hard) < 10
+    # textstat counts syllables with hyphenation patterns, which never split "agen-cia" or "guía"
+    # into their real syllables, so it finds the same text easier.
+    plain = "La agencia tiene una guía para las ideas de los padres."
+    assert textstat_fernandez_huerta(plain) > fernandez_huerta(plain) + 5
+
+
+def test_spanish_ease_needs_no_download(monkeypatch) -> None:
+    import nltk
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Spanish check must work offline")
+
+    monkeypatch.setattr(nltk, "download", refuse)
+    report = measure_spanish(load(QUICK))
+    assert report.item_ease > 0 and report.item_ease_textstat > 0
+
+
+def test_reading_grade_script_prints_the_spanish_figures(capsys) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "reading_grade", INSTRUMENTS_DIR.parent / "scripts" / "reading_grade.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(QUICK)]) == 0
+    out = capsys.readouterr().out
+    ease = measure_spanish(load(QUICK)).item_ease
+    assert f"[es] item ease (joined):  {ease:.1f}  [ok]  Fernández-Huerta" in out
+    assert "[es] textstat's figure:" in out and "item grade (joined):" in out
+
+
 # --- the full instrument ---------------------------------------------------------------------
 
 
@@ -369,3 +426,31 @@ def test_quick_check_is_short_and_for_everyone(quick: Instrument) -> None:
     assert all(not i.groups and i.show_if is None for i in quick.items)
     actions = Counter(a.domain for a in quick.actions)
     assert all(actions[d] >= 2 for d in DOMAINS)
+
+
+# --- the documents quote the shipped files exactly -----------------------------------------------
+
+
+def _yaml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", markdown, re.S)
+
+
+def test_translation_examples_in_the_docs_are_real_entries() -> None:
+    root = INSTRUMENTS_DIR.parent
+    shipped = (INSTRUMENTS_DIR / "readiness-full.es.yaml").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    guide = (root / "docs" / "instrument-translations.md").read_text(encoding="utf-8")
+    entries = [block for block in _yaml_blocks(readme) + _yaml_blocks(guide) if "source_hash" in block]
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry in shipped, entry
+
+
+def test_the_spanish_reading_ease_in_the_docs_is_current() -> None:
+    guide = (INSTRUMENTS_DIR.parent / "docs" / "instrument-translations.md").read_text(encoding="utf-8")
+    figures = []
+    for path in (QUICK, FULL):
+        report = measure_spanish(load(path))
+        figures.append(f"{report.item_ease:.1f} / {report.action_ease:.1f}")
+    assert f"quick check {figures[0]}, full instrument {figures[1]}" in guide
+    assert f"≥ {MIN_ITEM_EASE_ES:g} |" in guide and f"≥ {MIN_ACTION_EASE_ES:g} |" in guide

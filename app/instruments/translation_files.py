@@ -96,8 +96,10 @@ def template(instrument_path: Path, language: str) -> str:
             f"({', '.join(instrument.languages)}); add it there first"
         )
     overlay = instrument_path.with_name(overlay_name(instrument_path.name, language))
+    # `template ... > x.es.yaml` creates the (empty) file before this runs: that starts a new one too.
+    starting = not overlay.exists() or not overlay.read_bytes().strip()
     existing: set[str] = set()
-    if overlay.exists():
+    if not starting:
         root, _ = parse_document(read_text_file(overlay), str(overlay), shape=_OVERLAY_SHAPE)
         existing = set(root) if isinstance(root, dict) else set()
     source_language = instrument.languages[0]
@@ -107,7 +109,7 @@ def template(instrument_path: Path, language: str) -> str:
         if entry.key in existing or has_language(entry.value, language) or english is None:
             continue
         missing.append(NewEntry(entry.key, "", source_hash(english), source=" ".join(english.split())))
-    header = None if overlay.exists() else overlay_header(str(instrument_path), language, source_language)
+    header = overlay_header(str(instrument_path), language, source_language) if starting else None
     return overlay_document(missing, header=header) if missing else ""
 
 
