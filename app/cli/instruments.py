@@ -121,8 +121,8 @@ def translations_stamp(translation_file: Path, keys: tuple[str, ...]) -> None:
         result = stamp(translation_file, keys)
     except (InstrumentInvalid, TranslationToolError) as problem:
         _fail(problem)
-    for problem in result.problems:
-        click.echo(f"{translation_file}: {problem}", err=True)
+    for refused in result.problems:
+        click.echo(f"{translation_file}: {refused}", err=True)
     if result.problems:
         click.echo("Nothing was changed.", err=True)
         raise SystemExit(1)

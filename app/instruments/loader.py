@@ -292,8 +292,9 @@ def folded_scalar(value: str, width: int = 92) -> str:
         else:
             column = column + 1 + len(word) if column else len(word)
         index += len(word) + 1
-    folded.fold_pos = positions  # type: ignore[attr-defined]
-    return folded
+    folded.fold_pos = positions
+    result: str = folded
+    return result
 
 
 def dump_document(root: Any) -> str:
@@ -500,17 +501,17 @@ class NodeLocator:
 
     def line_of(self, loc: Loc) -> int:
         node = self.root
-        line = node.start_mark.line + 1
+        line = int(node.start_mark.line) + 1
         for part in loc:
             child = None
             if isinstance(node, MappingNode):
                 for key, value in node.value:
                     if isinstance(key, ScalarNode) and key.value == part:
-                        line, child = key.start_mark.line + 1, value
+                        line, child = int(key.start_mark.line) + 1, value
                         break
             elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 child = node.value[part]
-                line = child.start_mark.line + 1
+                line = int(child.start_mark.line) + 1
             if child is None:
                 break
             node = child

@@ -186,8 +186,8 @@ def fernandez_huerta(passage: str) -> float:
     from textstat.backend.counts import count_sentences, count_words
     from textstat.backend.selections import list_words
 
-    words = count_words(passage)
-    sentences = count_sentences(passage)
+    words = int(count_words(passage))
+    sentences = int(count_sentences(passage))
     if words == 0 or sentences == 0:
         return 0.0
     syllables = sum(spanish_syllables(w) for w in list_words(passage, lowercase=True))

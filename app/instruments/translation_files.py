@@ -147,7 +147,7 @@ def stamp(overlay: Path, keys: Sequence[str] = ()) -> StampResult:
     by_key = {entry.key: entry for entry in text_entries(instrument)}
     original = read_text_file(overlay)
     root, _ = parse_document(original, str(overlay), shape=_OVERLAY_SHAPE)
-    if not isinstance(root, dict):
+    if not isinstance(root, CommentedMap):
         raise TranslationToolError(f"{overlay} must be {_OVERLAY_SHAPE}")
     result = StampResult(overlay, original)
     lines = original.splitlines(keepends=True)
@@ -163,10 +163,12 @@ def stamp(overlay: Path, keys: Sequence[str] = ()) -> StampResult:
         elif target is None:
             problem = f"{key}: {instrument_path.name} has no text at this path"
         elif (
-            not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip()
+            not isinstance(entry, CommentedMap)
+            or not isinstance(entry.get("text"), str)
+            or not entry["text"].strip()
         ):
             problem = f"{key}: has no translated text to stamp"
-        elif getattr(entry, "fa", None) is not None and entry.fa.flow_style():
+        elif entry.fa.flow_style():
             problem = f"{key}: write the entry as 'text:' and 'source_hash:' lines to stamp it"
         english = source_text(target.value, source_language) if target is not None else None
         if problem is None and english is None:
@@ -174,7 +176,7 @@ def stamp(overlay: Path, keys: Sequence[str] = ()) -> StampResult:
         if problem is not None:
             (result.problems if named else result.skipped).append(problem)
             continue
-        assert isinstance(entry, dict) and english is not None
+        assert isinstance(entry, CommentedMap) and english is not None
         digest = source_hash(english)
         if entry.get("source_hash") == digest:
             continue
