@@ -4,9 +4,11 @@ Usage: .venv/bin/python scripts/reading_grade.py [--groups] [FILE ...]
 
 Prints, per file: scored items per domain, actions per domain, the Flesch-Kincaid grade of
 (a) all item texts joined as sentences and (b) the mean per item, and of action titles plus
-rationales. With --groups, also how many scored items each respondent group sees per domain
-for each answer to a context (choice) question. Exits 1 when any file's item grade (a) is
-above the limit, 2 when a file does not load.
+rationales. For a file translated into Spanish (`languages: [en, es]` and `<name>.es.yaml`), also
+the Fernández-Huerta reading ease of the same Spanish texts, with textstat's own figure (which
+counts fewer syllables) beside it. With --groups, also how many scored items each respondent
+group sees per domain for each answer to a context (choice) question. Exits 1 when any file's
+item grade (a) is above the limit or a Spanish ease is below its line, 2 when a file does not load.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.instruments.models import Instrument  # noqa: E402
-from app.instruments.readability import MAX_ITEM_GRADE, measure, visible_scored_items  # noqa: E402
+from app.instruments.readability import (  # noqa: E402
+    MAX_ITEM_GRADE,
+    MIN_ACTION_EASE_ES,
+    MIN_ITEM_EASE_ES,
+    measure,
+    measure_spanish,
+    spanish_languages,
+    visible_scored_items,
+)
+from app.instruments.registry import instrument_files  # noqa: E402
 
 
 def load(path: Path) -> Instrument:
@@ -49,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--groups", action="store_true", help="show items seen per group and domain")
     args = parser.parse_args(argv)
-    files = args.files or sorted((ROOT / "instruments").glob("*.yaml"))
+    files = args.files or instrument_files(ROOT / "instruments")  # translations load with their file
 
     status = 0
     for path in files:
@@ -69,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   action grade:            {report.action_grade:.2f}")
         hardest = ", ".join(f"{i} {g:.1f}" for i, g in report.hardest_items)
         print(f"   hardest items:           {hardest}")
+        for language in spanish_languages(instrument):
+            spanish = measure_spanish(instrument, language)
+            flag = "ok" if spanish.items_ok else f"BELOW {MIN_ITEM_EASE_ES:g}"
+            action_flag = "ok" if spanish.actions_ok else f"BELOW {MIN_ACTION_EASE_ES:g}"
+            print(f"   [{language}] item ease (joined):  {spanish.item_ease:.1f}  [{flag}]  Fernández-Huerta")
+            print(f"   [{language}] item ease (mean):    {spanish.item_ease_mean:.1f}")
+            print(f"   [{language}] action ease:         {spanish.action_ease:.1f}  [{action_flag}]")
+            print(
+                f"   [{language}] textstat's figure:   {spanish.item_ease_textstat:.1f}  (pyphen syllables)"
+            )
+            hardest = ", ".join(f"{i} {e:.1f}" for i, e in spanish.hardest_items)
+            print(f"   [{language}] hardest items:       {hardest}")
+            if not (spanish.items_ok and spanish.actions_ok):
+                status = max(status, 1)
         if args.groups:
             for answers in context_answers(instrument):
                 label = ", ".join(f"{k}={v}" for k, v in answers.items()) or "all"

@@ -4,18 +4,36 @@ Loads each file with the full loader (type validation plus cross-checks), then c
 content rules the product brief sets: enough items per condition, critical items, conditional
 items for agencies that employ parent peer specialists and for those preparing, peer-staff items,
 evidence keys from the seeds only, and a Flesch-Kincaid grade of 9 or lower for item texts.
+Spanish (`<name>.es.yaml`): every text translated and none stale, the same rules in the Spanish
+wording, one term per concept, and a Fernández-Huerta reading ease of 70 or more for items.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from app.instruments.loader import load_instrument_file
+from app.instruments.loader import LoadedInstrument, load_instrument_file
 from app.instruments.models import Instrument, Item, text
-from app.instruments.readability import MAX_ITEM_GRADE, as_passage, fk_grade, measure, visible_scored_items
+from app.instruments.readability import (
+    MAX_ITEM_GRADE,
+    MIN_ACTION_EASE_ES,
+    MIN_ITEM_EASE_ES,
+    as_passage,
+    fernandez_huerta,
+    fk_grade,
+    measure,
+    measure_spanish,
+    spanish_syllables,
+    textstat_fernandez_huerta,
+    visible_scored_items,
+)
+from app.instruments.registry import instrument_files
+from app.instruments.translations import has_language, text_entries
 from app.paths import INSTRUMENTS_DIR
 
 SEED_KEYS = {"valentine2022", "nicholson2018", "samhsa2017", "miles", "ashcraft2007"}
@@ -24,11 +42,16 @@ GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr", "family_advisory"]
 STAFF_GROUPS = ["leadership", "clinical", "peer_staff", "admin_hr"]
 FULL = INSTRUMENTS_DIR / "readiness-full.yaml"
 QUICK = INSTRUMENTS_DIR / "quick-check.yaml"
-ALL_FILES = sorted(INSTRUMENTS_DIR.glob("*.yaml"))
+ALL_FILES = instrument_files(INSTRUMENTS_DIR)  # quick-check.es.yaml is a translation, not a file of its own
+
+
+@cache
+def loaded(path: Path) -> LoadedInstrument:
+    return load_instrument_file(path)
 
 
 def load(path: Path) -> Instrument:
-    return load_instrument_file(path).instrument
+    return loaded(path).instrument
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +69,9 @@ def scored(instrument: Instrument) -> list[Item]:
 
 
 def test_both_instruments_are_shipped() -> None:
-    assert FULL in ALL_FILES and QUICK in ALL_FILES
+    assert ALL_FILES == [QUICK, FULL]
+    assert (INSTRUMENTS_DIR / "quick-check.es.yaml").is_file()
+    assert (INSTRUMENTS_DIR / "readiness-full.es.yaml").is_file()
 
 
 # --- every shipped file ----------------------------------------------------------------------
@@ -55,9 +80,10 @@ def test_both_instruments_are_shipped() -> None:
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
 def test_loads_with_cross_checks(path: Path) -> None:
     instrument = load(path)
-    # 1.1.0: gap_between triggers (both files) and items for family advisory members (full).
-    assert instrument.version == "1.1.0"
-    assert instrument.languages == ["en"]
+    # 1.1.0: gap_between triggers (both files) and items for family advisory members (full);
+    # 1.2.0: Spanish.
+    assert instrument.version == "1.2.0"
+    assert instrument.languages == ["en", "es"]
     assert [d.id for d in instrument.domains] == DOMAINS
     assert [g.id for g in instrument.groups] == GROUPS
 
@@ -188,6 +214,137 @@ def test_fk_grade_follows_the_formula() -> None:
     assert fk_grade(hard) > 15
 
 
+# --- Spanish -----------------------------------------------------------------------------------
+
+# One Spanish term per concept (docs/instrument-translations.md, glossary): an English text with
+# the left-hand words has a Spanish text with one of the right-hand ones.
+GLOSSARY = {
+    r"parent peer specialists?": (
+        "especialista de apoyo entre padres",
+        "especialistas de apoyo entre padres",
+    ),
+    r"peer staff": ("personal de apoyo entre pares", "personal nuevo de apoyo entre pares"),
+    r"lived experience": ("experiencia vivida", "lo que ha vivido"),
+    r"stigma": ("estigma",),
+    r"courtesy stigma": ("estigma por asociación",),
+    r"case managers?": ("administradores de casos",),
+    r"family advisors?\b": ("familias asesoras",),
+    r"family advisory": ("grupo asesor de familias",),
+    r"parent journey": ("recorrido de los padres",),
+    r"training": ("capacitación", "capacitaciones", "capacitar", "cursos"),
+}
+# English words that must not be left in the Spanish; named English terms appear only in quotes or
+# parentheses after their Spanish name ("peer-plus", "(Parent Journey)").
+ENGLISH_LEFTOVERS = re.compile(r"\b(the|and|of|staff|peer|peers|parent|parents|team|agency|don't)\b", re.I)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_every_text_is_in_spanish_and_none_is_stale(path: Path) -> None:
+    result = loaded(path)
+    assert result.warnings == (), "\n".join(map(str, result.warnings))
+    assert result.translation_files == (str(path.with_name(path.stem + ".es.yaml")),)
+    for entry in text_entries(result.instrument):
+        assert has_language(entry.value, "es"), entry.key
+        spanish = text(entry.value, "es")
+        assert spanish.strip() and spanish != text(entry.value, "en"), entry.key
+        named_terms_removed = re.sub(r'"peer-plus"|\(Parent Journey\)', "", spanish)
+        assert not ENGLISH_LEFTOVERS.search(named_terms_removed), (entry.key, spanish)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_uses_one_term_per_concept(path: Path) -> None:
+    for entry in text_entries(load(path)):
+        english, spanish = text(entry.value, "en").lower(), text(entry.value, "es").lower()
+        for term, translations in GLOSSARY.items():
+            if re.search(term, english):
+                assert any(t in spanish for t in translations), (entry.key, term, spanish)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_follows_the_same_content_rules(path: Path) -> None:
+    instrument = load(path)
+    labels = {text(o.label, "es") for s in instrument.scales for o in s.options}
+    assert {"No sé", "No corresponde", "Muy en desacuerdo", "Muy de acuerdo"} <= labels
+    for entry in text_entries(instrument):
+        # Quoted answers name the Spanish labels the respondent sees.
+        spanish = text(entry.value, "es")
+        if '"Don\'t know"' in text(entry.value, "en"):
+            assert '"No sé"' in spanish, entry.key
+    for item in scored(instrument):
+        # First-person Spanish items are the peer-staff ones, as in English.
+        peer_voice = text(item.text, "es").startswith("Como parte del personal de apoyo entre pares,")
+        assert peer_voice == text(item.text).startswith("As a peer staff member"), item.id
+    for action in instrument.actions:
+        if "miles" in action.evidence:
+            words = " ".join([text(action.rationale, "es"), *(text(s, "es") for s in action.steps)]).lower()
+            assert "nunca" in words and ("calificar" in words or "juzgar" in words), action.id
+        if action.when.gap_between is not None:
+            assert text(action.rationale, "es").startswith(
+                ("La dirección y el personal", "Los líderes y el personal")
+            )
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_spanish_reading_ease(path: Path) -> None:
+    report = measure_spanish(load(path))
+    assert report.item_ease >= MIN_ITEM_EASE_ES, (report.item_ease, report.hardest_items)
+    assert report.action_ease >= MIN_ACTION_EASE_ES, report.action_ease
+
+
+# Syllables by Spanish spelling: hiatus (a-e, í-a, pa-ís) splits, diphthongs (ia, ue, ui) do not,
+# the u of que/qui/gue/gui is silent, a final y after a vowel is a vowel (hoy, muy).
+SYLLABLES = {
+    "a": 1, "y": 1, "el": 1, "que": 1, "hoy": 1, "muy": 1, "guion": 1, "padres": 2, "reunión": 2,
+    "guía": 2, "país": 2, "aún": 2, "reyes": 2, "leer": 2, "huevo": 2, "agencia": 3, "apoyo": 3,
+    "equipo": 3, "ideas": 3, "área": 3, "poeta": 3, "pingüino": 3, "experiencia": 4, "evaluación": 4,
+    "continúa": 4, "especialista": 5, "organización": 5, "capacitación": 5,
+}  # fmt: skip
+
+
+def test_spanish_syllables_follow_spelling_rules() -> None:
+    assert {word: spanish_syllables(word) for word in SYLLABLES} == SYLLABLES
+    assert spanish_syllables("Agencia") == 3 and spanish_syllables("28") == 1
+
+
+def test_fernandez_huerta_follows_the_formula() -> None:
+    assert fernandez_huerta("") == 0.0
+    sentence = "Nuestra agencia tiene un plan claro."  # 6 words, 2+3+2+1+1+2 = 11 syllables
+    assert fernandez_huerta(sentence) == pytest.approx(206.84 - 60 * 11 / 6 - 1.02 * 6)
+    hard = "La implementación organizacional requiere colaboración interdisciplinaria sistemática."
+    assert fernandez_huerta(hard) < 10
+    # textstat counts syllables with hyphenation patterns, which never split "agen-cia" or "guía"
+    # into their real syllables, so it finds the same text easier.
+    plain = "La agencia tiene una guía para las ideas de los padres."
+    assert textstat_fernandez_huerta(plain) > fernandez_huerta(plain) + 5
+
+
+def test_spanish_ease_needs_no_download(monkeypatch) -> None:
+    import nltk
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Spanish check must work offline")
+
+    monkeypatch.setattr(nltk, "download", refuse)
+    report = measure_spanish(load(QUICK))
+    assert report.item_ease > 0 and report.item_ease_textstat > 0
+
+
+def test_reading_grade_script_prints_the_spanish_figures(capsys) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "reading_grade", INSTRUMENTS_DIR.parent / "scripts" / "reading_grade.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(QUICK)]) == 0
+    out = capsys.readouterr().out
+    ease = measure_spanish(load(QUICK)).item_ease
+    assert f"[es] item ease (joined):  {ease:.1f}  [ok]  Fernández-Huerta" in out
+    assert "[es] textstat's figure:" in out and "item grade (joined):" in out
+
+
 # --- the full instrument ---------------------------------------------------------------------
 
 
@@ -269,3 +426,31 @@ def test_quick_check_is_short_and_for_everyone(quick: Instrument) -> None:
     assert all(not i.groups and i.show_if is None for i in quick.items)
     actions = Counter(a.domain for a in quick.actions)
     assert all(actions[d] >= 2 for d in DOMAINS)
+
+
+# --- the documents quote the shipped files exactly -----------------------------------------------
+
+
+def _yaml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", markdown, re.S)
+
+
+def test_translation_examples_in_the_docs_are_real_entries() -> None:
+    root = INSTRUMENTS_DIR.parent
+    shipped = (INSTRUMENTS_DIR / "readiness-full.es.yaml").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    guide = (root / "docs" / "instrument-translations.md").read_text(encoding="utf-8")
+    entries = [block for block in _yaml_blocks(readme) + _yaml_blocks(guide) if "source_hash" in block]
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry in shipped, entry
+
+
+def test_the_spanish_reading_ease_in_the_docs_is_current() -> None:
+    guide = (INSTRUMENTS_DIR.parent / "docs" / "instrument-translations.md").read_text(encoding="utf-8")
+    figures = []
+    for path in (QUICK, FULL):
+        report = measure_spanish(load(path))
+        figures.append(f"{report.item_ease:.1f} / {report.action_ease:.1f}")
+    assert f"quick check {figures[0]}, full instrument {figures[1]}" in guide
+    assert f"≥ {MIN_ITEM_EASE_ES:g} |" in guide and f"≥ {MIN_ACTION_EASE_ES:g} |" in guide

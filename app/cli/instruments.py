@@ -1,40 +1,75 @@
-"""`peerready validate` and `peerready schema`: checking instrument files from the command line."""
+"""`peerready validate`, `peerready schema` and `peerready translations`: instrument files from the
+command line."""
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from app.instruments.errors import InstrumentInvalid
+from app.instruments.errors import InstrumentError, InstrumentInvalid
 from app.instruments.loader import load_instrument_file
 from app.instruments.registry import expand_paths, json_schema
+from app.instruments.translation_files import TranslationToolError, stamp, template
+from app.instruments.translations import instrument_of_overlay, is_translation_overlay
 
 
 @click.command()
 @click.argument(
     "targets", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
-def validate(targets: tuple[Path, ...]) -> None:
-    """Check instrument files (or folders of them); exit 1 if any has errors."""
-    files = expand_paths(targets)
-    if not files:
+@click.option("--strict", is_flag=True, help="Also exit 1 on warnings, such as stale translations.")
+def validate(targets: tuple[Path, ...], strict: bool) -> None:
+    """Check instrument files (or folders of them) with their translation files; exit 1 if any
+    has errors (or, with --strict, warnings)."""
+    files, orphans = _instrument_files(targets)
+    if not files and not orphans:
         click.echo("No instrument files (*.yaml, *.yml) found.")
         raise SystemExit(1)
-    invalid_files = error_count = 0
+    invalid_files = len(orphans)
+    error_count = len(orphans)
+    warning_count = 0
+    for orphan in orphans:
+        click.echo(str(orphan))
     for path in files:
         try:
             loaded = load_instrument_file(path)
         except InstrumentInvalid as invalid:
             invalid_files += 1
-            error_count += len(invalid.errors)
             for error in invalid.errors:
                 click.echo(str(error))
+                warning_count += error.is_warning
+                error_count += not error.is_warning
             continue
-        click.echo(f"OK {path} ({loaded.instrument.id} {loaded.version_key})")
-    valid_files = len(files) - invalid_files
-    summary = f"{len(files)} file(s) checked: {valid_files} valid, {invalid_files} invalid"
-    click.echo(summary + (f" ({error_count} errors)" if error_count else ""))
-    raise SystemExit(1 if invalid_files else 0)
+        for warning in loaded.warnings:
+            click.echo(str(warning))
+        warning_count += len(loaded.warnings)
+        languages = loaded.instrument.languages
+        translated = f", translated into {', '.join(languages[1:])}" if len(languages) > 1 else ""
+        click.echo(f"OK {path} ({loaded.instrument.id} {loaded.version_key}{translated})")
+    checked = len(files) + len(orphans)
+    summary = f"{checked} file(s) checked: {checked - invalid_files} valid, {invalid_files} invalid"
+    counts = [f"{error_count} errors"] if error_count else []
+    counts += [f"{warning_count} warnings"] if warning_count else []
+    click.echo(summary + (f" ({', '.join(counts)})" if counts else ""))
+    raise SystemExit(1 if invalid_files or (strict and warning_count) else 0)
+
+
+def _instrument_files(targets: tuple[Path, ...]) -> tuple[list[Path], list[InstrumentError]]:
+    """Instrument files to check: a translation file named on its own stands for its instrument."""
+    files: list[Path] = []
+    orphans: list[InstrumentError] = []
+    for path in expand_paths(targets):
+        if is_translation_overlay(path):
+            instrument = instrument_of_overlay(path)
+            if instrument is None:
+                message = f"translates {path.name.split('.')[0]}.yaml, which does not exist beside it"
+                orphans.append(InstrumentError("translation-orphan", str(path), None, "", message))
+                continue
+            path = instrument
+        if path not in files:
+            files.append(path)
+    return files, orphans
 
 
 @click.command()
@@ -51,7 +86,67 @@ def schema(out: Path | None) -> None:
         click.echo(f"Wrote {out}", err=True)
 
 
+@click.group()
+def translations() -> None:
+    """Tools for translation files (<name>.<language>.yaml beside an instrument)."""
+
+
+@translations.command(name="template")
+@click.argument("instrument", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", "language", required=True, help="Language code, e.g. es.")
+def translations_template(instrument: Path, language: str) -> None:
+    """Print the entries INSTRUMENT's translation file still lacks, each with its source text as a
+    comment and an empty text to fill in (append them to the file)."""
+    try:
+        text = template(instrument, language)
+    except (InstrumentInvalid, TranslationToolError) as problem:
+        _fail(problem)
+    if not text:
+        click.echo(f"Nothing to add: every text of {instrument} has a '{language}' entry.", err=True)
+        return
+    click.echo(text, nl=False)
+
+
+@translations.command(name="stamp")
+@click.argument(
+    "translation_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--path", "keys", multiple=True, metavar="KEY", help="Stamp only this entry (repeatable); default: all."
+)
+def translations_stamp(translation_file: Path, keys: tuple[str, ...]) -> None:
+    """Record that FILE's translations (or the --path entries) match the current source texts:
+    run it after checking each stale translation against the changed text."""
+    try:
+        result = stamp(translation_file, keys)
+    except (InstrumentInvalid, TranslationToolError) as problem:
+        _fail(problem)
+    for refused in result.problems:
+        click.echo(f"{translation_file}: {refused}", err=True)
+    if result.problems:
+        click.echo("Nothing was changed.", err=True)
+        raise SystemExit(1)
+    for skipped in result.skipped:
+        click.echo(f"skipped {skipped}", err=True)
+    if result.changed:
+        translation_file.write_text(result.text, encoding="utf-8")
+    for key in result.stamped:
+        click.echo(f"stamped {key}")
+    entries = "entry" if len(result.stamped) == 1 else "entries"
+    click.echo(f"{len(result.stamped)} {entries} stamped in {translation_file}")
+
+
+def _fail(problem: Exception) -> NoReturn:
+    if isinstance(problem, InstrumentInvalid):
+        for error in problem.errors:
+            click.echo(str(error), err=True)
+    else:
+        click.echo(str(problem), err=True)
+    raise SystemExit(1)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
     cli.add_command(validate)
     cli.add_command(schema)
+    cli.add_command(translations)

@@ -8,21 +8,21 @@ Pure: the caller passes `line_of` to turn a path into a line of the YAML file.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from app.instruments.errors import InstrumentError, Loc, format_path
-from app.instruments.models import Instrument, Item, LocalizedText, Scale
+from app.instruments.models import Instrument, Item, Scale
+from app.instruments.translations import has_language, missing_entry_hint, overlay_name, text_entries
 
 LineLookup = Callable[[Loc], int | None]
 
 
 class _Findings:
-    def __init__(self, file: str, line_of: LineLookup | None) -> None:
+    def __init__(self, file: str, line_of: LineLookup | None, overlays: Mapping[str, str]) -> None:
         self.file = file
         self.line_of = line_of
+        self.overlays = overlays
         self.errors: list[InstrumentError] = []
 
     def add(self, code: str, loc: Loc, message: str) -> None:
@@ -31,10 +31,18 @@ class _Findings:
 
 
 def check_instrument(
-    instrument: Instrument, *, file: str = "<instrument>", line_of: LineLookup | None = None
+    instrument: Instrument,
+    *,
+    file: str = "<instrument>",
+    line_of: LineLookup | None = None,
+    overlays: Mapping[str, str] | None = None,
 ) -> list[InstrumentError]:
-    """Every cross-field problem in `instrument`, each with its path (and line when `line_of` is given)."""
-    findings = _Findings(file, line_of)
+    """Every cross-field problem in `instrument`, each with its path (and line when `line_of` is given).
+
+    `overlays` names the translation file read for each language (`{"es": "x.es.yaml"}`), so a
+    missing translation says where to add it.
+    """
+    findings = _Findings(file, line_of, overlays or {})
     for check in (
         _check_unique_ids,
         _check_references,
@@ -323,48 +331,51 @@ def _is_scored(instrument: Instrument, item: Item) -> bool:
 
 # --- translations ---------------------------------------------------------------------------
 
-# Fields typed LocalizedText (alone, optional or in a list) anywhere in the model. Reference
-# citations are not among them: they are quoted as published, never translated.
-_TEXT_FIELDS = {"title", "description", "label", "text", "help", "rationale", "steps", "timeframe"}
-
-
-def _localized_texts(model: BaseModel, loc: Loc) -> Iterator[tuple[Loc, LocalizedText]]:
-    for name, value in model:
-        field_loc: Loc = (*loc, name)
-        if isinstance(value, BaseModel):
-            yield from _localized_texts(value, field_loc)
-        elif name in _TEXT_FIELDS and isinstance(value, str | dict):
-            yield field_loc, value
-        elif isinstance(value, list):
-            for position, entry in enumerate(value):
-                if isinstance(entry, BaseModel):
-                    yield from _localized_texts(entry, (*field_loc, position))
-                elif name in _TEXT_FIELDS:
-                    yield (*field_loc, position), entry
-
 
 def _check_translations(instrument: Instrument, findings: _Findings) -> None:
     languages = instrument.languages
-    for loc, value in _localized_texts(instrument, ()):
+    entries = text_entries(instrument)
+    overlays = findings.overlays
+    # A language no text is translated into gets one error, not one per text.
+    untouched = {
+        language
+        for language in languages[1:]
+        if entries and not any(has_language(entry.value, language) for entry in entries)
+    }
+    for index, language in enumerate(languages):
+        if language in untouched:
+            where = overlays.get(language) or overlay_name(findings.file, language)
+            findings.add(
+                "translation-missing",
+                ("languages", index),
+                f"languages lists '{language}', but no text is translated into it; "
+                f"add the translations in {where} beside this file, or remove '{language}'",
+            )
+    for entry in entries:
+        loc, value = entry.loc, entry.value
         if isinstance(value, str):
-            if len(languages) > 1:
-                findings.add(
-                    "translation",
-                    loc,
-                    f"needs one text per language ({', '.join(languages)}), e.g. {languages[0]}: ...",
-                )
-            elif not value.strip():
+            if not value.strip():
                 findings.add("empty-text", loc, "text is empty")
+            for language in languages[1:]:
+                if language not in untouched:
+                    where = overlays.get(language) or overlay_name(findings.file, language)
+                    findings.add(
+                        "translation-missing",
+                        loc,
+                        f"the '{language}' translation is missing; add '{entry.key}' to {where}",
+                    )
             continue
         for language in languages:
+            if language in untouched:
+                continue
             if language not in value:
-                findings.add("translation", loc, f"the '{language}' translation is missing")
+                findings.add("translation-missing", loc, missing_entry_hint(entry.key, language, overlays))
             elif not value[language].strip():
                 findings.add("empty-text", (*loc, language), f"the '{language}' text is empty")
         for language in value:
             if language not in languages:
                 findings.add(
-                    "translation",
+                    "translation-unknown-language",
                     (*loc, language),
                     f"language '{language}' is not declared in languages ({', '.join(languages)})",
                 )

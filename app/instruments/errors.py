@@ -6,6 +6,9 @@ Modelled on pyxform's error codes: authors fix files from the message alone, too
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -16,15 +19,24 @@ class InstrumentError:
     # Where in the document, written like `items[3].scale`; empty for problems with the whole file.
     path: str
     message: str
+    # A warning (such as a translation older than the text it translates) is reported but does not
+    # make the file invalid; `peerready validate --strict` fails on warnings too.
+    severity: Severity = "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
     def __str__(self) -> str:
         location = self.file if self.line is None else f"{self.file}:{self.line}"
         where = f"{location}: {self.path}" if self.path else location
-        return f"{where}: {self.message} [{self.code}]"
+        message = f"warning: {self.message}" if self.is_warning else self.message
+        return f"{where}: {message} [{self.code}]"
 
 
 class InstrumentInvalid(Exception):
-    """An instrument file (or a folder of them) has errors; `errors` lists every one found."""
+    """An instrument file (or a folder of them) has errors; `errors` lists every one found
+    (with any warnings found on the way, which are marked as such)."""
 
     def __init__(self, errors: list[InstrumentError]) -> None:
         self.errors = list(errors)

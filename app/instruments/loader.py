@@ -4,28 +4,37 @@ Steps, each of which stops at the first stage that finds problems (later stages 
 1. bytes: size limit (before anything is parsed), NUL bytes, UTF-8;
 2. YAML: one document, a mapping at the top, no anchors/aliases/custom tags, text keys, no duplicates;
 3. types: the Pydantic model, each error mapped back to a line through ruamel's round-trip positions;
-4. cross-checks (`app.instruments.checks`).
+4. cross-checks (`app.instruments.checks`);
+5. translations: each `<name>.<language>.yaml` beside the file goes through steps 1-2, its entries
+   are folded into the texts (`app.instruments.translations`), and the result is checked again.
+   Stale translations are warnings: reported, but the instrument still loads.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarstring import FoldedScalarString
 
 from app.instruments.checks import check_instrument
 from app.instruments.errors import InstrumentError, InstrumentInvalid, Loc, format_path
 from app.instruments.models import Instrument, StrictModel
+from app.instruments.translations import apply_overlay, overlay_files, read_overlay
 
 MAX_INSTRUMENT_BYTES = 2 * 1024 * 1024
 # Real instruments nest about 7 levels; the limit keeps the recursive composer far from Python's stack limit.
@@ -42,10 +51,30 @@ _ALLOWED_TAGS = {
 @dataclass(frozen=True)
 class LoadedInstrument:
     instrument: Instrument
-    source_text: str
-    # sha256 (hex) of the file's bytes.
-    content_hash: str
+    # Makes (snapshot text, content hash) on first use: see `source_text`.
+    snapshot: Callable[[], tuple[str, str]] = field(repr=False, compare=False)
     path: str | None = None
+    # Problems that do not make the file invalid, such as stale translations.
+    warnings: tuple[InstrumentError, ...] = ()
+    # The translation files folded in, as named in messages.
+    translation_files: tuple[str, ...] = ()
+
+    @cached_property
+    def _snapshot(self) -> tuple[str, str]:
+        return self.snapshot()
+
+    @property
+    def source_text(self) -> str:
+        """What an assessment stores as its snapshot: the file's text or, when translation files
+        were read, one combined document with every translation inline (`_combined_document`).
+        Writing that document is slow next to loading, so it is made only when asked for."""
+        return self._snapshot[0]
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 (hex) of the file's bytes, or of the combined document, so it covers the
+        translations: editing a translation file gives a new snapshot."""
+        return self._snapshot[1]
 
     @property
     def version_key(self) -> str:
@@ -54,8 +83,59 @@ class LoadedInstrument:
         return f"{self.instrument.version}+{self.content_hash[:12]}"
 
 
+@dataclass(frozen=True)
+class TranslationSource:
+    """A translation overlay file's bytes (or the error met reading it)."""
+
+    language: str
+    source: str
+    data: bytes = b""
+    error: InstrumentInvalid | None = None
+
+
 def load_instrument_file(path: str | Path) -> LoadedInstrument:
+    """Load an instrument file together with its translation files (`<name>.<language>.yaml`)."""
     path = Path(path)
+    source = str(path)
+    data = _read_file(path)
+    translations = []
+    for language, overlay in overlay_files(path):
+        try:
+            translations.append(TranslationSource(language, str(overlay), _read_file(overlay)))
+        except InstrumentInvalid as invalid:
+            translations.append(TranslationSource(language, str(overlay), error=invalid))
+    return _load(data, source=source, path=source, translations=translations)
+
+
+def load_instrument_text(text: str | bytes, *, source: str) -> LoadedInstrument:
+    """Load an instrument from its text; `source` names it in error messages."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return _load(data, source=source, path=None)
+
+
+def load_source_document(path: str | Path) -> tuple[Instrument, str]:
+    """The instrument of a file as written, without its translation files and without the
+    cross-checks (so an untranslated file still loads), with the file's text. Translation tools
+    use it to read the source texts; an assessment never does."""
+    source = str(path)
+    data = _read_file(Path(path))
+    text = _decode(data, source)
+    root = _parse(text, source)
+    return _validate(root, source, YamlLocator(root)), text
+
+
+def read_text_file(path: str | Path) -> str:
+    """A file's text, with an instrument file's limits (size, NUL bytes, UTF-8)."""
+    return _decode(_read_file(Path(path)), str(path))
+
+
+def parse_document(text: str, source: str, *, shape: str = "a mapping") -> tuple[Any, YamlLocator]:
+    """A YAML text as a round-trip tree (quotes kept) with the same safety checks as an instrument."""
+    root = _parse(text, source, shape=shape, preserve_quotes=True)
+    return root, YamlLocator(root)
+
+
+def _read_file(path: Path) -> bytes:
     source = str(path)
     if not path.is_file():
         raise _invalid("not-a-file", source, "not a regular file")
@@ -67,26 +147,181 @@ def load_instrument_file(path: str | Path) -> LoadedInstrument:
             data = stream.read(MAX_INSTRUMENT_BYTES + 1)
     except OSError as error:
         raise _invalid("unreadable", source, f"cannot read the file ({error.strerror})") from None
-    return _load(data, source=source, path=source)
+    if len(data) > MAX_INSTRUMENT_BYTES:
+        raise _too_large(source)
+    return data
 
 
-def load_instrument_text(text: str | bytes, *, source: str) -> LoadedInstrument:
-    """Load an instrument from its text; `source` names it in error messages."""
-    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-    return _load(data, source=source, path=None)
-
-
-def _load(data: bytes, *, source: str, path: str | None) -> LoadedInstrument:
+def _load(
+    data: bytes, *, source: str, path: str | None, translations: Sequence[TranslationSource] = ()
+) -> LoadedInstrument:
     if len(data) > MAX_INSTRUMENT_BYTES:
         raise _too_large(source)
     text = _decode(data, source)
     root = _parse(text, source)
     locator = YamlLocator(root)
     instrument = _validate(root, source, locator)
-    errors = check_instrument(instrument, file=source, line_of=locator.line_of)
-    if errors:
-        raise _invalid_all(errors)
-    return LoadedInstrument(instrument, text, hashlib.sha256(data).hexdigest(), path)
+
+    def file_snapshot() -> tuple[str, str]:
+        return text, hashlib.sha256(data).hexdigest()
+
+    snapshot: Callable[[], tuple[str, str]] = file_snapshot
+    overlay_findings: list[InstrumentError] = []
+    read: dict[str, str] = {}
+    if translations:
+        folded, overlay_findings, read = _read_translations(instrument, translations, source, locator)
+        if folded:
+            combined = _plain(root)
+            _fold_translations(combined, folded)
+            instrument = _validate_data(combined, source, locator)
+            files = list(read.values())
+
+            def combined_snapshot() -> tuple[str, str]:
+                document = _combined_document(text, source, folded, files)
+                return document, hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+            snapshot = combined_snapshot
+    errors = check_instrument(instrument, file=source, line_of=locator.line_of, overlays=read)
+    findings = [*errors, *overlay_findings]
+    if any(not finding.is_warning for finding in findings):
+        raise _invalid_all(findings)
+    warnings = tuple(_sorted(findings))
+    return LoadedInstrument(instrument, snapshot, path, warnings, tuple(read.values()))
+
+
+# --- 5. translations --------------------------------------------------------------------------
+
+
+def _read_translations(
+    instrument: Instrument, translations: Sequence[TranslationSource], source: str, locator: YamlLocator
+) -> tuple[dict[str, dict[Loc, str]], list[InstrumentError], dict[str, str]]:
+    """The translations of each language (by location in the instrument document), every problem
+    found in the translation files, and the file read for each language."""
+    languages = instrument.languages
+    folded: dict[str, dict[Loc, str]] = {}
+    findings: list[InstrumentError] = []
+    read: dict[str, str] = {}
+    name = Path(source).name
+    for translation in translations:
+        language = translation.language
+        if language not in languages[1:]:
+            role = (
+                "is the source language of" if language == languages[0] else "is not listed in languages of"
+            )
+            findings.append(
+                InstrumentError(
+                    "translation-undeclared",
+                    translation.source,
+                    None,
+                    "",
+                    f"translates into '{language}', which {role} {name} ({', '.join(languages)}); "
+                    f"list '{language}' there after the source language, or remove this file",
+                )
+            )
+            continue
+        if language in read:
+            findings.append(
+                InstrumentError(
+                    "translation-duplicate",
+                    translation.source,
+                    None,
+                    "",
+                    f"{read[language]} already translates {name} into '{language}'; keep one file",
+                )
+            )
+            continue
+        read[language] = translation.source
+        if translation.error is not None:
+            findings.extend(translation.error.errors)
+            continue
+        try:
+            overlay_text = _decode(translation.data, translation.source)
+            # The safe composer: several times faster than round-trip parsing, and a node tree
+            # still gives every entry's line.
+            overlay_node, overlay_data = _compose(overlay_text, translation.source, OVERLAY_SHAPE, typ="safe")
+        except InstrumentInvalid as invalid:
+            findings.extend(invalid.errors)
+            continue
+        overlay, problems = read_overlay(
+            overlay_data,
+            language=language,
+            file=translation.source,
+            line_of=NodeLocator(overlay_node).line_of,
+        )
+        found, more = apply_overlay(
+            instrument, overlay, instrument_file=source, line_of_source=locator.line_of
+        )
+        findings.extend([*problems, *more])
+        if found:
+            folded[language] = found
+    return folded, findings, read
+
+
+def _fold_translations(root: Any, folded: dict[str, dict[Loc, str]]) -> None:
+    """Write each translation into a document tree (plain or round-trip): `text: A` becomes
+    `text: {en: A, es: B}`."""
+    source_language = str(root["languages"][0])
+    for language, translations in folded.items():
+        for loc, translated in translations.items():
+            parent = root
+            for part in loc[:-1]:
+                parent = parent[part]
+            current = parent[loc[-1]]
+            if not isinstance(current, dict):
+                if isinstance(parent, CommentedMap | CommentedSeq):
+                    current = CommentedMap([(source_language, current)])
+                    if parent.fa.flow_style():
+                        current.fa.set_flow_style()  # inside {...} the new mapping is written {...} too
+                else:
+                    current = {source_language: current}
+                parent[loc[-1]] = current
+            current[language] = folded_scalar(translated) if isinstance(current, CommentedMap) else translated
+
+
+def folded_scalar(value: str, width: int = 92) -> str:
+    """A long one-paragraph text as a `>-` block folded at word boundaries (plain otherwise), the
+    way authors write long texts; loading it gives back exactly `value`."""
+    if len(value) <= width or " ".join(value.split()) != value:
+        return value
+    folded = FoldedScalarString(value)
+    positions, column, index = [], 0, 0
+    for word in value.split(" "):
+        if column and column + 1 + len(word) > width:
+            positions.append(index - 1)  # the space before this word becomes a line break
+            column = len(word)
+        else:
+            column = column + 1 + len(word) if column else len(word)
+        index += len(word) + 1
+    folded.fold_pos = positions
+    result: str = folded
+    return result
+
+
+def dump_document(root: Any) -> str:
+    """A round-trip YAML tree as text, indented like the shipped files. Long texts are never
+    re-wrapped (they keep the line breaks they were read with, see `folded_scalar`)."""
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    stream = StringIO()
+    yaml.dump(root, stream)
+    return stream.getvalue()
+
+
+def _combined_document(
+    text: str, source: str, folded: dict[str, dict[Loc, str]], translation_files: list[str]
+) -> str:
+    """The instrument with its translations inline, as YAML: the snapshot an assessment stores.
+
+    It is an instrument file in the inline format (`text: {en: ..., es: ...}`), so a snapshot loads
+    on its own, without the translation files, and any change to them gives a new content hash.
+    The file is parsed again (keeping its quotes and comments) so the snapshot reads like it.
+    """
+    root = _parse(text, source, preserve_quotes=True)
+    _fold_translations(root, folded)
+    names = ", ".join(Path(name).name for name in translation_files)
+    header = f"# Snapshot: {Path(source).name} with the translations of {names} written inline.\n"
+    return header + dump_document(root)
 
 
 # --- 1. bytes -------------------------------------------------------------------------------
@@ -111,13 +346,26 @@ def _decode(data: bytes, source: str) -> str:
 # --- 2. YAML --------------------------------------------------------------------------------
 
 
-def _parse(text: str, source: str) -> Any:
-    yaml = YAML(typ="rt")
+_INSTRUMENT_SHAPE = "a mapping of fields (id:, version:, ...)"
+OVERLAY_SHAPE = "a mapping of text paths (title:, items.x.text:, ...)"
+
+
+def _parse(text: str, source: str, *, shape: str = _INSTRUMENT_SHAPE, preserve_quotes: bool = False) -> Any:
+    """The document as a round-trip tree (which knows every key's line)."""
+    return _compose(text, source, shape, typ="rt", preserve_quotes=preserve_quotes)[1]
+
+
+def _compose(
+    text: str, source: str, shape: str, *, typ: str, preserve_quotes: bool = False
+) -> tuple[Node, Any]:
+    """The composed node tree and the constructed document, after the structure checks."""
+    yaml = YAML(typ=typ)
     yaml.max_depth = MAX_NESTING
+    yaml.preserve_quotes = preserve_quotes
     try:
         constructor, parser = yaml.get_constructor_parser(text)
         try:
-            return _compose_and_construct(constructor, parser, source)
+            return _compose_and_construct(constructor, parser, source, shape)
         finally:
             parser.dispose()
     except MaxDepthExceededError as error:
@@ -138,7 +386,7 @@ def _parse(text: str, source: str) -> Any:
         raise _invalid("invalid-value", source, f"holds a value that cannot be read: {error}") from None
 
 
-def _compose_and_construct(constructor: Any, parser: Any, source: str) -> Any:
+def _compose_and_construct(constructor: Any, parser: Any, source: str, shape: str) -> tuple[Node, Any]:
     composer = constructor.composer
     if not composer.check_node():
         raise _invalid("empty", source, "the file has no content, only comments")
@@ -147,9 +395,9 @@ def _compose_and_construct(constructor: Any, parser: Any, source: str) -> Any:
         line = parser.peek_event().start_mark.line + 1
         message = "holds more than one YAML document (a second '---'); put one instrument per file"
         raise _invalid("multiple-documents", source, message, line=line)
-    _raise_structure_errors(node, source)
+    _raise_structure_errors(node, source, shape)
     # Only now is the tree built: it has no aliases left that could expand.
-    return constructor.construct_document(node)
+    return node, constructor.construct_document(node)
 
 
 def _syntax_error(error: MarkedYAMLError, source: str) -> InstrumentError:
@@ -164,18 +412,18 @@ def _syntax_error(error: MarkedYAMLError, source: str) -> InstrumentError:
     return InstrumentError("yaml-syntax", source, line, "", f"YAML syntax: {message}")
 
 
-def _raise_structure_errors(root: Node, source: str) -> None:
+def _raise_structure_errors(root: Node, source: str, shape: str = _INSTRUMENT_SHAPE) -> None:
     """Reject what YAML allows but instruments must not use, from the composed tree.
 
     The walk visits each node object once: an alias is the same object as its anchor, so an
     alias bomb costs no more than its text and is refused before anything expands it.
     """
     if not isinstance(root, MappingNode):
-        shape = "a list" if isinstance(root, SequenceNode) else "a single value"
+        found = "a list" if isinstance(root, SequenceNode) else "a single value"
         raise _invalid(
             "not-a-mapping",
             source,
-            f"the file must be a mapping of fields (id:, version:, ...), not {shape}",
+            f"the file must be {shape}, not {found}",
             line=root.start_mark.line + 1,
         )
     errors: list[InstrumentError] = []
@@ -245,8 +493,36 @@ class YamlLocator:
         return line
 
 
+class NodeLocator:
+    """The same lookup as `YamlLocator`, on a composed node tree (from the faster safe composer)."""
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+
+    def line_of(self, loc: Loc) -> int:
+        node = self.root
+        line = int(node.start_mark.line) + 1
+        for part in loc:
+            child = None
+            if isinstance(node, MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, ScalarNode) and key.value == part:
+                        line, child = int(key.start_mark.line) + 1, value
+                        break
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                child = node.value[part]
+                line = int(child.start_mark.line) + 1
+            if child is None:
+                break
+            node = child
+        return line
+
+
 def _validate(root: Any, source: str, locator: YamlLocator) -> Instrument:
-    data = _plain(root)
+    return _validate_data(_plain(root), source, locator)
+
+
+def _validate_data(data: Any, source: str, locator: YamlLocator) -> Instrument:
     try:
         return Instrument.model_validate(data)
     except ValidationError as validation:
@@ -365,8 +641,16 @@ def _invalid(code: str, source: str, message: str, *, line: int | None = None) -
     return InstrumentInvalid([InstrumentError(code, source, line, "", message)])
 
 
+def _sorted(errors: list[InstrumentError]) -> list[InstrumentError]:
+    """By file (in the order the files were first named), then by line."""
+    order: dict[str, int] = {}
+    for error in errors:
+        order.setdefault(error.file, len(order))
+    return sorted(errors, key=lambda error: (order[error.file], error.line is None, error.line or 0))
+
+
 def _invalid_all(errors: list[InstrumentError]) -> InstrumentInvalid:
-    errors = sorted(errors, key=lambda error: (error.line is None, error.line or 0))
+    errors = _sorted(errors)
     if len(errors) > MAX_REPORTED_ERRORS:
         first = errors[0]
         more = InstrumentError(

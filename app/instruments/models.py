@@ -204,11 +204,14 @@ class Instrument(StrictModel):
 
 
 def text(value: LocalizedText | None, lang: str = "en") -> str:
-    """The text in `lang`, falling back to the source language."""
+    """The text in `lang` (`es-MX` falls back to `es`), else in the source language (listed first)."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if lang in value:
         return value[lang]
+    base = lang.split("-")[0]
+    if base in value:
+        return value[base]
     return next(iter(value.values()))

@@ -12,6 +12,7 @@ from app.config import get_settings
 from app.instruments.errors import InstrumentError, InstrumentInvalid
 from app.instruments.loader import LoadedInstrument, load_instrument_file
 from app.instruments.models import Instrument
+from app.instruments.translations import is_translation_overlay, source_files
 
 INSTRUMENT_SUFFIXES = (".yaml", ".yml")
 
@@ -22,11 +23,15 @@ def instruments_directory() -> Path:
 
 
 def instrument_files(directory: str | Path) -> list[Path]:
-    """Instrument files directly in `directory`; names starting with `_` are drafts or fragments."""
+    """Instrument files directly in `directory`; names starting with `_` are drafts or fragments,
+    and `<name>.<language>.yaml` files are translations of `<name>.yaml`, loaded with it."""
     return sorted(
         path
         for path in Path(directory).iterdir()
-        if path.is_file() and path.suffix in INSTRUMENT_SUFFIXES and not path.name.startswith(("_", "."))
+        if path.is_file()
+        and path.suffix in INSTRUMENT_SUFFIXES
+        and not path.name.startswith(("_", "."))
+        and not is_translation_overlay(path)
     )
 
 
@@ -90,13 +95,25 @@ def json_schema() -> dict[str, Any]:
 
 
 def _load_cached(path: Path) -> LoadedInstrument:
-    # The web app looks instruments up on many requests; re-parse only when the file changes.
-    status = path.stat()
-    return _load_file_version(path, status.st_mtime_ns, status.st_size)
+    # The web app looks instruments up on many requests; re-parse only when the file or one of
+    # its translation files changes.
+    return _load_file_version(path, files_stamp(path))
+
+
+def files_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, modification time and size of an instrument file and its translation files."""
+    stamps = []
+    for file in source_files(path):
+        try:
+            status = file.stat()
+        except OSError:  # removed meanwhile: loading it reports the problem
+            continue
+        stamps.append((file.name, status.st_mtime_ns, status.st_size))
+    return tuple(stamps)
 
 
 @lru_cache(maxsize=128)
-def _load_file_version(path: Path, _mtime_ns: int, _size: int) -> LoadedInstrument:
+def _load_file_version(path: Path, _stamp: tuple[tuple[str, int, int], ...]) -> LoadedInstrument:
     return load_instrument_file(path)
 
 

@@ -34,23 +34,22 @@ def instruments_directory(directory: Path | None = None) -> Path:
     return get_settings().instruments_dir or INSTRUMENTS_DIR
 
 
-_files: dict[Path, tuple[tuple[int, int], object]] = {}
+_files: dict[Path, tuple[tuple[tuple[str, int, int], ...], object]] = {}
 
 
 def available_instruments(directory: Path | None = None) -> list:
     """The instruments a new assessment may use (`LoadedInstrument`s), sorted by title.
 
-    Files are parsed again only when their size or modification time changes. A broken file is
-    skipped here (`peerready instruments check` reports it): one bad file must not stop agencies
-    from starting cycles with the good ones.
+    Files are parsed again only when their size or modification time changes, or a translation
+    file's does. A broken file is skipped here (`peerready instruments check` reports it): one bad
+    file must not stop agencies from starting cycles with the good ones.
     """
     from app.instruments.loader import load_instrument_file
-    from app.instruments.registry import instrument_files
+    from app.instruments.registry import files_stamp, instrument_files
 
     found = []
     for path in instrument_files(instruments_directory(directory)):
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        stamp = files_stamp(path)  # the file and its translations (x.es.yaml)
         cached = _files.get(path)
         if cached is None or cached[0] != stamp:
             try:

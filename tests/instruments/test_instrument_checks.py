@@ -360,7 +360,7 @@ CASES = {
     "undeclared language": (
         "title: Mini readiness check",
         "title: {en: Mini, fr: Mini}",
-        "translation",
+        "translation-unknown-language",
         "title.fr",
         "title:",
         1,
@@ -422,11 +422,22 @@ def test_scale_with_one_repeated_score_explains_what_is_needed():
     )
 
 
+def test_a_declared_language_nothing_is_translated_into_is_one_error():
+    text = replace_once("languages: [en]", "languages: [en, es]")
+    errors = errors_of(text)
+    assert [(e.code, e.path) for e in errors] == [("translation-missing", "languages[1]")]
+    assert errors[0].line == line_of(text, "languages:")
+    assert errors[0].message == (
+        "languages lists 'es', but no text is translated into it; "
+        "add the translations in mini.es.yaml beside this file, or remove 'es'"
+    )
+
+
 def test_bilingual_instrument_reports_every_untranslated_text():
     text = replace_once("languages: [en]", "languages: [en, es]")
-    paths = {error.path for error in errors_of(text) if error.code == "translation"}
+    text = replace_once("title: Mini readiness check", "title: {en: Mini, es: Mini}", text)
+    paths = {error.path for error in errors_of(text) if error.code == "translation-missing"}
     assert {
-        "title",
         "groups[0].label",
         "scales[0].label",
         "scales[0].options[0].label",
@@ -439,13 +450,17 @@ def test_bilingual_instrument_reports_every_untranslated_text():
         "actions[0].steps[1]",
         "actions[0].timeframe",
     } <= paths
+    assert "title" not in paths
 
 
-def test_missing_translation_names_the_language():
+def test_missing_translation_names_the_language_and_the_key_to_add():
     text = replace_once("languages: [en]", "languages: [en, es]")
     text = replace_once("title: Mini readiness check", "title: {en: Mini check}", text)
-    error = assert_reported(text, "translation", "title", "title: {en")
+    text = replace_once("    label: Leaders\n", "    label: {en: Leaders, es: Líderes}\n", text)
+    error = assert_reported(text, "translation-missing", "title", "title: {en")
     assert error.message == "the 'es' translation is missing"
+    error = assert_reported(text, "translation-missing", "groups[1].label", "label: Staff")
+    assert error.message == "the 'es' translation is missing; add 'groups.staff.label' to mini.es.yaml"
 
 
 def test_single_language_accepts_a_mapping_with_that_language():

@@ -17,6 +17,7 @@ from app.db.models import (
     PlanItem,
     PlanStatus,
 )
+from app.instruments.loader import load_instrument_file
 from app.paths import INSTRUMENTS_DIR
 from app.scoring import ResponseInput, score_responses
 from app.services import assessments, instruments_store, invitations, scores
@@ -52,7 +53,8 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
     assert assessment.expected_respondents == 12 and assessment.previous_assessment_id is None
     assert created.headers["location"] == f"/assessments/{assessment.id}/invitations?created=1"
     version = db.get(InstrumentVersion, assessment.instrument_version_id)
-    assert version.source_yaml == (INSTRUMENTS_DIR / "readiness-full.yaml").read_text(encoding="utf-8")
+    # The snapshot is the file with its Spanish translations written inline.
+    assert version.source_yaml == load_instrument_file(INSTRUMENTS_DIR / "readiness-full.yaml").source_text
 
     made = client.post(
         f"/assessments/{assessment.id}/invitations",
@@ -138,7 +140,8 @@ def test_bad_cycle_input_and_other_agencies_are_refused(client, db):
 
 def test_instrument_edits_never_change_a_started_assessment(db, tmp_path):
     cast = make_cast(db)
-    shutil.copy(INSTRUMENTS_DIR / "quick-check.yaml", tmp_path / "quick-check.yaml")
+    for name in ("quick-check.yaml", "quick-check.es.yaml"):  # the instrument and its Spanish
+        shutil.copy(INSTRUMENTS_DIR / name, tmp_path / name)
     assessment = assessments.create_assessment(
         db,
         user=cast.lead_a,
