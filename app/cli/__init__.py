@@ -4,6 +4,7 @@ import click
 
 from app.cli import accounts as accounts_commands
 from app.cli import instruments as instruments_commands
+from app.cli import jobs as jobs_commands
 from app.cli import portfolio as portfolio_commands
 from app.cli import reports as reports_commands
 from app.cli import scoring as scoring_commands
@@ -23,6 +24,7 @@ for module in (
     reports_commands,
     portfolio_commands,
     scoring_commands,
+    jobs_commands,
 ):
     module.register(cli)
 
