@@ -27,10 +27,12 @@ from app.jobs.models import Job
 from app.jobs.queue import get_queue
 from app.jobs.registry import JobKind, Output, Prepared, register, unregister
 from app.jobs.runner import JobContext
+from app.paths import INSTRUMENTS_DIR
 from app.reports.sample import sample_respondents, snapshot_instrument, store_assessment
 from tests.helpers.auth import Cast, make_cast
 
 ROOT = Path(__file__).resolve().parents[2]
+QUICK_CHECK = INSTRUMENTS_DIR / "quick-check.yaml"  # a short instrument: a short report, a quick render
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def small_assessment(
     db: Session, organization: Organization, *, name: str = "Baseline", people: int = 4
 ) -> Assessment:
     """A cycle with a few respondents: a short report that renders in well under a second."""
-    version, instrument = snapshot_instrument(db)
+    version, instrument = snapshot_instrument(db, QUICK_CHECK)
     assessment = store_assessment(
         db,
         organization=organization,
