@@ -218,3 +218,9 @@ def queue_data_dir(tmp_path: Path, engine: Engine) -> Iterator[Path]:
         yield data_dir
     finally:
         queue.flush()
+
+
+@pytest.fixture
+def settings(immediate_settings: Settings) -> Settings:
+    """The app fixture of tests/conftest.py runs with the immediate queue in this folder."""
+    return immediate_settings

@@ -123,7 +123,9 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> Output:
     rendered: list[str] = []
     first: tuple[Path, str] | None = None
     for number, paper in enumerate(papers):
-        ctx.progress(number, len(papers), f"Preparing the {PAPER_LABELS[paper]} PDF")
+        ctx.progress(
+            number, len(papers), f"Preparing the {PAPER_LABELS[paper]} PDF ({number + 1} of {len(papers)})"
+        )
         with ctx.session() as session:
             if ctx.user is not None:
                 access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)

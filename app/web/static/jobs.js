@@ -25,7 +25,7 @@
       bar.value = p.percent;
       bar.textContent = p.percent + "%";
     }
-    var text = (p.total ? p.done + " of " + p.total + (p.message ? ": " : "") : "") + (p.message || "");
+    var text = p.message || (p.total ? p.done + " of " + p.total : "");
     var message = byId("job-message");
     if (message.textContent !== text) { message.textContent = text; }
     byId("job-error-text").textContent = job.error || "";
