@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
 from typing import Any
 
 from huey import MemoryHuey, PostgresHuey, SqliteHuey, crontab
@@ -27,6 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from app.config import Settings
 from app.jobs import runner
+from app.jobs.registry import Periodic, periodic_work
 
 log = logging.getLogger("peerready.jobs")
 
@@ -91,7 +91,8 @@ class JobQueue:
         self.mode = queue_mode(settings)
         self.huey = build_huey(settings)
         self._run_task = self.huey.task(name=TASK_NAME, context=True, retry_backoff=RETRY_BACKOFF)(self._run)
-        self.huey.periodic_task(crontab(minute="*"), name="peerready.reap_stale_jobs")(self._reap)
+        for work in periodic_work():
+            self._register_periodic(work)
 
     @property
     def immediate(self) -> bool:
@@ -136,8 +137,13 @@ class JobQueue:
             requeue=lambda handed_back: self.enqueue(handed_back),
         )
 
-    def _reap(self) -> None:
-        runner.reap_stale(self.engine)
+    def _register_periodic(self, work: Periodic) -> None:
+        def run_periodic() -> None:
+            work.run(self.engine, self.settings)
+
+        run_periodic.__name__ = work.name
+        schedule = crontab(minute=f"*/{work.every_minutes}")
+        self.huey.periodic_task(schedule, name=f"peerready.{work.name}")(run_periodic)
 
     def run_consumer(self, *, workers: int = 1) -> None:
         """Run until SIGINT/SIGTERM: `workers` threads take jobs, a scheduler thread enqueues
@@ -149,17 +155,20 @@ class JobQueue:
         )
         consumer.run()
 
-    def run_burst(self, *, now: datetime | None = None) -> int:
+    def run_burst(self) -> int:
         """Run every job that is due (queued, or a retry whose delay is over), then return how many
-        messages were handled. Periodic tasks run once first."""
+        messages were handled. Periodic work runs once first."""
         runner.SHUTTING_DOWN.clear()
         huey = self.huey
         storage = huey.storage
         if hasattr(storage, "blocking"):
             storage.blocking = False  # PostgreSQL: do not wait on LISTEN when the queue is empty
         handled = 0
-        for task in huey.read_periodic(now or huey._get_timestamp()):
-            huey.execute(task)
+        for work in periodic_work():
+            try:
+                work.run(self.engine, self.settings)
+            except Exception:
+                log.exception("Periodic work %s failed", work.name)
         while not runner.SHUTTING_DOWN.is_set():
             for task in huey.read_schedule(huey._get_timestamp()):
                 huey.enqueue(task)

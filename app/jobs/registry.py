@@ -9,6 +9,10 @@ A kind has two halves:
 
 New kinds (e.g. sending an invitation email) register themselves with `register(JobKind(...))` in
 their own module, listed in BUILTIN_MODULES so the worker process loads them too.
+
+Periodic work ("send the reminders that are due") registers with `register_periodic(Periodic(...))`:
+the worker runs it every `every_minutes` minutes, and `peerready worker --burst` runs it once. It must
+be idempotent: find what is due in the database, do it, mark it done.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.config import Settings
@@ -66,7 +71,15 @@ class JobKind:
     audit_action: str = "job.download"
 
 
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    every_minutes: int
+    run: Callable[[Engine, Settings], None]
+
+
 _KINDS: dict[str, JobKind] = {}
+_PERIODIC: dict[str, Periodic] = {}
 _loaded = False
 
 
@@ -77,6 +90,18 @@ def register(kind: JobKind) -> JobKind:
 
 def unregister(name: str) -> None:
     _KINDS.pop(name, None)
+
+
+def register_periodic(work: Periodic) -> Periodic:
+    if not 1 <= work.every_minutes <= 60 or 60 % work.every_minutes:
+        raise ValueError("every_minutes must divide 60 (1, 2, 5, 10, 15, 30, 60).")
+    _PERIODIC[work.name] = work
+    return work
+
+
+def periodic_work() -> list[Periodic]:
+    _load_builtins()
+    return [_PERIODIC[name] for name in sorted(_PERIODIC)]
 
 
 def _load_builtins() -> None:

@@ -33,7 +33,7 @@ from app.db.models import User, utcnow
 from app.errors import PeerReadyError
 from app.jobs import store
 from app.jobs.models import Job
-from app.jobs.registry import Output, get_kind
+from app.jobs.registry import Output, Periodic, get_kind, register_periodic
 
 log = logging.getLogger("peerready.jobs")
 
@@ -272,3 +272,10 @@ def reap_stale(engine: Engine) -> list[int]:
     if reaped:
         log.warning("Marked %d job(s) whose worker stopped as failed: %s", len(reaped), reaped)
     return reaped
+
+
+def _reap_periodically(engine: Engine, settings: Settings) -> None:
+    reap_stale(engine)
+
+
+register_periodic(Periodic("reap_stale_jobs", every_minutes=1, run=_reap_periodically))

@@ -187,6 +187,8 @@ def _sites(n: int) -> str:
 
 
 def run_batch(ctx: JobContext, params: dict[str, Any]) -> Output:
+    if ctx.user is None:
+        raise NotFound("The account that started this batch no longer exists.")
     ids = [int(i) for i in params["assessment_ids"]]
     paper = str(params["paper"])
     total = len(ids)
@@ -203,7 +205,7 @@ def run_batch(ctx: JobContext, params: dict[str, Any]) -> Output:
             try:
                 with ctx.session() as session:
                     # Access is checked again: it may have been withdrawn since the batch started.
-                    access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)  # type: ignore[arg-type]
+                    access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)
                     context = build_report_context(session, assessment_id=assessment_id, paper=paper)
             except PeerReadyError as exc:
                 skipped.append({"assessment_id": assessment_id, "reason": exc.message})
