@@ -159,6 +159,14 @@ class JobQueue:
         """Run every job that is due (queued, or a retry whose delay is over), then return how many
         messages were handled. Periodic work runs once first."""
         runner.SHUTTING_DOWN.clear()
+        previous = _stop_on_signals() if threading.current_thread() is threading.main_thread() else {}
+        try:
+            return self._burst()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _burst(self) -> int:
         huey = self.huey
         storage = huey.storage
         if hasattr(storage, "blocking"):
@@ -178,6 +186,17 @@ class JobQueue:
             huey.execute(task)
             handled += 1
         return handled
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGINT/SIGTERM during a burst: the running job hands itself back at its next step and the
+    burst ends after it, like the consumer's graceful stop."""
+
+    def stop(signum: int, frame: Any) -> None:
+        log.info("Received %s: stopping after the current step.", signal.Signals(signum).name)
+        runner.SHUTTING_DOWN.set()
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 _QUEUES: dict[tuple[Any, ...], JobQueue] = {}
