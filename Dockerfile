@@ -29,4 +29,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # SECRET_KEY must be provided at run time (the app refuses to start in production without it).
+# Background jobs: run a second container from this image with the same settings and volume and
+# the command `peerready worker` (it stops gracefully on SIGTERM, as `docker stop` sends).
 CMD ["sh", "-c", "peerready db upgrade && exec peerready serve --host 0.0.0.0 --port 8000"]

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     base_url: str = Field(
         default="http://127.0.0.1:8000", validation_alias=AliasChoices("PEERREADY_BASE_URL")
     )
+    # Background jobs (app/jobs). "auto": huey on PostgreSQL when DATABASE_URL is PostgreSQL, else
+    # a SQLite queue file in the data folder. "immediate" runs each job inside the call that starts
+    # it (tests, or a one-process setup with no worker).
+    queue: Literal["auto", "sqlite", "postgres", "immediate"] = Field(
+        default="auto", validation_alias=AliasChoices("PEERREADY_QUEUE")
+    )
+    job_retries: int = Field(default=2, ge=0, le=10, validation_alias=AliasChoices("PEERREADY_JOB_RETRIES"))
+    job_retry_delay: float = Field(
+        default=10.0, ge=0, le=3600, validation_alias=AliasChoices("PEERREADY_JOB_RETRY_DELAY")
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

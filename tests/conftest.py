@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+import app.db.tables  # noqa: F401  (every table, for emptying them all)
 from app.config import Settings
 from app.db import migrate
 from app.db.engine import make_engine

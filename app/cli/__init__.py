@@ -5,6 +5,7 @@ import click
 from app.cli import accounts as accounts_commands
 from app.cli import backup as backup_commands
 from app.cli import instruments as instruments_commands
+from app.cli import jobs as jobs_commands
 from app.cli import portfolio as portfolio_commands
 from app.cli import reports as reports_commands
 from app.cli import scoring as scoring_commands
@@ -25,6 +26,7 @@ for module in (
     portfolio_commands,
     scoring_commands,
     backup_commands,
+    jobs_commands,
 ):
     module.register(cli)
 

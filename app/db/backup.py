@@ -54,7 +54,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
-import app.db.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import app.db.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from app.config import Settings
 from app.db.migrate import alembic_config
 from app.errors import PeerReadyError

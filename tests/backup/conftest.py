@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+import app.db.tables  # noqa: F401  (every table)
 from app.config import Settings
 from app.db.engine import make_engine
 from tests.conftest import PG_ADMIN_URL

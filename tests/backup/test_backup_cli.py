@@ -16,10 +16,13 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
+from app.db import migrate
 from app.db.engine import make_engine
 from app.db.models import Organization
 from tests.backup.conftest import all_rows, archive_tables, rewrite_archive, url_of
 from tests.helpers.auth import make_cast
+
+HEAD = migrate.head_revision()  # the schema revision a fresh backup records
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +99,7 @@ def test_demo_moves_from_sqlite_to_postgresql_and_back_through_the_cli(tmp_path,
 
     made = peerready("backup", "--out", str(tmp_path / "from-sqlite.zip"), data_dir=first)
     assert made.returncode == 0, made.stderr
-    assert made.stdout.startswith("Backed up ") and "schema revision 0001" in made.stdout
+    assert made.stdout.startswith("Backed up ") and f"schema revision {HEAD}" in made.stdout
 
     postgres = empty_database("postgres")
     into_postgres = peerready(
@@ -188,7 +191,10 @@ DAMAGE = {
         {"table": "user", "lines": _flip_a_character, "fix_checksum": False},
         ["is damaged: the checksum of table user does not match"],
     ),
-    "missing table": ({"manifest": _table_left_out}, ["does not match schema revision 0001", "membership"]),
+    "missing table": (
+        {"manifest": _table_left_out},
+        [f"does not match schema revision {HEAD}", "membership"],
+    ),
 }
 
 

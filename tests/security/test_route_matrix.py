@@ -110,6 +110,7 @@ class Ctx:
     other: Side
     db: Session
     scratch: dict[str, Any] = field(default_factory=dict)
+    app: Any = None
 
 
 @dataclass
@@ -186,6 +187,35 @@ def _fresh_portfolio_membership(ctx: Ctx) -> dict[str, Any]:
     ctx.db.add(PortfolioMembership(user_id=user.id, portfolio_id=ctx.side.portfolio_id))
     ctx.db.commit()
     return {"user_id": user.id}
+
+
+def _fresh_job(ctx: Ctx, status: str = "running", *, with_file: bool = False) -> dict[str, Any]:
+    """A report job of the side's organization, started by its lead, in the given state."""
+    from app.jobs.models import Job
+
+    side = ctx.side
+    lead = ctx.world.cast.lead_a if side is ctx.world.a else ctx.world.cast.lead_b
+    job = Job(
+        kind="report",
+        status=status,
+        title=f"Report PDFs for {side.markers['organization']}",
+        params={"assessment_id": side.assessment_id, "papers": ["letter"]},
+        created_by_id=lead.id,
+        organization_id=side.organization_id,
+        error="It broke." if status == "failed" else None,
+    )
+    ctx.db.add(job)
+    ctx.db.commit()
+    if with_file:
+        folder = ctx.app.state.settings.data_dir / "jobs" / str(job.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.pdf").write_bytes(b"%PDF-1.7 matrix")
+        job.result_path = f"jobs/{job.id}/report.pdf"
+        job.result_filename = "report.pdf"
+        job.result_media_type = "application/pdf"
+        ctx.db.add(job)
+        ctx.db.commit()
+    return {"job_id": job.id}
 
 
 def _unique(prefix: str) -> str:
@@ -362,6 +392,14 @@ MATRIX: dict[str, Rule] = {
     "GET /portfolio/{portfolio_id}/export.csv": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/export.xlsx": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/report.pdf": Rule(portfolio_scoped()),
+    # Background jobs: whoever may see the organization (or portfolio) the job concerns
+    "GET /jobs/{job_id}": Rule(org_scoped(), params=_fresh_job),
+    "GET /jobs/{job_id}.json": Rule(org_scoped(), params=_fresh_job),
+    "GET /jobs/{job_id}/download": Rule(
+        org_scoped(), params=lambda ctx: _fresh_job(ctx, "done", with_file=True)
+    ),
+    "POST /jobs/{job_id}/cancel": Rule(org_scoped(303), params=_fresh_job),
+    "POST /jobs/{job_id}/retry": Rule(org_scoped(303), params=lambda ctx: _fresh_job(ctx, "failed")),
     # JSON API (read-only; funders and admins)
     "GET /api/v1/portfolios": Rule({**portfolio_scoped(200, anonymous=401), "funder_other": 200}),
     "GET /api/v1/portfolios/{portfolio_id}/sites": Rule(portfolio_scoped(200, anonymous=401)),
@@ -503,7 +541,7 @@ def run_matrix(app, db: Session, world: World, keys: list[str]) -> list[Outcome]
         method = key.split(" ", 1)[0]
         for side_name in SIDES:
             side = world.side(side_name)
-            ctx = Ctx(world=world, side=side, other=world.b if side is world.a else world.a, db=db)
+            ctx = Ctx(world=world, side=side, other=world.b if side is world.a else world.a, db=db, app=app)
             users = _users_for(world, side_name)
             # Refused roles first, so a successful change cannot alter what the refusals see.
             order = sorted(ROLES, key=lambda r: rule.expect[r] < 400)

@@ -2,12 +2,11 @@
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
-from sqlmodel import SQLModel
 
-import app.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.db.tables import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:
@@ -22,10 +21,16 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+def _include_name(name, type_, parent_names) -> bool:  # noqa: ANN001
+    # The job queue's own tables (huey_*, PostgreSQL) are created and owned by huey, not by us.
+    return not (type_ == "table" and name is not None and name.startswith("huey_"))
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=_include_name,
         compare_type=True,
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",

@@ -7,6 +7,7 @@ from app.web.routes import (
     auth,
     consultant,
     home,
+    jobs,
     plan,
     portfolio,
     report_downloads,
@@ -23,6 +24,7 @@ ROUTERS = [
     report_downloads.router,
     consultant.router,
     portfolio.router,
+    jobs.router,
     api.router,
     api.docs_router,
 ]

@@ -1,0 +1,57 @@
+/* Job page (/jobs/{id}): poll /jobs/{id}.json and update the status, progress bar and buttons in
+   place, so focus and the reading position stay where they are. Without JS, a <noscript> meta
+   refresh reloads the page instead. */
+(function () {
+  "use strict";
+  var root = document.getElementById("job");
+  if (!root || root.getAttribute("data-job-finished") === "true" || !window.fetch) { return; }
+  var url = root.getAttribute("data-job-url");
+  var labels = { queued: "Waiting to start", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled" };
+  var delay = 1000;
+  function byId(id) { return document.getElementById(id); }
+  function show(id, visible) { var el = byId(id); if (el) { el.hidden = !visible; } }
+  function render(job) {
+    var status = byId("job-status");
+    if (status.getAttribute("data-status") !== job.status) {
+      status.setAttribute("data-status", job.status);
+      status.textContent = labels[job.status] || job.status;
+    }
+    var bar = byId("job-progress");
+    var p = job.progress;
+    if (p.percent === null || p.percent === undefined) {
+      bar.removeAttribute("value");
+      bar.textContent = "Waiting";
+    } else {
+      bar.value = p.percent;
+      bar.textContent = p.percent + "%";
+    }
+    var text = p.message || (p.total ? p.done + " of " + p.total : "");
+    var message = byId("job-message");
+    if (message.textContent !== text) { message.textContent = text; }
+    byId("job-error-text").textContent = job.error || "";
+    show("job-error", !!job.error);
+    show("job-cancelling", job.cancel_requested && !job.finished);
+    show("job-cancel", !job.finished && !job.cancel_requested);
+    show("job-retry", job.status === "failed" || job.status === "cancelled");
+    if (job.download_url) {
+      byId("job-download-link").href = job.download_url;
+      if (job.result_filename) { byId("job-download-link").textContent = "Download " + job.result_filename; }
+    }
+    show("job-download", !!job.download_url);
+    if (job.finished) { root.setAttribute("data-job-finished", "true"); }
+  }
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { if (!response.ok) { throw new Error(String(response.status)); } return response.json(); })
+      .then(function (job) {
+        render(job);
+        delay = 1000;
+        if (!job.finished) { window.setTimeout(poll, delay); }
+      })
+      .catch(function () {
+        delay = Math.min(delay * 2, 15000);  // the server is busy or restarting: back off, keep trying
+        window.setTimeout(poll, delay);
+      });
+  }
+  window.setTimeout(poll, delay);
+})();
