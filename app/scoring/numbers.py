@@ -127,7 +127,16 @@ def mean(values: Sequence[Number]) -> Fraction:
     """The exact arithmetic mean. Raises ValueError for no values."""
     if not values:
         raise ValueError("the mean of no values")
-    return sum((exact(v) for v in values), Fraction(0)) / len(values)
+    numerators, denominator = _over_common_denominator(values)
+    return Fraction(sum(numerators), denominator * len(numerators))
+
+
+def _over_common_denominator(values: Sequence[Number]) -> tuple[list[int], int]:
+    """Integers a_i and one D with value_i = a_i / D: sums of integers are much faster than
+    adding Fractions one by one (each addition reduces by a gcd)."""
+    fractions = [exact(v) for v in values]
+    denominator = math.lcm(*(f.denominator for f in fractions))
+    return [f.numerator * (denominator // f.denominator) for f in fractions], denominator
 
 
 def median(values: Sequence[Number]) -> Fraction:
@@ -150,11 +159,14 @@ def sample_sd(values: Sequence[Number]) -> Decimal | None:
     is (2k - 1)^2 <= 400 * variance, which integer square roots decide exactly. So an SD that is
     exactly 13.75 shows as 13.8, and one a hair below it as 13.7, with no double rounding.
     """
-    if len(values) < 2:
+    n = len(values)
+    if n < 2:
         return None
-    exact_values = [exact(v) for v in values]
-    centre = mean(exact_values)
-    variance = sum(((v - centre) ** 2 for v in exact_values), Fraction(0)) / (len(values) - 1)
+    # With value_i = a_i / D: sum((x - mean)^2) = (n * sum(a^2) - sum(a)^2) / (n * D^2).
+    numerators, denominator = _over_common_denominator(values)
+    total = sum(numerators)
+    spread = n * sum(a * a for a in numerators) - total * total
+    variance = Fraction(spread, n * (n - 1) * denominator * denominator)
     return _sqrt_half_up(variance, SCORE_PLACES)
 
 

@@ -66,7 +66,7 @@ def test_workspace_lists_only_client_organizations(client, db, versions):
     assert f'href="/assessments/{done.id}/report.pdf"' in html
     assert f'href="/consultant/assessments/{open_cycle.id}/import"' in html
     assert f'href="/consultant/assessments/{done.id}/import"' not in html  # closed: no import
-    assert "40%" in html  # 4 submitted of 10 expected
+    assert "40.0%" in html  # 4 submitted of 10 expected
     client.cookies.clear()
     funder = make_user(db, role="funder")
     login(client, funder.email)

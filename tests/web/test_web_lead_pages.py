@@ -19,6 +19,7 @@ from app.db.models import (
 )
 from app.paths import INSTRUMENTS_DIR
 from app.scoring import ResponseInput, score_responses
+from app.scoring.numbers import format_score
 from app.services import assessments, instruments_store, invitations, scores
 from tests.helpers.auth import login, make_cast
 from tests.web.journey import fill, full_answers, start_cycle
@@ -208,7 +209,7 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
     for domain in expected.domains:
         assert domain.title in text
         if domain.score is not None:
-            assert f"{domain.score:.0f}" in text
+            assert f"<strong>{format_score(domain.score)}</strong> of 100" in text
             assert f'width="{domain.score}"' in text  # the SVG bar
     assert '<table id="scores-table">' in text
     # groups below the threshold are never shown alone
