@@ -11,6 +11,8 @@ from app.instruments.errors import InstrumentInvalid
 from app.instruments.models import Instrument
 from app.scoring.csv_responses import ResponsesCsvInvalid, parse_responses_csv
 from app.scoring.models import DomainResult, Scorecard
+from app.scoring.numbers import format_percent, format_score
+from app.scoring.reasons import render_reasons
 from app.scoring.rules import score_responses
 
 MAX_ERRORS_SHOWN = 50
@@ -48,8 +50,9 @@ def _load_instrument(ref: str) -> Instrument:
     return loaded.instrument
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _fmt(value: float | None) -> str:
+    """A score as the pages and the PDF write it ("59.5", "60.0"); "-" for none."""
+    return format_score(value, missing="-")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -71,7 +74,7 @@ def _domain_row(d: DomainResult) -> list[str]:
         str(d.n_below_coverage),
         _fmt(d.sd),
         d.agreement or "-",
-        f"{d.dont_know_rate * 100:.1f}%" + (" !" if d.dont_know_flag else ""),
+        format_percent(d.dont_know_rate) + (" !" if d.dont_know_flag else ""),
     ]
 
 
@@ -119,13 +122,13 @@ def render_text(card: Scorecard) -> str:
     out += ["", "PRIORITIES"]
     for p in card.priorities:
         out.append(f"- {titles[p]}")
-        out += [f"    {reason}" for reason in card.domain(p).priority_reasons]
+        out += [f"    {reason}" for reason in render_reasons(card.domain(p).priority_reasons)]
     if not card.priorities:
         out.append("(none)")
     out += ["", "RECOMMENDED ACTIONS"]
     for a in card.actions:
         out.append(f"{a.rank}. {a.title} [{titles.get(a.domain_id, a.domain_id)}; {a.timeframe}]")
-        out += [f"    because: {reason}" for reason in a.reasons]
+        out += [f"    because: {reason}" for reason in render_reasons(a.reasons)]
     if not card.actions:
         out.append("(none)")
     return "\n".join(out)

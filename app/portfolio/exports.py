@@ -19,6 +19,7 @@ from openpyxl import Workbook
 
 from app.portfolio.schemas import ConditionRef, SiteOut
 from app.portfolio.service import PortfolioView
+from app.scoring.numbers import csv_rate, csv_score
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -43,7 +44,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("expected_respondents", "Respondents the site expected (blank when not set)."),
     (
         "response_rate",
-        "n_respondents / expected_respondents, from 0 to 1; blank when unknown or below the threshold.",
+        "n_respondents / expected_respondents, from 0 to 1, three decimals (0.833), rounded half up; "
+        "blank when unknown or below the threshold.",
     ),
     ("condition_id", "Condition (domain) id; only conditions every compared instrument version shares."),
     ("condition_title", "Condition title."),
@@ -52,14 +54,24 @@ COLUMNS: list[tuple[str, str]] = [
         "shown; suppressed (fewer respondents with a score than the privacy threshold); "
         "no_score (nobody answered enough items); no_completed_cycle.",
     ),
-    ("score", "Site score for the condition, 0-100, one decimal (mean of respondent scores); else blank."),
+    (
+        "score",
+        "Site score for the condition, 0-100, always one decimal (59.5, 60.0) as on the page "
+        "(mean of respondent scores, rounded half up); else blank.",
+    ),
     ("level_id", "Readiness level id of the score."),
     ("level_label", "Readiness level name of the score."),
     ("condition_n", "Respondents with a score for this condition; blank unless shown."),
     ("baseline_cycle_name", "Name of the earliest completed cycle, when the site has more than one."),
     ("baseline_cycle_date", "Date of the earliest completed cycle."),
-    ("baseline_score", "Score for the condition in the earliest cycle; blank unless shown there."),
-    ("change_from_baseline", "score - baseline_score, in points; blank unless both are shown."),
+    (
+        "baseline_score",
+        "Score for the condition in the earliest cycle, one decimal; blank unless shown there.",
+    ),
+    (
+        "change_from_baseline",
+        "score - baseline_score, in points, one decimal (-2.5, 0.0, 3.0); blank unless both are shown.",
+    ),
     ("privacy_threshold", "Smallest number of respondents for which any figure is shown."),
 ]
 COLUMN_NAMES = [name for name, _ in COLUMNS]
@@ -133,12 +145,28 @@ def rows(view: PortfolioView) -> Iterator[list]:
             yield [row.get(name) for name in COLUMN_NAMES]
 
 
+# Figures in the CSV are written by the number formatter: the same digits as the page ("59.5",
+# "60.0"), with a point and an ASCII minus (docs/scoring.md, section 14).
+_CSV_NUMBERS = {
+    "score": csv_score,
+    "baseline_score": csv_score,
+    "change_from_baseline": csv_score,
+    "response_rate": csv_rate,
+}
+_CSV_WRITERS = [_CSV_NUMBERS.get(name) for name in COLUMN_NAMES]
+
+
 def to_csv(view: PortfolioView) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMN_NAMES)
     for row in rows(view):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(
+            [
+                write(v) if write is not None else ("" if v is None else v)
+                for write, v in zip(_CSV_WRITERS, row, strict=True)
+            ]
+        )
     return buffer.getvalue()
 
 

@@ -20,10 +20,10 @@ Rules (docs/portfolio-exports.md says the same in words):
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -57,6 +57,7 @@ from app.portfolio.schemas import (
     SiteOut,
     SitesPage,
 )
+from app.scoring.numbers import difference, median, rate_value, score_value
 from app.services import access
 
 MAX_FILTER_LENGTH = 100
@@ -369,7 +370,7 @@ def _cycle_out(cycle: _Cycle, meta: InstrumentVersion, instrument: Instrument, t
     visible = cycle.n_respondents >= threshold
     rate = None
     if visible and cycle.expected:
-        rate = round(cycle.n_respondents / cycle.expected, 3)
+        rate = rate_value(Fraction(cycle.n_respondents, cycle.expected))
     return CycleOut(
         assessment_id=cycle.assessment_id,
         name=cycle.name,
@@ -397,7 +398,7 @@ def _visible_score(
         return None, None, None, "suppressed"
     if score is None:
         return None, None, None, "no_score"
-    return round(score, 1), level_id, n, "shown"
+    return score_value(score), level_id, n, "shown"
 
 
 _level_labels: dict[int, dict[str, str]] = {}
@@ -503,7 +504,7 @@ def _site_out(
                 base_score = _visible_score(baseline, condition.id, threshold)[0]
                 change = None
                 if score is not None and base_score is not None:
-                    change = round(score - base_score, 1)
+                    change = float(difference(score, base_score))
                 changes.append(
                     ConditionChange(
                         condition_id=condition.id,
@@ -549,7 +550,7 @@ def _distribution(
         condition_id=condition.id,
         condition_title=condition.title,
         n_sites_scored=len(shown),
-        median=round(statistics.median(shown), 1) if shown else None,
+        median=score_value(median(shown)) if shown else None,
         minimum=min(shown) if shown else None,
         maximum=max(shown) if shown else None,
         bins=bins,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from app.scoring.numbers import format_score
+
 # Light tints for the level bands (lowest level first), dark enough bars to read on any of them.
 BAND_FILLS = ("#f3e9e4", "#f5f0dc", "#e3efe6", "#dcebf2", "#e8e4f3", "#eeeeee")
 BAR_FILL = "#1d5b79"
@@ -102,7 +104,7 @@ def condition_chart_svg(
             f'<rect x="{_fmt(label_width)}" y="{_fmt(y)}" width="{_fmt(max(x_end - label_width, 1.5))}" '
             f'height="{_fmt(bar_height)}" fill="{BAR_FILL}"/>'
         )
-        value = f"{bar.score:.1f}" + (f" · {bar.level_label}" if bar.level_label else "")
+        value = format_score(bar.score) + (f" · {bar.level_label}" if bar.level_label else "")
         # The value sits after the bar when there is room, otherwise inside it in white.
         text_width = 5.2 * len(value)
         if x_end + 4 + text_width <= width - 2:

@@ -35,7 +35,8 @@ from app.db.models import (
 )
 from app.errors import NotFound
 from app.instruments.models import Instrument, text
-from app.scoring.models import DomainResult, Scorecard
+from app.scoring.models import DomainResult, ItemResult, Scorecard
+from app.scoring.reasons import render_reasons
 from app.scoring.rules import round1
 from app.services.scores import COUNTING_RULE, comments_for_results
 
@@ -50,8 +51,6 @@ STATUS_LABELS = {
 }
 # Decided actions first, the ones being worked on at the top.
 DECIDED_ORDER = {PlanStatus.in_progress: 0, PlanStatus.accepted: 1, PlanStatus.done: 2}
-# Items listed per condition under "going well" / "to work on".
-ITEMS_PER_LIST = 3
 
 
 class _Data(BaseModel):
@@ -358,7 +357,16 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
         conditions=conditions,
         strengths=[titles[d] for d in strength_ids if d in titles],
         priorities=[titles[d] for d in priority_ids if d in titles],
-        top_items=_top_items(instrument, scorecard, lang) if has_scores and scorecard else [],
+        top_items=(
+            _item_lines(
+                instrument,
+                {r.item_id: r for d in scorecard.domains for r in d.items},
+                scorecard.top_items,
+                lang,
+            )
+            if has_scores and scorecard
+            else []
+        ),
         group_counts=group_counts,
         suppressed_groups=[
             text(instrument.group_by_id(g).label, lang) if instrument.has_group(g) else g
@@ -437,25 +445,10 @@ def _condition(
     ]
     gaps = [g for g in gaps if g.higher_label in shown and g.lower_label in shown]
 
-    scored_items = [
-        r for r in result.items if r.mean is not None and not r.suppressed and instrument.has_item(r.item_id)
-    ]
-
-    def line(item_id: str, mean: float, critical: bool = False) -> ItemLine:
-        return ItemLine(text=text(instrument.item_by_id(item_id).text, lang), mean=mean, critical=critical)
-
-    going_well = [
-        line(r.item_id, r.mean)  # type: ignore[arg-type]
-        for r in sorted(scored_items, key=lambda r: -(r.mean or 0))
-        if (r.mean or 0) >= instrument.scoring.strength_at
-    ][:ITEMS_PER_LIST]
-    # Critical items that fell low are already named in the priority reasons; list the others.
-    named = set(result.critical_flags) if result.priority_reasons else set()
-    to_work_on = [
-        line(r.item_id, r.mean, r.critical_flag)  # type: ignore[arg-type]
-        for r in sorted(scored_items, key=lambda r: (not r.critical_flag, r.mean or 0))
-        if ((r.mean or 0) < instrument.scoring.priority_below or r.critical_flag) and r.item_id not in named
-    ][:ITEMS_PER_LIST]
+    # The item lists are chosen by the rules module (docs/scoring.md, section 9).
+    item_results = {r.item_id: r for r in result.items}
+    going_well = _item_lines(instrument, item_results, result.going_well, lang)
+    to_work_on = _item_lines(instrument, item_results, result.to_work_on, lang)
     withheld_domain = result.suppressed or result.score is None
     level_label = result.level_label or _level_label(instrument, result.level_id, lang)
     return ConditionSection(
@@ -477,7 +470,7 @@ def _condition(
         is_strength=result.is_strength,
         is_priority=result.is_priority,
         suppressed=result.suppressed,
-        priority_reasons=list(result.priority_reasons),
+        priority_reasons=render_reasons(result.priority_reasons),
         groups=groups,
         gaps=gaps,
         going_well=going_well,
@@ -490,22 +483,18 @@ def _condition(
     )
 
 
-def _top_items(instrument: Instrument, scorecard: Scorecard, lang: str) -> list[ItemLine]:
-    """The best-rated statements across all conditions, for the summary's opening."""
-    items = [
-        r
-        for d in scorecard.domains
-        for r in d.items
-        if r.mean is not None
-        and not r.suppressed
-        and instrument.has_item(r.item_id)
-        and r.mean >= instrument.scoring.strength_at
-    ]
-    items.sort(key=lambda r: -(r.mean or 0))
-    return [
-        ItemLine(text=text(instrument.item_by_id(r.item_id).text, lang), mean=r.mean)  # type: ignore[arg-type]
-        for r in items[:ITEMS_PER_LIST]
-    ]
+def _item_lines(
+    instrument: Instrument, results: dict[str, ItemResult], item_ids: Iterable[str], lang: str
+) -> list[ItemLine]:
+    """The listed items with their text and shown mean (a withheld mean is never printed)."""
+    lines = []
+    for item_id in item_ids:
+        result = results.get(item_id)
+        if result is None or result.mean is None or result.suppressed or not instrument.has_item(item_id):
+            continue
+        text_ = text(instrument.item_by_id(item_id).text, lang)
+        lines.append(ItemLine(text=text_, mean=result.mean, critical=result.critical_flag))
+    return lines
 
 
 def _plan(

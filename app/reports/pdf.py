@@ -37,6 +37,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from app.paths import REPORT_TEMPLATES_DIR
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.context import ReportContext
+from app.scoring import numbers
+from app.scoring.numbers import number_filters
 
 TEMPLATE_NAME = "action_plan.html"
 STYLESHEET_NAME = "report.css"
@@ -50,21 +52,6 @@ PAGE_SIZES = {"letter": "letter", "a4": "A4"}
 # --- templates --------------------------------------------------------------------------------
 
 
-def _score(value: float | None) -> str:
-    """Scores keep the one decimal the rules decide on, so a reader can check levels by hand."""
-    return "–" if value is None else f"{value:.1f}"
-
-
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"+{value:.1f}" if value > 0 else (f"−{abs(value):.1f}" if value < 0 else "0.0")
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
-
-
 def report_environment() -> Environment:
     """Jinja for report templates: autoescape on (free text is printed as text), strict undefined."""
     env = Environment(
@@ -74,9 +61,8 @@ def report_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["score"] = _score
-    env.filters["signed"] = _signed
-    env.filters["pct"] = _pct
+    # The one number formatter, as on the web pages (docs/scoring.md, section 14).
+    env.filters.update(number_filters())
     return env
 
 
@@ -93,7 +79,8 @@ def _template_version() -> str:
     for name in REPORT_FILES:
         digest.update(name.encode())
         digest.update((REPORT_TEMPLATES_DIR / name).read_bytes())
-    for module in (Path(__file__), Path(__file__).with_name("charts.py")):
+    # The number formatter writes every figure at render time, so its code is part of the version.
+    for module in (Path(__file__), Path(__file__).with_name("charts.py"), Path(numbers.__file__)):
         digest.update(module.read_bytes())
     return digest.hexdigest()
 

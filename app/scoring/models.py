@@ -1,12 +1,51 @@
-"""Result types of the rules module. Plain data, JSON-serializable (stored with an assessment)."""
+"""Result types of the rules module. Plain data, JSON-serializable (stored with an assessment).
+
+Every number in a scorecard is the SHOWN value (rounded once by `app.scoring.numbers`), stored as
+a float whose repr is the shown number (59.5, 0.133). Reasons are stored as data (a code and its
+parameters); `app.scoring.reasons` writes them as sentences.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+ReasonCode = Literal[
+    "priority_line",  # a condition's score is below the priority line
+    "critical_item",  # a critical item's mean is below critical_below
+    "domain_below",  # action trigger domain_below
+    "item_below",  # action trigger items_below, one per item
+    "dont_know_above",  # action trigger dont_know_above
+    "gap_at_least",  # action trigger gap_at_least
+    "gap_between",  # action trigger gap_between
+    "text",  # a sentence stored as text by an older version (written as is)
+]
+
+
+class Reason(Frozen):
+    """Why a condition is a priority or an action is selected, as data: a code and the values the
+    sentence needs (ids, the titles and labels in the scorecard's language, shown numbers).
+    `app.scoring.reasons.render_reason` turns it into the sentence; docs/scoring.md lists every
+    code with its exact English wording."""
+
+    code: ReasonCode
+    params: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+def _reasons_from_text(value: Any) -> Any:
+    """Scorecards stored before reasons were data hold plain sentences: keep them as `text`."""
+    if isinstance(value, list):
+        return [{"code": "text", "params": {"text": v}} if isinstance(v, str) else v for v in value]
+    return value
+
+
+Reasons = Annotated[list[Reason], BeforeValidator(_reasons_from_text)]
 
 
 class ResponseInput(Frozen):
@@ -72,7 +111,12 @@ class DomainResult(Frozen):
     critical_flags: list[str] = Field(default_factory=list)
     is_strength: bool = False
     is_priority: bool = False
-    priority_reasons: list[str] = Field(default_factory=list)
+    priority_reasons: Reasons = Field(default_factory=list)
+    # Item lists of the report and the results page (item ids, see docs/scoring.md section 9):
+    # the best items (shown mean >= strength_at, highest first) and the lowest ones (shown mean
+    # < priority_below, lowest first, critical-flagged items left out: the reasons name them).
+    going_well: list[str] = Field(default_factory=list)
+    to_work_on: list[str] = Field(default_factory=list)
     # Added by the rules module: respondents who marked every item they saw here "Not applicable"
     # (no score, not counted below coverage), and whether score/sd/min/max/level are withheld
     # because fewer than privacy_threshold respondents have a condition score.
@@ -85,7 +129,7 @@ class SelectedAction(Frozen):
     domain_id: str
     title: str
     rank: int  # 1 = do first
-    reasons: list[str]
+    reasons: Reasons
     timeframe: str
     evidence: list[str]
 
@@ -101,6 +145,8 @@ class Scorecard(Frozen):
     strengths: list[str]  # domain ids, strongest first
     priorities: list[str]  # domain ids, most urgent first
     actions: list[SelectedAction]
+    # The best items across all conditions, for the report's summary (item ids; see docs/scoring.md).
+    top_items: list[str] = Field(default_factory=list)
 
     def domain(self, domain_id: str) -> DomainResult:
         return next(d for d in self.domains if d.domain_id == domain_id)

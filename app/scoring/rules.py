@@ -5,12 +5,16 @@ two in step (tests/scoring/test_worked_example.py runs the document's example ag
 
 Two levels of numbers exist:
 
-* internal, per respondent: item values and condition scores, kept at full precision. They are
-  intermediates only (see `respondent_condition_scores`) and never appear in a Scorecard, because
-  PeerReady assesses organizations, never individuals;
-* shown, per site and per group: rounded to one decimal. Every threshold decision (levels,
-  priorities, strengths, critical items, gaps, action triggers) is taken on the shown number, so a
-  consultant checking by hand from the report reaches the same result.
+* internal, per respondent: item values and condition scores, kept as exact fractions. They are
+  intermediates only and never appear in a Scorecard, because PeerReady assesses organizations,
+  never individuals;
+* shown, per site, per group and per item: computed exactly from the answers and rounded ONCE by
+  `app.scoring.numbers` (one decimal, half up; rates to three decimals). Every threshold decision
+  (levels, priorities, strengths, critical items, the "Don't know" flag, gaps, item lists, action
+  triggers) is taken on the shown number, so a consultant checking by hand from the report
+  reaches the same result.
+
+Reasons are produced as data (`Reason`: a code and its values); `app.scoring.reasons` writes them.
 """
 
 from __future__ import annotations
@@ -18,59 +22,50 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
-from statistics import fmean, stdev
 
-from app.instruments.models import Action, Instrument, Item, ReadinessLevel, ScaleOption, text
+from app.instruments.models import Action, Instrument, Item, ReadinessLevel, Scale, ScaleOption, text
 from app.scoring.models import (
     DomainResult,
     GroupScore,
     ItemResult,
     PerceptionGap,
+    Reason,
     ResponseInput,
     Scorecard,
     SelectedAction,
+)
+from app.scoring.numbers import (
+    Number,
+    exact,
+    mean,
+    rate_value,
+    sample_sd,
+    score_value,
 )
 
 POOLED = "pooled"
 POOLED_LABEL = "Other groups (combined)"
 # When no group can be shown on its own, the one pooled row holds everybody.
 POOLED_ALL_LABEL = "All groups (combined)"
+# Items listed per condition under "going well" / "to work on", and in the summary's top items.
+ITEMS_PER_LIST = 3
 
 __all__ = [
+    "ITEMS_PER_LIST",
     "POOLED",
     "POOLED_ALL_LABEL",
     "POOLED_LABEL",
     "item_value",
     "readiness_level",
-    "respondent_condition_scores",
     "round1",
     "score_responses",
     "visible_items",
 ]
 
-
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def round1(value: float) -> float:
-    """Round half up to one decimal, as a person with a calculator would (62.25 -> 62.3)."""
-    return float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def _round3(value: float) -> float:
-    return float(Decimal(repr(value)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
-
-
-def _num(value: float) -> str:
-    """A number for a sentence: one decimal, without a trailing ".0" (48 / 48.5)."""
-    shown = f"{round1(value):.1f}"
-    return shown[:-2] if shown.endswith(".0") else shown
-
-
-def _percent(value: float) -> str:
-    return f"{_num(value * 100)}%"
+# Kept for callers that round a difference of two shown scores; it is the formatter's rounding.
+round1 = score_value
 
 
 # --- visibility ------------------------------------------------------------------------------
@@ -89,6 +84,7 @@ def visible_items(instrument: Instrument, *, group: str, answers: Mapping[str, s
     way. A condition that refers to an unknown item, or that loops, hides the item.
     """
     state: dict[str, bool] = {}
+    by_id = {i.id: i for i in instrument.items}  # a plain dict: the model's lookups are slower
 
     def shown(item: Item, path: frozenset[str]) -> bool:
         if item.id in state:
@@ -99,9 +95,9 @@ def visible_items(instrument: Instrument, *, group: str, answers: Mapping[str, s
             result = True
         else:
             cond = item.show_if
-            if cond.item in path or cond.item == item.id or not instrument.has_item(cond.item):
+            if cond.item in path or cond.item == item.id or cond.item not in by_id:
                 result = False
-            elif not shown(instrument.item_by_id(cond.item), path | {item.id}):
+            elif not shown(by_id[cond.item], path | {item.id}):
                 result = False
             else:
                 value = answers.get(cond.item)
@@ -119,29 +115,71 @@ def visible_items(instrument: Instrument, *, group: str, answers: Mapping[str, s
 # --- item values -----------------------------------------------------------------------------
 
 
-def _scored_range(instrument: Instrument, item: Item) -> tuple[float, float]:
-    scale = instrument.scale_by_id(item.scale)
-    scores = []
+def _scale_values(scale: Scale) -> tuple[dict[str, Fraction] | None, str | None]:
+    """The 0-100 value of each scored option of `scale` (before reverse-scoring), exactly; or None
+    and the reason the scale cannot be rescaled."""
+    scores: dict[str, Fraction] = {}
     for option in scale.options:
         if option.kind == "scored":
             if option.score is None:
-                raise ValueError(f"scale {scale.id!r}: scored option {option.value!r} has no score")
-            scores.append(option.score)
-    if len(set(scores)) < 2:
-        raise ValueError(f"scale {scale.id!r} needs at least two different scored values to be rescaled")
-    return min(scores), max(scores)
+                return None, f"scale {scale.id!r}: scored option {option.value!r} has no score"
+            scores[option.value] = exact(option.score)
+    if len(set(scores.values())) < 2:
+        return None, f"scale {scale.id!r} needs at least two different scored values to be rescaled"
+    low, high = min(scores.values()), max(scores.values())
+    return {value: (score - low) / (high - low) * 100 for value, score in scores.items()}, None
 
 
-def item_value(instrument: Instrument, item: Item, option: ScaleOption) -> float | None:
-    """An answer's value on 0-100, after reverse-scoring; None for an option that is not scored.
+@dataclass(frozen=True)
+class _ItemInfo:
+    """What the rules need of one item, looked up once per scorecard."""
+
+    item: Item
+    options: dict[str, ScaleOption]
+    scored: bool  # the item's scale has scored options (context questions have none)
+    values: dict[str, Fraction] | None  # value of each scored option, after reverse-scoring
+    problem: str | None  # why `values` is None
+
+    def value(self, option: ScaleOption) -> Fraction | None:
+        if option.kind != "scored":
+            return None
+        if self.values is None:
+            raise ValueError(self.problem)
+        return self.values[option.value]
+
+
+def _item_infos(instrument: Instrument) -> dict[str, _ItemInfo]:
+    scales = {scale.id: (scale, *_scale_values(scale)) for scale in instrument.scales}
+    infos = {}
+    for item in instrument.items:
+        scale, forward, problem = scales[item.scale]
+        values = forward
+        if forward is not None and item.reverse:
+            values = {value: 100 - v for value, v in forward.items()}
+        infos[item.id] = _ItemInfo(
+            item=item,
+            options={o.value: o for o in scale.options},
+            scored=any(o.kind == "scored" for o in scale.options),
+            values=values,
+            problem=problem,
+        )
+    return infos
+
+
+def item_value(instrument: Instrument, item: Item, option: ScaleOption) -> Fraction | None:
+    """An answer's exact value on 0-100, after reverse-scoring; None for an option that is not
+    scored.
 
     value = (score - lowest scored score) / (highest - lowest) * 100, and 100 - value for a
-    reverse item. "Don't know", "Not applicable" and "choice" options have no value.
+    reverse item. "Don't know", "Not applicable" and "choice" options have no value. Raises
+    ValueError for a scale that cannot be rescaled.
     """
-    if option.kind != "scored" or option.score is None:
+    if option.kind != "scored":
         return None
-    low, high = _scored_range(instrument, item)
-    value = (option.score - low) / (high - low) * 100
+    forward, problem = _scale_values(instrument.scale_by_id(item.scale))
+    if forward is None:
+        raise ValueError(problem)
+    value = forward[option.value]
     return 100 - value if item.reverse else value
 
 
@@ -153,19 +191,20 @@ class _DomainTally:
     """One respondent's answers within one condition (visible scored items only)."""
 
     shown: int = 0  # visible scored items
-    values: list[float] = field(default_factory=list)
+    values: list[Fraction] = field(default_factory=list)
     dont_know: int = 0
     not_applicable: int = 0
     choice: int = 0
 
-    def status(self, coverage: float) -> str:
+    def status(self, coverage: Fraction) -> str:
         if self.shown == 0:
             return "not_shown"
         applicable = self.shown - self.not_applicable
         if applicable == 0:
             return "all_na"
-        # Exact arithmetic so that 1 of 2 meets a coverage of 0.5 without float surprises.
-        if Fraction(len(self.values), applicable) >= Fraction(str(coverage)):
+        # Exact (answered / applicable >= coverage, in integers), so that 1 of 2 meets a coverage
+        # of 0.5 without float surprises.
+        if len(self.values) * coverage.denominator >= applicable * coverage.numerator:
             return "scored"
         return "below_coverage"
 
@@ -173,87 +212,78 @@ class _DomainTally:
 @dataclass
 class _Respondent:
     response: ResponseInput
-    visible: list[Item]
     visible_ids: frozenset[str]
     options: dict[str, ScaleOption]  # visible, answered items only
     tallies: dict[str, _DomainTally]
-    scores: dict[str, float | None]  # full precision; internal only
+    scores: dict[str, Fraction | None]  # exact; internal only
 
 
-def _check(instrument: Instrument, response: ResponseInput) -> None:
+def _check(instrument: Instrument, infos: Mapping[str, _ItemInfo], response: ResponseInput) -> None:
     who = f"respondent {response.respondent_id!r}"
     if not instrument.has_group(response.group):
         allowed = ", ".join(g.id for g in instrument.groups)
         raise ValueError(f"{who}: unknown respondent group {response.group!r} (expected one of: {allowed})")
     for item_id, value in response.answers.items():
-        if not instrument.has_item(item_id):
+        info = infos.get(item_id)
+        if info is None:
             raise ValueError(f"{who}: unknown item {item_id!r}")
-        if not _answered(value):
-            continue
-        item = instrument.item_by_id(item_id)
-        if instrument.option(item, value) is None:
-            allowed = ", ".join(o.value for o in instrument.scale_by_id(item.scale).options)
+        if _answered(value) and value not in info.options:
+            allowed = ", ".join(info.options)
             raise ValueError(
-                f"{who}: item {item_id!r}: {value!r} is not an option of scale {item.scale!r} "
+                f"{who}: item {item_id!r}: {value!r} is not an option of scale {info.item.scale!r} "
                 f"(expected one of: {allowed})"
             )
 
 
-def _respondent(instrument: Instrument, response: ResponseInput) -> _Respondent:
-    _check(instrument, response)
+def _respondent(
+    instrument: Instrument, infos: Mapping[str, _ItemInfo], coverage: Fraction, response: ResponseInput
+) -> _Respondent:
+    _check(instrument, infos, response)
     visible = visible_items(instrument, group=response.group, answers=response.answers)
     options: dict[str, ScaleOption] = {}
     tallies = {d.id: _DomainTally() for d in instrument.domains}
     for item in visible:
+        info = infos[item.id]
         value = response.answers.get(item.id)
-        option = instrument.option(item, value) if _answered(value) else None
+        option = info.options.get(value) if value is not None and _answered(value) else None
         if option is not None:
             options[item.id] = option
-        if not instrument.is_scored(item):
+        if not info.scored:
             continue
         tally = tallies.setdefault(item.domain, _DomainTally())
         tally.shown += 1
         if option is None:
             continue
         if option.kind == "scored":
-            tally.values.append(item_value(instrument, item, option))  # type: ignore[arg-type]
+            tally.values.append(info.value(option))  # type: ignore[arg-type]
         elif option.kind == "dont_know":
             tally.dont_know += 1
         elif option.kind == "not_applicable":
             tally.not_applicable += 1
         else:
             tally.choice += 1
-    coverage = instrument.scoring.coverage
     scores = {
-        domain_id: (fmean(t.values) if t.status(coverage) == "scored" else None)
+        domain_id: (mean(t.values) if t.status(coverage) == "scored" else None)
         for domain_id, t in tallies.items()
     }
-    return _Respondent(response, visible, frozenset(i.id for i in visible), options, tallies, scores)
-
-
-def respondent_condition_scores(instrument: Instrument, response: ResponseInput) -> dict[str, float | None]:
-    """INTERNAL: one respondent's condition scores (0-100, full precision), None where no score.
-
-    For tests and for the web app's stored-score cache only. Never show these, or anything
-    derived from fewer than privacy_threshold respondents, to anyone: PeerReady assesses
-    organizations, not individuals. Raises ValueError like `score_responses`.
-    """
-    return {d.id: _respondent(instrument, response).scores.get(d.id) for d in instrument.domains}
+    return _Respondent(response, frozenset(i.id for i in visible), options, tallies, scores)
 
 
 # --- levels ----------------------------------------------------------------------------------
 
 
-def readiness_level(instrument: Instrument, score: float | None) -> ReadinessLevel | None:
-    """The level whose [min, max) range holds `score`; the top level also holds its max (100)."""
+def readiness_level(instrument: Instrument, score: Number | None) -> ReadinessLevel | None:
+    """The level whose [min, max) range holds the shown `score`; the top level also holds its max
+    (100). Compared exactly."""
     if score is None:
         return None
+    value = exact(score)
     levels = instrument.scoring.levels
     for level in levels:
-        if level.min <= score < level.max:
+        if exact(level.min) <= value < exact(level.max):
             return level
     top = max(levels, key=lambda lv: lv.max)
-    if score == top.max:
+    if value == exact(top.max):
         return top
     return None
 
@@ -262,13 +292,14 @@ def readiness_level(instrument: Instrument, score: float | None) -> ReadinessLev
 
 
 def _group_rows(
-    instrument: Instrument, by_group: dict[str, list[float]], threshold: int, lang: str
+    instrument: Instrument, by_group: dict[str, list[Fraction]], threshold: int, lang: str
 ) -> tuple[list[GroupScore], set[str]]:
     """Group rows for one condition, and the groups that could not be shown on their own.
 
     A group is shown alone only with n >= threshold. Smaller groups are pooled into one row. If
     that pool is still too small while other groups are shown, the smallest shown group joins the
     pool (so nobody can subtract the shown groups from the site score to recover a small group).
+    Rows: the groups shown alone in the instrument's group order, then the pooled row.
     """
     order = [g.id for g in instrument.groups]
     present = [g for g in order if by_group.get(g)]
@@ -292,7 +323,7 @@ def _group_rows(
                 group=group_id,
                 label=text(instrument.group_by_id(group_id).label, lang),
                 n=len(values),
-                score=round1(fmean(values)),
+                score=score_value(mean(values)),
             )
         )
     if pooled:
@@ -303,7 +334,7 @@ def _group_rows(
                 group=POOLED,
                 label=POOLED_LABEL if shown else POOLED_ALL_LABEL,
                 n=len(values),
-                score=round1(fmean(values)) if ok else None,
+                score=score_value(mean(values)) if ok else None,
                 suppressed=not ok,
                 pooled_groups=list(pooled),
             )
@@ -312,22 +343,25 @@ def _group_rows(
 
 
 def _gap_pairs(rows: list[GroupScore]) -> list[PerceptionGap]:
-    """Every pair of shown rows, largest difference first (ties: instrument order)."""
-    shown = [r for r in rows if r.score is not None]
+    """Every pair of rows that show a score, largest difference first; ties keep the row order
+    (the pair whose first row comes first, then whose second row comes first)."""
+    shown = [(r, r.score) for r in rows if r.score is not None]
     pairs = []
-    for i, a in enumerate(shown):
-        for b in shown[i + 1 :]:
-            high, low = (a, b) if a.score >= b.score else (b, a)  # type: ignore[operator]
+    for i, (a, a_score) in enumerate(shown):
+        for b, b_score in shown[i + 1 :]:
+            (high, high_score), (low, low_score) = (
+                ((a, a_score), (b, b_score)) if a_score >= b_score else ((b, b_score), (a, a_score))
+            )
             pairs.append(
                 PerceptionGap(
                     higher_group=high.group,
                     lower_group=low.group,
-                    higher_score=high.score,  # type: ignore[arg-type]
-                    lower_score=low.score,  # type: ignore[arg-type]
-                    difference=round1(high.score - low.score),  # type: ignore[operator]
+                    higher_score=high_score,
+                    lower_score=low_score,
+                    difference=score_value(exact(high_score) - exact(low_score)),
                 )
             )
-    pairs.sort(key=lambda g: -g.difference)  # stable: keeps instrument order on ties
+    pairs.sort(key=lambda g: -g.difference)  # stable: keeps the row order on ties
     return pairs
 
 
@@ -346,23 +380,91 @@ class _DomainWork:
 def _agreement(instrument: Instrument, sd: float | None) -> str | None:
     if sd is None:
         return None
-    if sd <= instrument.scoring.agreement_high_sd:
+    shown = exact(sd)
+    if shown <= exact(instrument.scoring.agreement_high_sd):
         return "high"
-    if sd <= instrument.scoring.agreement_moderate_sd:
+    if shown <= exact(instrument.scoring.agreement_moderate_sd):
         return "moderate"
     return "low"
 
 
+def _decimal(value: float) -> Decimal:
+    """A shown value or a threshold as the exact decimal it stands for (59.5, 60, 0.25)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _below(value: float | None, line: float) -> bool:
+    """The shown `value` is strictly below the threshold `line` (exactly; None never is)."""
+    return value is not None and _decimal(value) < _decimal(line)
+
+
+def _at_least(value: float | None, line: float) -> bool:
+    return value is not None and _decimal(value) >= _decimal(line)
+
+
+def _item_lists(instrument: Instrument, items: list[ItemResult]) -> tuple[list[str], list[str]]:
+    """The condition's "going well" and "to work on" items (ids), from shown item means.
+
+    going well: shown mean >= strength_at, highest first; to work on: shown mean < priority_below
+    and not critical-flagged (the priority reasons already name those), lowest first. Ties keep
+    the instrument's order; at most ITEMS_PER_LIST each; withheld means are never listed.
+    """
+    scoring = instrument.scoring
+    # Shown means are one-decimal floats, which sort exactly as the decimals they stand for.
+    shown = [(r, r.mean) for r in items if r.mean is not None and not r.suppressed]
+    going_well = [
+        r.item_id
+        for r, mean_ in sorted(shown, key=lambda pair: -pair[1])
+        if _at_least(mean_, scoring.strength_at)
+    ]
+    to_work_on = [
+        r.item_id
+        for r, mean_ in sorted(shown, key=lambda pair: pair[1])
+        if _below(mean_, scoring.priority_below) and not r.critical_flag
+    ]
+    return going_well[:ITEMS_PER_LIST], to_work_on[:ITEMS_PER_LIST]
+
+
+def _top_items(instrument: Instrument, results: list[DomainResult]) -> list[str]:
+    """The best items across all conditions (shown mean >= strength_at), highest first; ties in
+    condition order, then item order; at most ITEMS_PER_LIST."""
+    candidates = [(r, r.mean) for d in results for r in d.items if r.mean is not None and not r.suppressed]
+    best = [
+        r.item_id
+        for r, mean_ in sorted(candidates, key=lambda pair: -pair[1])
+        if _at_least(mean_, instrument.scoring.strength_at)
+    ]
+    return best[:ITEMS_PER_LIST]
+
+
+def _critical_reason(instrument: Instrument, domain_id: str, item: ItemResult, lang: str) -> Reason:
+    return Reason(
+        code="critical_item",
+        params={
+            "domain": domain_id,
+            "item": item.item_id,
+            "item_text": text(instrument.item_by_id(item.item_id).text, lang),
+            "mean": item.mean,  # type: ignore[dict-item]
+            "limit": instrument.scoring.critical_below,
+        },
+    )
+
+
 def _score_domain(
-    instrument: Instrument, domain_id: str, people: list[_Respondent], threshold: int, lang: str
+    instrument: Instrument,
+    infos: Mapping[str, _ItemInfo],
+    domain_id: str,
+    people: list[_Respondent],
+    threshold: int,
+    lang: str,
 ) -> tuple[_DomainWork, set[str]]:
     scoring = instrument.scoring
     domain = instrument.domain_by_id(domain_id)
     title = text(domain.title, lang)
-    coverage = scoring.coverage
+    coverage = exact(scoring.coverage)
 
-    scores: list[float] = []
-    by_group: dict[str, list[float]] = {}
+    scores: list[Fraction] = []
+    by_group: dict[str, list[Fraction]] = {}
     n_below = n_all_na = dk = na = shown_pairs = 0
     for person in people:
         tally = person.tallies.get(domain_id, _DomainTally())
@@ -382,15 +484,17 @@ def _score_domain(
 
     n = len(scores)
     site_ok = n >= threshold and n > 0
-    score = round1(fmean(scores)) if site_ok else None
-    sd = round1(stdev(scores)) if site_ok and n >= 2 else None
+    score = score_value(mean(scores)) if site_ok else None
+    shown_sd = sample_sd(scores) if site_ok else None
+    sd = float(shown_sd) if shown_sd is not None else None
     level = readiness_level(instrument, score)
 
     # Items (site means over respondents who saw the item and gave a scored answer).
     items: list[ItemResult] = []
     critical_flags: list[str] = []
     for item in instrument.items_in(domain_id):
-        values: list[float] = []
+        info = infos[item.id]
+        values: list[Fraction] = []
         shown_to = i_dk = i_na = i_choice = 0
         for person in people:
             if item.id not in person.visible_ids:
@@ -400,7 +504,7 @@ def _score_domain(
             if option is None:
                 continue
             if option.kind == "scored":
-                values.append(item_value(instrument, item, option))  # type: ignore[arg-type]
+                values.append(info.value(option))  # type: ignore[arg-type]
             elif option.kind == "dont_know":
                 i_dk += 1
             elif option.kind == "not_applicable":
@@ -408,15 +512,15 @@ def _score_domain(
             else:
                 i_choice += 1
         mean_ok = len(values) >= threshold and len(values) > 0
-        mean = round1(fmean(values)) if mean_ok else None
-        flag = bool(item.critical and mean is not None and mean < scoring.critical_below)
+        item_mean = score_value(mean(values)) if mean_ok else None
+        flag = bool(item.critical and _below(item_mean, scoring.critical_below))
         if flag:
             critical_flags.append(item.id)
         items.append(
             ItemResult(
                 item_id=item.id,
                 n_scored=len(values),
-                mean=mean,
+                mean=item_mean,
                 dont_know=i_dk,
                 not_applicable=i_na,
                 choice=i_choice,
@@ -429,24 +533,30 @@ def _score_domain(
 
     rows, not_alone = _group_rows(instrument, by_group, threshold, lang)
     pairs = _gap_pairs(rows)
-    gaps = [g for g in pairs if g.difference >= scoring.gap_threshold]
+    gaps = [g for g in pairs if _at_least(g.difference, scoring.gap_threshold)]
 
-    rate = Fraction(dk, shown_pairs) if shown_pairs else Fraction(0)
-    dk_flag = shown_pairs > 0 and rate >= Fraction(str(scoring.dont_know_flag_rate))
+    # The shown rate (three decimals) is what the flag compares. Nobody saw the condition: 0.
+    rate = rate_value(Fraction(dk, shown_pairs)) if shown_pairs else 0.0
+    dk_flag = shown_pairs > 0 and _at_least(rate, scoring.dont_know_flag_rate)
 
-    reasons: list[str] = []
-    if score is not None and score < scoring.priority_below:
-        line = _num(scoring.priority_below)
-        reasons.append(f"{title} scored {_num(score)}, below the priority line of {line}")
-    item_results = {r.item_id: r for r in items}
-    for item_id in critical_flags:
-        item = instrument.item_by_id(item_id)
+    reasons: list[Reason] = []
+    if _below(score, scoring.priority_below):
         reasons.append(
-            f"Critical item \u201c{text(item.text, lang)}\u201d averaged "
-            f"{_num(item_results[item_id].mean)}, below {_num(scoring.critical_below)}"  # type: ignore[arg-type]
+            Reason(
+                code="priority_line",
+                params={
+                    "domain": domain_id,
+                    "domain_title": title,
+                    "score": score,  # type: ignore[dict-item]
+                    "line": scoring.priority_below,
+                },
+            )
         )
+    item_results = {r.item_id: r for r in items}
+    reasons += [_critical_reason(instrument, domain_id, item_results[i], lang) for i in critical_flags]
     is_priority = bool(reasons)
-    is_strength = score is not None and score >= scoring.strength_at and not critical_flags
+    is_strength = _at_least(score, scoring.strength_at) and not critical_flags
+    going_well, to_work_on = _item_lists(instrument, items)
 
     result = DomainResult(
         domain_id=domain_id,
@@ -458,13 +568,13 @@ def _score_domain(
         n_below_coverage=n_below,
         n_all_not_applicable=n_all_na,
         sd=sd,
-        min=round1(min(scores)) if site_ok else None,
-        max=round1(max(scores)) if site_ok else None,
+        min=score_value(min(scores)) if site_ok else None,
+        max=score_value(max(scores)) if site_ok else None,
         agreement=_agreement(instrument, sd),
         dont_know=dk,
         not_applicable=na,
         answers_shown=shown_pairs,
-        dont_know_rate=_round3(float(rate)),
+        dont_know_rate=rate,
         dont_know_flag=dk_flag,
         groups=rows,
         gaps=gaps,
@@ -473,6 +583,9 @@ def _score_domain(
         is_strength=is_strength,
         is_priority=is_priority,
         priority_reasons=reasons,
+        going_well=going_well,
+        to_work_on=to_work_on,
+        # Withheld for privacy only when somebody has a score; n = 0 is "no score", not withheld.
         suppressed=n > 0 and not site_ok,
     )
     labels = {r.group: r.label for r in rows}
@@ -486,52 +599,87 @@ def _action_reasons(
     work: dict[str, _DomainWork],
     item_results: dict[str, ItemResult],
     lang: str,
-) -> tuple[list[str], bool]:
-    """Plain-language reasons an action is selected (empty: not selected), and whether a critical
-    flag triggered it."""
+) -> tuple[list[Reason], bool]:
+    """The reasons an action is selected (empty: not selected), and whether a critical flag
+    triggered it. One reason per listed item that holds for `critical_items` and `items_below`,
+    one per trigger otherwise, in this order: critical_items, domain_below, items_below,
+    dont_know_above, gap_at_least, gap_between."""
     rule = action.when
-    scoring = instrument.scoring
     domain_work = work.get(action.domain)
     domain = domain_work.result if domain_work else None
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     by_critical = False
-
-    def item_label(item_id: str) -> str:
-        return f"\u201c{text(instrument.item_by_id(item_id).text, lang)}\u201d"
 
     if rule.critical_items:
         for item_id in rule.critical_items:
             result = item_results.get(item_id)
             if result is not None and result.critical_flag:
                 by_critical = True
-                reasons.append(
-                    f"Critical item {item_label(item_id)} averaged {_num(result.mean)}, "  # type: ignore[arg-type]
-                    f"below {_num(scoring.critical_below)}"
-                )
-    if domain is not None and rule.domain_below is not None and domain.score is not None:
-        if domain.score < rule.domain_below:
-            reasons.append(f"{domain.title} scored {_num(domain.score)}, below {_num(rule.domain_below)}")
+                reasons.append(_critical_reason(instrument, action.domain, result, lang))
+    if domain is not None and rule.domain_below is not None and _below(domain.score, rule.domain_below):
+        reasons.append(
+            Reason(
+                code="domain_below",
+                params={
+                    "domain": domain.domain_id,
+                    "domain_title": domain.title,
+                    "score": domain.score,  # type: ignore[dict-item]
+                    "limit": rule.domain_below,
+                },
+            )
+        )
     if rule.items_below is not None:
         for item_id in rule.items_below.items:
             result = item_results.get(item_id)
-            if result is not None and result.mean is not None and result.mean < rule.items_below.score:
-                limit = _num(rule.items_below.score)
-                reasons.append(f"{item_label(item_id)} averaged {_num(result.mean)}, below {limit}")
-    if domain is not None and rule.dont_know_above is not None and domain.answers_shown:
-        rate = Fraction(domain.dont_know, domain.answers_shown)
-        if rate > Fraction(str(rule.dont_know_above)):
-            reasons.append(
-                f"{_percent(float(rate))} of answers in {domain.title} were \u201cDon't know\u201d "
-                f"(more than {_percent(rule.dont_know_above)})"
+            if result is not None and _below(result.mean, rule.items_below.score):
+                reasons.append(
+                    Reason(
+                        code="item_below",
+                        params={
+                            "domain": instrument.item_by_id(item_id).domain,
+                            "item": item_id,
+                            "item_text": text(instrument.item_by_id(item_id).text, lang),
+                            "mean": result.mean,  # type: ignore[dict-item]
+                            "limit": rule.items_below.score,
+                        },
+                    )
+                )
+    if (
+        domain is not None
+        and rule.dont_know_above is not None
+        and domain.answers_shown
+        and exact(domain.dont_know_rate) > exact(rule.dont_know_above)
+    ):
+        reasons.append(
+            Reason(
+                code="dont_know_above",
+                params={
+                    "domain": domain.domain_id,
+                    "domain_title": domain.title,
+                    "rate": domain.dont_know_rate,
+                    "rate_limit": rule.dont_know_above,
+                },
             )
-    if domain_work is not None and rule.gap_at_least is not None and domain_work.largest_gap is not None:
+        )
+    if domain_work is not None and domain is not None and rule.gap_at_least is not None:
         gap = domain_work.largest_gap
-        if domain is not None and domain.score is not None and gap.difference >= rule.gap_at_least:
+        if gap is not None and domain.score is not None and _at_least(gap.difference, rule.gap_at_least):
             labels = domain_work.labels
             reasons.append(
-                f"{labels[gap.higher_group]} and {labels[gap.lower_group]} see {domain.title} differently "
-                f"({_num(gap.higher_score)} vs {_num(gap.lower_score)}, "
-                f"a gap of {_num(gap.difference)} points)"
+                Reason(
+                    code="gap_at_least",
+                    params={
+                        "domain": domain.domain_id,
+                        "domain_title": domain.title,
+                        "higher_group": gap.higher_group,
+                        "higher_label": labels[gap.higher_group],
+                        "lower_group": gap.lower_group,
+                        "lower_label": labels[gap.lower_group],
+                        "higher_score": gap.higher_score,
+                        "lower_score": gap.lower_score,
+                        "difference": gap.difference,
+                    },
+                )
             )
     if domain_work is not None and domain is not None and rule.gap_between is not None:
         reason = _gap_between_reason(rule.gap_between.groups, rule.gap_between.at_least, domain_work, domain)
@@ -542,7 +690,7 @@ def _action_reasons(
 
 def _gap_between_reason(
     groups: list[str], at_least: float, domain_work: _DomainWork, domain: DomainResult
-) -> str | None:
+) -> Reason | None:
     """The reason for a `gap_between` trigger, or None when it does not hold.
 
     Both named groups must be shown on their own for this condition; a group that is pooled or
@@ -552,22 +700,23 @@ def _gap_between_reason(
     if first == second or first not in domain_work.alone or second not in domain_work.alone:
         return None
     first_score, second_score = domain_work.alone[first], domain_work.alone[second]
-    difference = round1(abs(first_score - second_score))
-    if difference < at_least:
+    difference = score_value(abs(exact(first_score) - exact(second_score)))
+    if not _at_least(difference, at_least):
         return None
-    second_label = _mid_sentence(domain_work.labels[second])
-    # One decimal throughout, as the report's group table shows these scores.
-    return (
-        f"{domain_work.labels[first]} scored {first_score:.1f} and {second_label} {second_score:.1f} "
-        f"on {domain.title}: a gap of {difference:.1f} points"
+    return Reason(
+        code="gap_between",
+        params={
+            "domain": domain.domain_id,
+            "domain_title": domain.title,
+            "first_group": first,
+            "first_label": domain_work.labels[first],
+            "second_group": second,
+            "second_label": domain_work.labels[second],
+            "first_score": first_score,
+            "second_score": second_score,
+            "difference": difference,
+        },
     )
-
-
-def _mid_sentence(label: str) -> str:
-    """A group label as it reads after "and": "Peer staff" -> "peer staff", but "HR staff" stays."""
-    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
-        return label[0].lower() + label[1:]
-    return label
 
 
 def score_responses(
@@ -585,12 +734,14 @@ def score_responses(
     """
     if privacy_threshold < 1:
         raise ValueError("privacy_threshold must be at least 1")
-    people = [_respondent(instrument, r) for r in responses]
+    infos = _item_infos(instrument)
+    coverage = exact(instrument.scoring.coverage)
+    people = [_respondent(instrument, infos, coverage, r) for r in responses]
 
     work: dict[str, _DomainWork] = {}
     not_alone: set[str] = set()
     for domain in instrument.domains:
-        work[domain.id], hidden = _score_domain(instrument, domain.id, people, privacy_threshold, lang)
+        work[domain.id], hidden = _score_domain(instrument, infos, domain.id, people, privacy_threshold, lang)
         not_alone |= hidden
     results = [work[d.id].result for d in instrument.domains]
     order = {d.id: i for i, d in enumerate(instrument.domains)}
@@ -648,4 +799,5 @@ def score_responses(
         strengths=[d.domain_id for d in strengths],
         priorities=[d.domain_id for d in priorities],
         actions=actions,
+        top_items=_top_items(instrument, results),
     )

@@ -20,6 +20,7 @@ from app.db.models import Assessment, PlanItem, PlanStatus, User, utcnow
 from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument, text
 from app.scoring import Scorecard
+from app.scoring.numbers import difference
 from app.services import audit, instruments_store, scores
 
 STATUS_LABELS = {
@@ -241,7 +242,7 @@ class ScoreChange:
     def change(self) -> float | None:
         if self.previous is None or self.current is None:
             return None
-        return round(self.current - self.previous, 1)
+        return float(difference(self.current, self.previous))  # exact, from the shown scores
 
 
 @dataclass

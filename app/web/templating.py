@@ -13,6 +13,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 
 from app.instruments.models import text as localized_text
 from app.paths import TEMPLATES_DIR
+from app.scoring.numbers import number_filters
+from app.scoring.reasons import render_reason
 
 
 def _build_environment() -> Environment:
@@ -24,8 +26,9 @@ def _build_environment() -> Environment:
     loaders += [shipped, PrefixLoader({"default": shipped}, delimiter=":")]
     env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True))
     env.filters["t"] = localized_text
-    env.filters["score"] = lambda v: "–" if v is None else f"{v:.0f}"
-    env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.0f}%"
+    # Numbers and reasons are written by the one formatter (docs/scoring.md, sections 14-15).
+    env.filters.update(number_filters())
+    env.filters["reason"] = render_reason
     return env
 
 

@@ -10,6 +10,7 @@ import io
 from sqlmodel import func, select
 
 from app.db.models import Answer, AssessmentScore, AuditEvent, Commentary, DomainScore, Response
+from app.instruments.models import text
 from app.reports.context import build_report_context
 from app.reports.pdf import render_report_html
 from app.scoring import score_responses
@@ -66,7 +67,7 @@ def test_workspace_lists_only_client_organizations(client, db, versions):
     assert set(cycles) == {"Baseline 2027", "Follow-up 2028"}
     baseline, follow_up = cycles["Baseline 2027"], cycles["Follow-up 2028"]
     baseline_cells = page.texts("td", within=baseline)
-    assert baseline_cells[:4] == ["Closed", "4", "0", "40% of 10"]  # 4 submitted of 10 expected
+    assert baseline_cells[:4] == ["Closed", "4", "0", "40.0% of 10"]  # 4 submitted of 10 expected
     done_links = [a.get("href") for a in baseline.iter("a")]
     assert done_links == [
         f"/assessments/{done.id}/results",
@@ -181,8 +182,8 @@ def test_good_import_previews_then_saves_everything(client, db, versions):
     groups = {g["Respondent group"]: int(g["Responses"]) for g in checked.records("#import-groups")}
     expected_groups = {}
     for row in rows:
-        label = versions.full_instrument.group_by_id(row.group).label
-        expected_groups[str(label)] = expected_groups.get(str(label), 0) + 1
+        label = text(versions.full_instrument.group_by_id(row.group).label)
+        expected_groups[label] = expected_groups.get(label, 0) + 1
     assert groups == expected_groups and "Leadership" in groups
     first_rows = checked.table("#import-rows")
     assert first_rows and [r[0] for r in first_rows] == [r.respondent_id for r in rows[: len(first_rows)]]

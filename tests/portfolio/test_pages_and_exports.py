@@ -148,7 +148,7 @@ def test_csv_export(client, db, versions):
         domain = expected.domain(row["condition_id"])
         assert float(row["score"]) == round(domain.score, 1)
         assert row["level_id"] == domain.level_id and int(row["condition_n"]) == domain.n
-        assert row["n_respondents"] == "6" and row["response_rate"] == "0.5"
+        assert row["n_respondents"] == "6" and row["response_rate"] == "0.500"
         assert row["baseline_cycle_name"] == "Baseline 2027" and float(row["change_from_baseline"]) > 0
     tiny = by_site["Tiny Site"]
     assert all(

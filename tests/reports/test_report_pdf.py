@@ -23,6 +23,7 @@ from app.reports.pdf import (
     report_assets,
 )
 from app.scoring import Scorecard
+from app.scoring.numbers import format_percent
 from tests.reports.conftest import page_images, pdf_reader, pdf_text, small_agency
 
 LETTER = (612.0, 792.0)
@@ -57,7 +58,7 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
         for group in domain.groups:
             if group.score is not None:
                 assert f"{group.label} {group.n} {group.score:.1f}" in text
-        assert f"“Don't know” rate: {domain.dont_know_rate * 100:.0f}%" in text
+        assert f"“Don't know” rate: {format_percent(domain.dont_know_rate)}" in text
 
     # Who answered: n per group, scored / submitted / in progress. (It used to skip every group
     # without a row in some condition, admin_hr among them; now every group the report counts is
@@ -99,7 +100,7 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
 
     # Commentary, method notes, and a full citation for every evidence key the report cites.
     assert "real progress on team integration" in text
-    assert "Coverage rule" in text and "50%" in text
+    assert "Coverage rule" in text and "50.0%" in text
     cited = {key for c in context.conditions for key in c.evidence}
     cited |= {key for a in context.plan_decided + context.plan_recommended for key in a.evidence}
     assert {r.key for r in context.references} == cited

@@ -4,6 +4,8 @@ read from docs/scoring.md (so the document and the code cannot drift apart)."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from ruamel.yaml import YAML
 
 from app.instruments.loader import load_instrument_text
 from app.instruments.models import Instrument
+from app.scoring import ResponseInput, visible_items
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCORING_MD = DOCS / "scoring.md"
@@ -106,3 +109,39 @@ def worked_example() -> tuple[Instrument, str, list[dict[str, Any]]]:
     # The full loader, so the example is a valid instrument by every check authors face.
     instrument = load_instrument_text(instrument_yaml, source="docs/scoring.md").instrument
     return instrument, responses_csv, expected
+
+
+def own_condition_scores(instrument: Instrument, response: ResponseInput) -> dict[str, Fraction | None]:
+    """One respondent's condition scores, exactly, written straight from docs/scoring.md sections
+    2-3 (an oracle for the property tests: the rules module keeps these internal)."""
+
+    def number(value: float) -> Fraction:
+        return Fraction(Decimal(repr(value)))
+
+    shown = visible_items(instrument, group=response.group, answers=response.answers)
+    out: dict[str, Fraction | None] = {}
+    for domain in instrument.domains:
+        values: list[Fraction] = []
+        applicable = 0
+        seen = False
+        for item in shown:
+            options = instrument.scale_by_id(item.scale).options
+            scored = [number(o.score) for o in options if o.kind == "scored" and o.score is not None]
+            if item.domain != domain.id or not scored:
+                continue
+            seen = True
+            answer = next((o for o in options if o.value == response.answers.get(item.id)), None)
+            if answer is not None and answer.kind == "not_applicable":
+                continue
+            applicable += 1
+            if answer is not None and answer.kind == "scored":
+                low, high = min(scored), max(scored)
+                value = (number(answer.score) - low) / (high - low) * 100  # type: ignore[arg-type]
+                values.append(100 - value if item.reverse else value)
+        enough = (
+            seen
+            and applicable > 0
+            and Fraction(len(values), applicable) >= number(instrument.scoring.coverage)
+        )
+        out[domain.id] = sum(values, Fraction(0)) / len(values) if enough and values else None
+    return out

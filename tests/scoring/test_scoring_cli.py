@@ -60,12 +60,15 @@ def test_prints_a_readable_report(files):
     assert "- Clear purpose and inclusion: Leadership 87.5 vs Peer staff 64.6 (gap 22.9)" in out
     assert "STRENGTHS\n- Clear purpose and inclusion (76.0)" in out
     assert (
-        "PRIORITIES\n- Team integration\n    Team integration scored 47.5, below the priority line of 60"
+        "PRIORITIES\n- Team integration\n    Team integration scored 47.5, below the priority line of 60.0\n"
         in out
     )
     assert "1. Bring peer staff into team meetings [Team integration; Next month]" in out
     assert "4. Hold a listening session between leadership and peer staff" in out
-    assert "    because: Team integration scored 47.5, below 60" in out
+    assert "    because: Team integration scored 47.5, below 60.0\n" in out
+    # The same sentences as the page and the PDF: numbers always with one decimal.
+    assert "averaged 35.0, below 50.0\n" in out
+    assert "(more than 10.0%)\n" in out
 
 
 def test_default_threshold_pools_small_groups(files):

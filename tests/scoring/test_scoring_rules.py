@@ -6,11 +6,18 @@ import pytest
 from scoring_support import AGREE5, YESNO, action, item, make_instrument
 
 from app.scoring import ResponseInput, score_responses, visible_items
-from app.scoring.rules import item_value, readiness_level, respondent_condition_scores, round1
+from app.scoring.numbers import score_value
+from app.scoring.reasons import render_reasons
+from app.scoring.rules import item_value, readiness_level
 
 
 def r(rid: str, group: str = "lead", **answers: str) -> ResponseInput:
     return ResponseInput(respondent_id=rid, group=group, answers=answers)
+
+
+def alone(inst, response, domain="a"):
+    """The condition score of one respondent on their own (privacy threshold 1)."""
+    return score_responses(inst, [response], privacy_threshold=1).domain(domain).score
 
 
 # --- 1. visibility ----------------------------------------------------------------------------
@@ -105,7 +112,7 @@ def test_unscored_kinds_have_no_value():
 
 def test_coverage_exactly_half_gets_a_score():
     inst = make_instrument([item("i1"), item("i2"), item("j1", domain="b")])
-    assert respondent_condition_scores(inst, r("x", i1="5", i2="DK"))["a"] == 100
+    assert alone(inst, r("x", i1="5", i2="DK")) == 100
 
 
 def test_coverage_below_half_has_no_score_and_counts_below_coverage():
@@ -116,7 +123,7 @@ def test_coverage_below_half_has_no_score_and_counts_below_coverage():
 
 def test_not_applicable_shrinks_the_denominator():
     # 1 answered of (3 visible - 2 N/A) = 1/1.
-    assert respondent_condition_scores(PLAIN, r("x", i1="4", i2="NA", i3="NA"))["a"] == 75
+    assert alone(PLAIN, r("x", i1="4", i2="NA", i3="NA")) == 75
 
 
 def test_all_not_applicable_is_neither_scored_nor_below_coverage():
@@ -135,8 +142,8 @@ def test_a_respondent_with_no_visible_items_takes_no_part():
 
 def test_coverage_comparison_is_exact():
     inst = make_instrument([item(f"i{n}") for n in range(1, 4)] + [item("j1", domain="b")], coverage=0.6)
-    assert respondent_condition_scores(inst, r("x", i1="5", i2="5"))["a"] == 100  # 2/3 >= 0.6
-    assert respondent_condition_scores(inst, r("x", i1="5"))["a"] is None  # 1/3 < 0.6
+    assert alone(inst, r("x", i1="5", i2="5")) == 100  # 2/3 >= 0.6
+    assert alone(inst, r("x", i1="5")) is None  # 1/3 < 0.6
 
 
 def test_choice_answers_count_but_are_not_scored():
@@ -206,9 +213,9 @@ def test_levels_min_inclusive_max_exclusive_top_includes_100(score, level):
 
 
 def test_rounding_is_half_up():
-    assert round1(81.25) == 81.3
-    assert round1(0.05) == 0.1
-    assert round1(2 / 3 * 100) == 66.7
+    assert score_value(81.25) == 81.3
+    assert score_value(0.05) == 0.1
+    assert score_value(2 / 3 * 100) == 66.7
 
 
 def test_thresholds_are_compared_with_the_shown_number():
@@ -224,6 +231,38 @@ def test_thresholds_are_compared_with_the_shown_number():
     a = score_responses(inst, [r("x", i1="mid")], privacy_threshold=1).domain("a")
     assert a.score == 60.0  # 59.96 shown as 60.0
     assert a.level_id == "established" and not a.is_priority
+
+
+def test_means_are_exact_so_a_tie_rounds_up_as_the_document_says():
+    # A 1-7 scale. Respondent 1: 2, 7, 2, 1 -> (16.67 + 100 + 16.67 + 0) / 4 = 33.33...;
+    # respondent 2: 5, 5, 4, 3 -> 58.33...; the site mean is exactly 43.75. Binary floats make it
+    # 43.74999999999999 (shown 43.7); exact arithmetic shows 43.8.
+    agree7 = {
+        "id": "agree7",
+        "options": [{"value": str(n), "label": str(n), "score": n} for n in range(1, 8)],
+    }
+    inst = make_instrument(
+        [item(f"i{n}", scale="agree7") for n in range(1, 5)] + [item("j1", domain="b", scale="agree7")],
+        scales=[agree7],
+    )
+    answers = [("2", "7", "2", "1"), ("5", "5", "4", "3")]
+    responses = [r(f"x{k}", **{f"i{n}": v for n, v in enumerate(a, start=1)}) for k, a in enumerate(answers)]
+    a = score_responses(inst, responses, privacy_threshold=1).domain("a")
+    assert a.score == 43.8
+
+
+def test_59_5_stays_59_5_and_is_below_a_priority_line_of_60():
+    # A 0-100 scale: two respondents answer 59 and 60, so the mean is exactly 59.5.
+    scale = {
+        "id": "hundred",
+        "options": [{"value": str(n), "label": str(n), "score": n} for n in (0, 59, 60, 100)],
+    }
+    inst = make_instrument(
+        [item("i1", scale="hundred"), item("j1", domain="b", scale="hundred")], scales=[scale]
+    )
+    a = score_responses(inst, [r("x", i1="59"), r("y", i1="60")], privacy_threshold=1).domain("a")
+    assert a.score == 59.5 and a.is_priority
+    assert render_reasons(a.priority_reasons) == ["Domain A scored 59.5, below the priority line of 60.0"]
 
 
 # --- 6. don't know ----------------------------------------------------------------------------
@@ -259,15 +298,17 @@ def test_critical_item_makes_a_priority_whatever_the_mean():
     a = score_responses(inst, responses).domain("a")
     assert a.score == 75 and a.critical_flags == ["i1"]
     assert a.is_priority and not a.is_strength
-    assert a.priority_reasons == ["Critical item \u201cItem i1\u201d averaged 25, below 50"]
+    assert render_reasons(a.priority_reasons) == [
+        "Critical item \u201cItem i1\u201d averaged 25.0, below 50.0"
+    ]
 
 
 def test_critical_item_at_the_threshold_is_not_flagged():
     inst = make_instrument([item("i1", critical=True), item("j1", domain="b")])
     a = score_responses(inst, [r(f"r{n}", i1="3") for n in range(3)]).domain("a")
     assert a.items[0].mean == 50 and not a.items[0].critical_flag
-    assert a.critical_flags == [] and a.priority_reasons == [
-        "Domain A scored 50, below the priority line of 60"
+    assert a.critical_flags == [] and render_reasons(a.priority_reasons) == [
+        "Domain A scored 50.0, below the priority line of 60.0"
     ]
 
 
@@ -405,7 +446,7 @@ def gap_between_card(answers_by_group: dict[str, tuple[str, str, int]], *, at_le
 
 
 def reasons_by_action(card):
-    return {a.action_id: a.reasons for a in card.actions}
+    return {a.action_id: render_reasons(a.reasons) for a in card.actions}
 
 
 def test_gap_between_fires_on_the_named_pair_with_a_plain_reason():
@@ -434,7 +475,7 @@ def test_gap_between_ignores_a_gap_between_other_groups():
     assert "listen_peers" not in reasons
     # ... while the general trigger fires on that other pair.
     assert reasons["any_gap"] == [
-        "Leadership and Clinical staff see Domain A differently (75 vs 12.5, a gap of 62.5 points)"
+        "Leadership and Clinical staff see Domain A differently (75.0 vs 12.5, a gap of 62.5 points)"
     ]
 
 
@@ -496,15 +537,17 @@ def test_each_trigger_and_the_ranking():
     card = score_responses(inst, responses)
     # a: i1 25, i2 100/75 -> lead 62.5, staff 50 -> site 56.3, critical. b: 0 and 25 -> 12.5, DK 50%.
     assert card.priorities == ["a", "b"]
-    ranked = {a.action_id: (a.rank, a.reasons) for a in card.actions}
+    ranked = {a.action_id: (a.rank, render_reasons(a.reasons)) for a in card.actions}
     # critical first; then condition a (priority #1) by action priority; then condition b.
     assert [a.action_id for a in card.actions] == ["crit", "base_a", "gap", "items", "low_b", "dk"]
     assert [a.rank for a in card.actions] == [1, 2, 3, 4, 5, 6]
-    assert ranked["crit"][1] == ["Critical item \u201cItem i1\u201d averaged 25, below 50"]
-    assert ranked["items"][1] == ["\u201cItem i2\u201d averaged 87.5, below 90"]
-    assert ranked["low_b"][1] == ["Domain B scored 12.5, below 60"]
-    assert ranked["dk"][1] == ["50% of answers in Domain B were \u201cDon't know\u201d (more than 40%)"]
-    assert ranked["gap"][1] == ["Lead and Staff see Domain A differently (62.5 vs 50, a gap of 12.5 points)"]
+    assert ranked["crit"][1] == ["Critical item \u201cItem i1\u201d averaged 25.0, below 50.0"]
+    assert ranked["items"][1] == ["\u201cItem i2\u201d averaged 87.5, below 90.0"]
+    assert ranked["low_b"][1] == ["Domain B scored 12.5, below 60.0"]
+    assert ranked["dk"][1] == ["50.0% of answers in Domain B were \u201cDon't know\u201d (more than 40.0%)"]
+    assert ranked["gap"][1] == [
+        "Lead and Staff see Domain A differently (62.5 vs 50.0, a gap of 12.5 points)"
+    ]
     assert "never" not in ranked
 
 
@@ -514,7 +557,7 @@ def test_items_below_reason():
         actions=[action("items", "a", {"items_below": {"items": ["i1"], "score": 80}})],
     )
     card = score_responses(inst, [r(f"r{n}", i1="4") for n in range(3)])
-    assert card.actions[0].reasons == ["\u201cItem i1\u201d averaged 75, below 80"]
+    assert render_reasons(card.actions[0].reasons) == ["\u201cItem i1\u201d averaged 75.0, below 80.0"]
 
 
 def test_a_condition_without_a_score_triggers_only_item_and_dont_know_rules():
