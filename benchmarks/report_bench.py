@@ -77,7 +77,6 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="peerready-report-bench-"))
-    os.environ["PEERREADY_DATA_DIR"] = str(workdir / "data")  # the CLI workers' report cache
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("PEERREADY_DATABASE_URL", None)
 
@@ -207,7 +206,9 @@ def main() -> None:
         ids = latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id)
     print(f"(created {args.batch} sites' data in {time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    results = render_batch(engine, ids, paper="letter", out_dir=workdir / "batch")
+    results = render_batch(
+        engine, ids, paper="letter", out_dir=workdir / "batch", cache_dir=workdir / "data" / "report-cache"
+    )
     elapsed = time.perf_counter() - started
     written = sum(1 for _, path, _ in results if path)
     print(

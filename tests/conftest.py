@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from app.config import Settings
+from app.config import Settings, environment_names
 from app.db import migrate
 from app.db.engine import make_engine
 
@@ -110,6 +110,17 @@ def engine(backend: str, request: pytest.FixtureRequest, _engines: dict[str, Eng
 def db(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _settings_only_from_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test builds its own Settings: none comes from the developer's environment or `.env`
+    (a PEERREADY_PRIVACY_THRESHOLD=5 in the shell must not change what the tests see). Tests that
+    are about the environment set it themselves with monkeypatch."""
+    for names in environment_names().values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import click
 from sqlmodel import select
 
 from app.cli.common import ready_engine
+from app.config import load_settings_or_exit
 from app.db.engine import session_scope
 from app.db.models import Role, User
 from app.errors import PeerReadyError
@@ -29,7 +30,8 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     """Create an administrator account (prompts for the password twice)."""
-    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
+    # Settings first: no password typed in vain when they are invalid.
+    engine = ready_engine(load_settings_or_exit())
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:
@@ -52,7 +54,8 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def set_password(email: str, password_stdin: bool) -> None:
     """Set a new password for an account and lift any sign-in lock (prompts twice)."""
-    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
+    # Settings first: no password typed in vain when they are invalid.
+    engine = ready_engine(load_settings_or_exit())
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:

@@ -7,18 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app import paths
-from app.config import get_settings
 from app.instruments.errors import InstrumentError, InstrumentInvalid
 from app.instruments.loader import LoadedInstrument, load_instrument_file
 from app.instruments.models import Instrument
 
 INSTRUMENT_SUFFIXES = (".yaml", ".yml")
-
-
-def instruments_directory() -> Path:
-    """The configured instruments folder (PEERREADY_INSTRUMENTS_DIR), else the shipped one."""
-    return get_settings().instruments_dir or paths.INSTRUMENTS_DIR
 
 
 def instrument_files(directory: str | Path) -> list[Path]:
@@ -45,13 +38,9 @@ def load_directory(directory: str | Path) -> list[LoadedInstrument]:
     return loaded
 
 
-def find_instrument(instrument_id: str, directory: str | Path | None = None) -> LoadedInstrument | None:
+def find_instrument(instrument_id: str, directory: str | Path) -> LoadedInstrument | None:
     """The instrument with this id (its highest version when several files share the id), or None."""
-    matches = [
-        loaded
-        for loaded in load_directory(directory or instruments_directory())
-        if loaded.instrument.id == instrument_id
-    ]
+    matches = [loaded for loaded in load_directory(directory) if loaded.instrument.id == instrument_id]
     return max(matches, key=lambda loaded: _version_tuple(loaded.instrument.version), default=None)
 
 

@@ -129,8 +129,8 @@ def create_assessment(
     instrument_id: str,
     close_date: date | None = None,
     expected_respondents: int | None = None,
+    instruments_dir: Path,
     previous: int | str | None = LATEST,
-    instruments_dir: Path | None = None,
 ) -> Assessment:
     """Start a cycle pinned to the instrument file's current text (stored as a snapshot).
 

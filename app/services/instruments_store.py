@@ -20,24 +20,15 @@ from sqlmodel import Session, select
 from app.db.models import Assessment, InstrumentVersion
 from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument, text
-from app.paths import INSTRUMENTS_DIR
 
 _parsed: dict[str, Instrument] = {}
 _lock = threading.Lock()
 
 
-def instruments_directory(directory: Path | None = None) -> Path:
-    if directory is not None:
-        return directory
-    from app.config import get_settings
-
-    return get_settings().instruments_dir or INSTRUMENTS_DIR
-
-
 _files: dict[Path, tuple[tuple[int, int], object]] = {}
 
 
-def available_instruments(directory: Path | None = None) -> list:
+def available_instruments(directory: Path) -> list:
     """The instruments a new assessment may use (`LoadedInstrument`s), sorted by title.
 
     Files are parsed again only when their size or modification time changes. A broken file is
@@ -48,7 +39,7 @@ def available_instruments(directory: Path | None = None) -> list:
     from app.instruments.registry import instrument_files
 
     found = []
-    for path in instrument_files(instruments_directory(directory)):
+    for path in instrument_files(directory):
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
         cached = _files.get(path)
@@ -63,7 +54,7 @@ def available_instruments(directory: Path | None = None) -> list:
     return sorted(found, key=lambda loaded: text(loaded.instrument.title))
 
 
-def find_available(instrument_id: str, directory: Path | None = None):
+def find_available(instrument_id: str, directory: Path):
     for loaded in available_instruments(directory):
         if loaded.instrument.id == instrument_id:
             return loaded

@@ -377,7 +377,12 @@ def remember_page(session: Session, *, response: Response, page: int) -> None:
 
 
 def submit(
-    session: Session, *, response: Response, assessment: Assessment, instrument: Instrument | None = None
+    session: Session,
+    *,
+    response: Response,
+    assessment: Assessment,
+    privacy_threshold: int,
+    instrument: Instrument | None = None,
 ) -> list[Missing]:
     """Lock the response when every required visible item is answered; otherwise return what is
     missing (and change nothing)."""
@@ -391,7 +396,9 @@ def submit(
     _touch(response)
     session.add(response)
     session.flush()
-    scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    scores.refresh_scores(
+        session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
+    )
     audit.record(
         session,
         actor=f"respondent #{response.id}",
@@ -403,7 +410,9 @@ def submit(
     return []
 
 
-def reopen(session: Session, *, user: User, assessment: Assessment, response_id: int) -> Response:
+def reopen(
+    session: Session, *, user: User, assessment: Assessment, response_id: int, privacy_threshold: int
+) -> Response:
     """The lead reopens a submitted response so its respondent can change it (same personal link)."""
     response = session.get(Response, response_id)
     if response is None or response.assessment_id != assessment.id:
@@ -415,7 +424,7 @@ def reopen(session: Session, *, user: User, assessment: Assessment, response_id:
     _touch(response)
     session.add(response)
     session.flush()
-    scores.refresh_scores(session, assessment_id=assessment.id)
+    scores.refresh_scores(session, assessment_id=assessment.id, privacy_threshold=privacy_threshold)
     audit.record(
         session,
         actor=user,

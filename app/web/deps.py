@@ -8,15 +8,23 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from app.db.engine import get_engine
+from app.config import Settings
 from app.db.models import Role, User
 from app.errors import Forbidden, NotAuthenticated
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (`create_app(settings=...)`); never re-read."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request; commits when the route returns, rolls back on any error."""
-    engine = getattr(request.app.state, "engine", None) or get_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

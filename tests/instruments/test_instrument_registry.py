@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from instrument_samples import VALID_INSTRUMENT, replace_once
 
-from app.config import get_settings
+from app.config import Settings
 from app.instruments.errors import InstrumentInvalid
 from app.instruments.registry import (
     find_instrument,
-    instruments_directory,
     json_schema,
     load_directory,
     validate_paths,
 )
+from app.paths import INSTRUMENTS_DIR
 
 VERSION_2 = replace_once('version: "1.0"', 'version: "2.0"')
 
@@ -38,14 +38,12 @@ def test_find_instrument_returns_the_highest_version_or_none(folder):
     assert find_instrument("absent", folder) is None
 
 
-def test_find_instrument_defaults_to_the_configured_folder(folder, monkeypatch):
+def test_the_configured_folder_comes_from_the_settings(folder, monkeypatch):
+    assert Settings().instruments_dir == INSTRUMENTS_DIR
     monkeypatch.setenv("PEERREADY_INSTRUMENTS_DIR", str(folder))
-    get_settings.cache_clear()
-    try:
-        assert instruments_directory() == folder
-        assert find_instrument("mini").instrument.version == "2.0"
-    finally:
-        get_settings.cache_clear()
+    settings = Settings()
+    assert settings.instruments_dir == folder
+    assert find_instrument("mini", settings.instruments_dir).instrument.version == "2.0"
 
 
 def test_a_changed_file_is_reloaded(folder):

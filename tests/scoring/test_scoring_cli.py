@@ -111,23 +111,21 @@ def test_broken_instrument_file_exits_1_without_traceback(tmp_path, files):
 
 
 def test_unknown_instrument_id_exits_1(files, monkeypatch, tmp_path):
-    registry = pytest.importorskip("app.instruments.registry")
     _, responses = files
     empty = tmp_path / "instruments"
     empty.mkdir()
-    monkeypatch.setattr(registry, "instruments_directory", lambda: empty)
+    monkeypatch.setenv("PEERREADY_INSTRUMENTS_DIR", str(empty))
     result = run("--instrument", "no_such_instrument", str(responses))
     assert result.exit_code == 1
     assert "no instrument with id 'no_such_instrument'" in result.stderr
 
 
 def test_instrument_by_id(files, monkeypatch, tmp_path):
-    registry = pytest.importorskip("app.instruments.registry")
     instrument, responses = files
     folder = tmp_path / "instruments"
     folder.mkdir()
     (folder / "worked-example.yaml").write_text(instrument.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(registry, "instruments_directory", lambda: folder)
+    monkeypatch.setenv("PEERREADY_INSTRUMENTS_DIR", str(folder))
     result = run("--instrument", "worked_example", str(responses), "--json")
     assert result.exit_code == 0, result.output
     assert Scorecard.model_validate_json(result.output).instrument_id == "worked_example"

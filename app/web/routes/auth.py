@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooManyRequests
 from app.services import accounts, audit, ratelimit
-from app.web.deps import CurrentUser, OptionalUser, SessionDep
+from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
 from app.web.routes.home import START_PAGE
 from app.web.templating import render
 
@@ -49,6 +49,7 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None):
 def login_submit(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=400)] = "",
     password: PASSWORD_FIELD = "",
     next: Annotated[str, Form(max_length=2000)] = "",
@@ -60,7 +61,7 @@ def login_submit(
             email=email,
             password=password,
             client_ip=client_ip(request),
-            settings=request.app.state.settings,
+            settings=settings,
         )
     except TooManyRequests as exc:
         return render(

@@ -20,7 +20,7 @@ from app.portfolio.service import (
     portfolio_view,
 )
 from app.services import audit
-from app.web.deps import CurrentUser, SessionDep, require_roles
+from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import render
 
 router = APIRouter()
@@ -30,12 +30,8 @@ SortParam = Annotated[str | None, Query(max_length=80)]
 _funder_or_admin = require_roles(Role.funder, Role.admin)
 
 
-def _threshold(request: Request) -> int:
-    return request.app.state.settings.privacy_threshold
-
-
 def portfolio_view_for_request(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     user: CurrentUser,
     portfolio_id: int,
@@ -50,7 +46,7 @@ def portfolio_view_for_request(
         session,
         user=user,
         portfolio_id=portfolio_id,
-        privacy_threshold=_threshold(request),
+        privacy_threshold=settings.privacy_threshold,
         filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
         sort=SortOrder.parse(sort),
     )
