@@ -5,9 +5,7 @@ from pathlib import Path
 
 import click
 
-from app.instruments.errors import InstrumentInvalid
-from app.instruments.loader import load_instrument_file
-from app.instruments.registry import expand_paths, json_schema
+from app.instruments.catalog import check_paths, json_schema
 
 
 @click.command()
@@ -15,24 +13,25 @@ from app.instruments.registry import expand_paths, json_schema
     "targets", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
 def validate(targets: tuple[Path, ...]) -> None:
-    """Check instrument files (or folders of them); exit 1 if any has errors."""
-    files = expand_paths(targets)
-    if not files:
+    """Check instrument files (or folders of them); exit 1 if any has errors.
+
+    Besides each file's own errors, two files of one folder with the same instrument id are an
+    error (the rule "Start a cycle" and `peerready score` follow too)."""
+    checks = check_paths(targets)
+    if not checks:
         click.echo("No instrument files (*.yaml, *.yml) found.")
         raise SystemExit(1)
     invalid_files = error_count = 0
-    for path in files:
-        try:
-            loaded = load_instrument_file(path)
-        except InstrumentInvalid as invalid:
+    for check in checks:
+        if check.errors or check.loaded is None:
             invalid_files += 1
-            error_count += len(invalid.errors)
-            for error in invalid.errors:
+            error_count += len(check.errors)
+            for error in check.errors:
                 click.echo(str(error))
             continue
-        click.echo(f"OK {path} ({loaded.instrument.id} {loaded.version_key})")
-    valid_files = len(files) - invalid_files
-    summary = f"{len(files)} file(s) checked: {valid_files} valid, {invalid_files} invalid"
+        click.echo(f"OK {check.path} ({check.loaded.instrument.id} {check.loaded.version_key})")
+    valid_files = len(checks) - invalid_files
+    summary = f"{len(checks)} file(s) checked: {valid_files} valid, {invalid_files} invalid"
     click.echo(summary + (f" ({error_count} errors)" if error_count else ""))
     raise SystemExit(1 if invalid_files else 0)
 

@@ -31,15 +31,13 @@ class _SettingsOnce:
 
 def _load_instrument(ref: str, settings: _SettingsOnce) -> Instrument:
     """A path to a YAML file, or an instrument id looked up in the instruments folder."""
+    from app.instruments import catalog
+
     path = Path(ref)
     if path.is_file() or path.suffix.lower() in (".yaml", ".yml"):
-        from app.instruments.loader import load_instrument_file
-
-        return load_instrument_file(path).instrument
-    from app.instruments.registry import find_instrument
-
+        return catalog.load_file(path).instrument
     folder = settings().instruments_dir
-    loaded = find_instrument(ref, folder)
+    loaded = catalog.find_instrument(ref, folder)
     if loaded is None:
         raise click.ClickException(
             f"no instrument with id {ref!r} in {folder} (or pass the path to a YAML file)"

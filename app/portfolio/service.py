@@ -42,6 +42,7 @@ from app.db.models import (
     User,
 )
 from app.errors import BadInput, Forbidden
+from app.instruments import catalog
 from app.instruments.models import Instrument, text
 from app.portfolio.schemas import (
     ConditionChange,
@@ -57,7 +58,7 @@ from app.portfolio.schemas import (
     SiteOut,
     SitesPage,
 )
-from app.services import access
+from app.services import access, instruments_store
 
 MAX_FILTER_LENGTH = 100
 BIN_WIDTH = 10
@@ -310,13 +311,8 @@ def _baseline_and_latest(
     return baseline, latest
 
 
-_instrument_cache: dict[str, Instrument] = {}
-
-
 def _instruments(session: Session, version_ids: set[int]) -> dict[int, tuple[InstrumentVersion, Instrument]]:
     """Parsed instruments of the given snapshots; the YAML text is read only on a cache miss."""
-    from app.services.instruments_store import instrument_of_version
-
     if not version_ids:
         return {}
     rows = session.exec(
@@ -330,10 +326,10 @@ def _instruments(session: Session, version_ids: set[int]) -> dict[int, tuple[Ins
     ).all()
     found: dict[int, tuple[InstrumentVersion, Instrument]] = {}
     for vid, instrument_id, version, title, content_hash in rows:
-        parsed = _instrument_cache.get(content_hash)
+        parsed = catalog.cached_instrument(content_hash)
         if parsed is None:
             stored = session.get(InstrumentVersion, vid)
-            parsed = _instrument_cache[content_hash] = instrument_of_version(stored)
+            parsed = instruments_store.instrument_of_version(stored)
         meta = InstrumentVersion(
             id=vid,
             instrument_id=instrument_id,

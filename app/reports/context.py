@@ -10,9 +10,6 @@ stored data always gives the same PDF.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Literal
@@ -37,6 +34,7 @@ from app.errors import NotFound
 from app.instruments.models import Instrument, text
 from app.scoring.models import DomainResult, Scorecard
 from app.scoring.rules import round1
+from app.services import instruments_store
 from app.services.scores import COUNTING_RULE, comments_for_results
 
 Paper = Literal["letter", "a4"]
@@ -216,32 +214,6 @@ class ReportContext(_Data):
         return self.model_dump_json()
 
 
-# --- instrument snapshots ---------------------------------------------------------------------
-
-_INSTRUMENT_CACHE: OrderedDict[str, Instrument] = OrderedDict()
-_INSTRUMENT_CACHE_SIZE = 32
-_INSTRUMENT_LOCK = threading.Lock()
-
-
-def instrument_from_snapshot(version: InstrumentVersion) -> Instrument:
-    """The validated instrument of a stored snapshot. Parsing is slow (round-trip YAML plus
-    checks), and snapshots never change, so parsed instruments are kept by content digest."""
-    from app.instruments.loader import load_instrument_text
-
-    digest = hashlib.sha256(version.source_yaml.encode("utf-8")).hexdigest()
-    with _INSTRUMENT_LOCK:
-        cached = _INSTRUMENT_CACHE.get(digest)
-        if cached is not None:
-            _INSTRUMENT_CACHE.move_to_end(digest)
-            return cached
-    loaded = load_instrument_text(version.source_yaml, source=f"instrument version {version.id}")
-    with _INSTRUMENT_LOCK:
-        _INSTRUMENT_CACHE[digest] = loaded.instrument
-        while len(_INSTRUMENT_CACHE) > _INSTRUMENT_CACHE_SIZE:
-            _INSTRUMENT_CACHE.popitem(last=False)
-    return loaded.instrument
-
-
 # --- formatting helpers -----------------------------------------------------------------------
 
 
@@ -274,7 +246,7 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
     version = session.get(InstrumentVersion, assessment.instrument_version_id)
     if organization is None or version is None:
         raise NotFound("No such assessment.")
-    instrument = instrument_from_snapshot(version)
+    instrument = instruments_store.instrument_of_version(version)
     lang = instrument.languages[0]
     stored = session.get(AssessmentScore, assessment_id)
     scorecard = Scorecard.model_validate(stored.scorecard) if stored else None

@@ -25,6 +25,7 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import BadInput
+from app.instruments import catalog
 from app.services import access, audit, instruments_store
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
@@ -147,7 +148,12 @@ def create_assessment(
         raise BadInput("Expected respondents must be between 1 and 10,000.")
     if close_date is not None and close_date < utcnow().date():
         raise BadInput("The close date cannot be in the past.")
-    loaded = instruments_store.find_available(instrument_id, instruments_dir)
+    offered = catalog.scan_folder(instruments_dir)
+    loaded = offered.get(instrument_id)
+    if loaded is None:
+        if offered.problems_of(instrument_id):
+            raise BadInput(f"The instrument {instrument_id!r} cannot be used until its file is fixed.")
+        raise BadInput(f"There is no instrument called {instrument_id!r}.")
 
     previous_id: int | None
     if previous == LATEST:

@@ -3,14 +3,17 @@ response status (never individual answers) and live results."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, time
+from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.config import Settings
-from app.db.models import Assessment, AssessmentStatus, Organization
+from app.db.models import Assessment, AssessmentStatus, Organization, Role, User
 from app.errors import BadInput
+from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
 from app.services import assessments as assessments_service
 from app.services import plan as plan_service
@@ -54,15 +57,31 @@ def list_page(request: Request, session: SessionDep, user: CurrentUser):
     )
 
 
+def _problem_lines(user: User, offered: catalog.FolderScan) -> list[str]:
+    """Files the catalog cannot offer, for the people who can get them fixed: `file:line: path:
+    message [code]` as `peerready validate` prints it, with the file named inside the folder."""
+    if user.role not in (Role.admin, Role.org_lead):
+        return []
+    return [
+        str(dataclasses.replace(error, file=Path(error.file).name))
+        for problem in offered.problems
+        for error in problem.errors
+    ]
+
+
 def _new_form_context(session, user, settings: Settings, **extra) -> dict:
     organizations = assessments_service.organizations_for(session, user=user)
     previous = {
         o.id: assessments_service.assessments_of(session, organization_id=o.id) for o in organizations
     }
+    offered = catalog.scan_folder(settings.instruments_dir)
     return {
         "organizations": organizations,
         "previous": previous,
-        "instruments": instruments_store.available_instruments(settings.instruments_dir),
+        "instruments": offered.instruments,
+        "instrument_problems": _problem_lines(user, offered),
+        # The server's folder means something to an administrator only.
+        "instruments_folder": settings.instruments_dir if user.role == Role.admin else None,
         "breadcrumbs": [("Assessments", "/assessments"), ("Start a cycle", None)],
         "values": {},
         **extra,
