@@ -86,9 +86,9 @@ def main() -> None:
     from app.db import migrate
     from app.db.engine import make_engine
     from app.db.models import Membership, Portfolio, PortfolioSite, Role, User
-    from app.reports.context import build_report_context
     from app.reports.pdf import render_report_pdf
-    from app.reports.sample import create_sample_report_data
+    from app.services.report_samples import create_sample_report_data
+    from app.services.reports import build_report_context
 
     engine = make_engine(f"sqlite:///{workdir / 'bench.sqlite3'}")
     migrate.upgrade(engine)
@@ -192,7 +192,7 @@ def main() -> None:
 
     # 5. batch of reports
     from app.cli.reports import BATCH_WORKERS, render_batch
-    from app.reports.catalog import latest_assessment_ids_for_portfolio
+    from app.services.reports import latest_assessment_ids_for_portfolio
 
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session:

@@ -23,26 +23,14 @@ BATCH_WORKERS = 2
 def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Path, cache_dir: Path) -> Path:
     """Render one assessment's report into `out_dir`; returns the file written."""
     from app.db.engine import session_scope
-    from app.reports.context import build_report_context
-    from app.reports.pdf import render_report_pdf, report_filename
-    from app.services import audit
+    from app.services.reports import report_pdf_for_operator
 
     with session_scope(engine) as session:
-        context = build_report_context(session, assessment_id=assessment_id, paper=paper)
-        body = render_report_pdf(context, cache_dir=cache_dir)
-        from app.db.models import Assessment
-
-        assessment = session.get(Assessment, assessment_id)
-        audit.record(
-            session,
-            actor="command line",
-            action="report.export",
-            target=f"assessment:{assessment_id}",
-            organization_id=assessment.organization_id if assessment else None,
-            detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        body, filename = report_pdf_for_operator(
+            session, assessment_id=assessment_id, paper=paper, cache_dir=cache_dir
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{assessment_id}-{report_filename(context)}"
+    path = out_dir / f"{assessment_id}-{filename}"
     path.write_bytes(body)
     return path
 
@@ -129,7 +117,7 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
     if (assessment_id is None) == (portfolio_id is None):
         raise click.UsageError("Give either ASSESSMENT_ID or --portfolio PORTFOLIO_ID.")
     from app.db.engine import session_scope
-    from app.reports.catalog import latest_assessment_ids_for_portfolio
+    from app.services.reports import latest_assessment_ids_for_portfolio
 
     settings = load_settings_or_exit()
     engine = ready_engine(settings)
@@ -164,7 +152,7 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
 def assessments(as_json: bool) -> None:
     """List assessments: id, organization, cycle, status, respondents."""
     from app.db.engine import session_scope
-    from app.reports.catalog import list_assessments
+    from app.services.reports import list_assessments
 
     with session_scope(ready_engine(load_settings_or_exit())) as session:
         rows = list_assessments(session)

@@ -59,7 +59,7 @@ def db_upgrade() -> None:
 def demo() -> None:
     """Load demo agencies, users, cycles, responses and plans (safe to run twice)."""
     from app.db.engine import engine_from_settings, session_scope
-    from app.demo import load_demo
+    from app.services.demo import load_demo
 
     settings = load_settings_or_exit()
     engine = engine_from_settings(settings)

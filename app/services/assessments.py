@@ -24,7 +24,7 @@ from app.db.models import (
     User,
     utcnow,
 )
-from app.errors import BadInput
+from app.errors import BadInput, NotFound
 from app.instruments import catalog
 from app.services import access, audit, instruments_store
 
@@ -110,6 +110,20 @@ def assessments_of(session: Session, *, organization_id: int) -> list[Assessment
             .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
         )
     )
+
+
+def organization_of(session: Session, *, assessment: Assessment) -> Organization:
+    organization = session.get(Organization, assessment.organization_id)
+    if organization is None:  # the foreign key makes this impossible short of manual edits
+        raise NotFound("No such organization.")
+    return organization
+
+
+def previous_of(session: Session, *, assessment: Assessment) -> Assessment | None:
+    """The cycle this one follows up, if any."""
+    if assessment.previous_assessment_id is None:
+        return None
+    return session.get(Assessment, assessment.previous_assessment_id)
 
 
 def latest_assessment(

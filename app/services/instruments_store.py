@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, InstrumentVersion
 from app.errors import NotFound
@@ -74,3 +74,24 @@ def instrument_for(session: Session, assessment: Assessment) -> Instrument:
 
 def clear_cache() -> None:
     catalog.clear_cache()
+
+
+def instruments_of_versions(session: Session, *, version_ids: set[int]) -> dict[int, Instrument]:
+    """The parsed instruments of several snapshots at once (one query for their hashes; the YAML
+    text is read only for those not in the catalog's cache)."""
+    if not version_ids:
+        return {}
+    rows = session.exec(
+        select(InstrumentVersion.id, InstrumentVersion.content_hash).where(
+            col(InstrumentVersion.id).in_(sorted(version_ids))
+        )
+    ).all()
+    found: dict[int, Instrument] = {}
+    for version_id, digest in rows:
+        cached = catalog.cached_instrument(digest)
+        if cached is None:
+            stored = session.get(InstrumentVersion, version_id)
+            assert stored is not None  # just listed by the query above, in the same transaction
+            cached = instrument_of_version(stored)
+        found[version_id] = cached
+    return found

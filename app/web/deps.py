@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db.models import Role, User
 from app.errors import Forbidden, NotAuthenticated
+from app.services import accounts
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -46,7 +47,7 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     user_id = request.session.get("user_id")
     if not isinstance(user_id, int):
         return None
-    user = session.get(User, user_id)
+    user = accounts.find_user(session, user_id=user_id)
     # A session stays valid only while the account is active and its password unchanged.
     if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
         request.session.clear()

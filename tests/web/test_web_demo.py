@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from app.db.models import Assessment, Organization, PlanItem, PlanStatus, Response, ResponseStatus, User
-from app.demo import DEMO_PASSWORD, load_demo
 from app.paths import INSTRUMENTS_DIR
 from app.services import plan as plan_service
+from app.services.demo import DEMO_PASSWORD, load_demo
 from tests.helpers.auth import login
 
 DEMO_SETTINGS = {"instruments_dir": INSTRUMENTS_DIR, "privacy_threshold": 3}

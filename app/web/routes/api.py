@@ -1,5 +1,5 @@
 """Read-only JSON API (`/api/v1/...`) for funders and administrators, signed in with the session
-cookie. The same data and privacy rules as the portfolio page (app.portfolio.service); documented
+cookie. The same data and privacy rules as the portfolio page (app.services.portfolio); documented
 in docs/api.md and at /api/docs. A portfolio the caller may not see answers 404."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.db.models import Role, User
 from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
-from app.portfolio.service import list_portfolios
+from app.services.portfolio import list_portfolios
 from app.web.deps import SessionDep, SettingsDep, require_roles
 from app.web.routes.portfolio import portfolio_view_for_request
 

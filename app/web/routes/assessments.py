@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.config import Settings
-from app.db.models import Assessment, AssessmentStatus, Organization, Role, User
+from app.db.models import AssessmentStatus, Organization, Role, User
 from app.errors import BadInput
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
@@ -155,15 +155,11 @@ def _crumbs(assessment, organization: Organization, page: str | None = None) -> 
 @router.get("/assessments/{assessment_id}", include_in_schema=False)
 def detail(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     counts = assessments_service.response_counts(session, assessment_id=assessment.id)
     responses = assessments_service.responses_of(session, assessment_id=assessment.id)
-    previous = (
-        session.get(Assessment, assessment.previous_assessment_id)
-        if assessment.previous_assessment_id
-        else None
-    )
+    previous = assessments_service.previous_of(session, assessment=assessment)
     return render(
         request,
         "assessments/detail.html",
@@ -224,7 +220,7 @@ def reopen_response(
 
 
 def _invitations_page(request, session, user, assessment, status_code=200, **extra):
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     rows = [
         (invitation, count, invitations.invitation_state(invitation))
@@ -309,7 +305,7 @@ def results(
     assessment_id: int, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     scorecard, stored = scores.scorecard_or_refresh(
         session, assessment=assessment, privacy_threshold=settings.privacy_threshold

@@ -9,8 +9,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooLarge
-from app.portfolio.workspace import client_overview, require_workspace_role
 from app.services import access, commentary, imports, instruments_store
+from app.services.workspace import client_overview, require_workspace_role
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
 from app.web.templating import render
 

@@ -1,5 +1,5 @@
 """Funder portfolio pages and downloads. Aggregates only: everything comes from
-`app.portfolio.service.portfolio_view`, which applies the privacy threshold once for all outputs."""
+`app.services.portfolio.portfolio_view`, which applies the privacy rules once for all outputs."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.db.models import Role
 from app.portfolio import exports, pdf
-from app.portfolio.service import (
-    FIXED_SORT_KEYS,
-    PortfolioFilters,
-    PortfolioView,
-    SortOrder,
-    list_portfolios,
-    portfolio_view,
-)
+from app.portfolio.params import FIXED_SORT_KEYS, PortfolioFilters, SortOrder
+from app.portfolio.view import PortfolioView
 from app.services import audit
+from app.services.portfolio import list_portfolios, portfolio_view
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import render
 

@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.reports.service import report_pdf_for_download
+from app.services.reports import report_pdf_for_download
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
 
 router = APIRouter()
