@@ -187,3 +187,38 @@ def test_the_readme_layout_table_names_what_exists():
         "PDF",
         "portfolio",
     ]
+
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _route_functions() -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    for path, tree in MODULES.items():
+        if not path.startswith("app/web/routes/"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in HTTP_METHODS
+                for d in node.decorator_list
+            ):
+                yield path, node
+
+
+def test_routes_take_no_parameter_they_do_not_use():
+    """A parameter that is only there for its side effect (say, `admin: AdminUser` to require an
+    administrator) belongs in a router- or route-level `dependencies=[...]` instead."""
+    unused = []
+    for path, node in _route_functions():
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        for argument in node.args.args + node.args.kwonlyargs:
+            if argument.arg not in used:
+                unused.append(f"{path}:{node.lineno}: {node.name}({argument.arg})")
+    assert unused == []
+
+
+def test_every_admin_route_requires_an_administrator_through_the_router():
+    from app.web.deps import require_admin
+    from app.web.routes.admin import router
+
+    assert [d.dependency for d in router.dependencies] == [require_admin]
+    assert len(router.routes) >= 22

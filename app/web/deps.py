@@ -77,4 +77,7 @@ def require_roles(*roles: Role):
     return checker
 
 
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+# One callable, so a router-level dependency and an `admin: AdminUser` parameter of the same
+# request share FastAPI's per-request cache (the check runs once).
+require_admin = require_roles(Role.admin)
+AdminUser = Annotated[User, Depends(require_admin)]

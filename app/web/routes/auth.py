@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooManyRequests
 from app.services import accounts, audit, ratelimit
-from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep
+from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
 from app.web.routes.home import START_PAGE
 from app.web.templating import render
 
@@ -84,8 +84,8 @@ def logout(request: Request, session: SessionDep, user: OptionalUser):
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/account/password", include_in_schema=False)
-def password_form(request: Request, user: CurrentUser):
+@router.get("/account/password", include_in_schema=False, dependencies=[Depends(get_current_user)])
+def password_form(request: Request):
     return render(
         request,
         "auth/password.html",

@@ -56,7 +56,6 @@ def commentary_form(
 
 @router.post("/assessments/{assessment_id}/commentary")
 def commentary_save(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     assessment_id: int,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.services.reports import report_pdf_for_download
@@ -20,7 +20,6 @@ router = APIRouter()
 
 @router.get("/assessments/{assessment_id}/report.pdf", include_in_schema=False)
 def download_report(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
