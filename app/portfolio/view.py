@@ -32,6 +32,7 @@ from app.portfolio.schemas import (
     PortfolioRef,
     PortfolioSummary,
     ScoreBin,
+    ScoreStatus,
     SiteOut,
     SitesPage,
 )
@@ -175,7 +176,7 @@ def _cycle_out(cycle: CycleRow, instrument: Instrument, threshold: int) -> Cycle
 
 def _shown_score(
     cycle: CycleRow, domain_id: str, threshold: int
-) -> tuple[float | None, str | None, int | None, privacy.ScoreStatus]:
+) -> tuple[float | None, str | None, int | None, ScoreStatus]:
     return privacy.shown_condition_score(
         cycle.n_respondents, cycle.domains.get(domain_id), threshold=threshold
     )
@@ -224,15 +225,17 @@ def _site_out(
     level_labels: dict[int, dict[str, str]],
     threshold: int,
 ) -> SiteOut:
-    common = {
-        "organization_id": site.organization_id,
-        "name": site.name,
-        "region": site.region,
-        "cohort": site.cohort,
-    }
-    if latest is None:
+    def out(**fields: Any) -> SiteOut:
         return SiteOut(
-            **common,
+            organization_id=site.organization_id,
+            name=site.name,
+            region=site.region,
+            cohort=site.cohort,
+            **fields,
+        )
+
+    if latest is None:
+        return out(
             status="no_completed_cycle",
             status_text="No completed cycle yet",
             latest=None,
@@ -243,8 +246,7 @@ def _site_out(
     if baseline is not None:
         baseline_out = _cycle_out(baseline, instruments[baseline.version_id], threshold)
     if not privacy.cycle_is_shown(latest.n_respondents, threshold=threshold):
-        return SiteOut(
-            **common,
+        return out(
             status="below_threshold",
             status_text=privacy.below_threshold_text(threshold),
             latest=latest_out,
@@ -281,8 +283,7 @@ def _site_out(
                         change=change,
                     )
                 )
-    return SiteOut(
-        **common,
+    return out(
         status="scored",
         status_text="Scored",
         latest=latest_out,
@@ -349,10 +350,10 @@ def _sort_sites(sites: list[SiteOut], order: SortOrder, conditions: list[Conditi
             return latest.response_rate if latest else None
         # A condition no longer in the table (say, after a filter) has no values: name order.
         if key.startswith("score_"):
-            cell = site.score_for(key[6:]) if key[6:] in condition_ids else None
-            return cell.score if cell else None
-        cell = site.change_for(key[7:]) if key[7:] in condition_ids else None
-        return cell.change if cell else None
+            score = site.score_for(key[6:]) if key[6:] in condition_ids else None
+            return score.score if score else None
+        change = site.change_for(key[7:]) if key[7:] in condition_ids else None
+        return change.change if change else None
 
     keyed = [(value(s), s) for s in sites]
     present = [(v, s) for v, s in keyed if v is not None]

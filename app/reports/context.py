@@ -117,6 +117,7 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
     check_paper(paper)
     assessment = sources.assessment
     assessment_id = assessment.id
+    assert assessment_id is not None  # a stored row
     instrument = sources.instrument
     lang = instrument.languages[0]
     scorecard = sources.scorecard

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -68,7 +68,7 @@ def get_current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role):
+def require_roles(*roles: Role) -> Callable[[User], User]:
     def checker(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden("Your role does not give access to this page.")
