@@ -112,15 +112,18 @@ def db(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture(autouse=True)
-def _settings_only_from_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _settings_only_from_tests() -> Iterator[None]:
     """Every test builds its own Settings: none comes from the developer's environment or `.env`
-    (a PEERREADY_PRIVACY_THRESHOLD=5 in the shell must not change what the tests see). Tests that
-    are about the environment set it themselves with monkeypatch."""
-    for names in environment_names().values():
-        for name in names:
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(Settings.model_config, "env_file", None)
+    (a PEERREADY_PRIVACY_THRESHOLD=5 in the shell must not change what the tests see). Session
+    scope, so that session fixtures such as the live server are covered too; tests that are about
+    the environment set it themselves with monkeypatch."""
+    with pytest.MonkeyPatch.context() as patch:
+        for names in environment_names().values():
+            for name in names:
+                patch.delenv(name, raising=False)
+        patch.setitem(Settings.model_config, "env_file", None)
+        yield
 
 
 @pytest.fixture
