@@ -269,7 +269,7 @@ def query_plan_note(engine, portfolio_id: int, funder_id: int) -> None:
     from sqlmodel import Session
 
     from app.db.models import User
-    from app.portfolio.service import portfolio_view
+    from app.services.portfolio import portfolio_view
 
     statements = []
 

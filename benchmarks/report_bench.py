@@ -77,7 +77,6 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="peerready-report-bench-"))
-    os.environ["PEERREADY_DATA_DIR"] = str(workdir / "data")  # the CLI workers' report cache
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("PEERREADY_DATABASE_URL", None)
 
@@ -87,9 +86,9 @@ def main() -> None:
     from app.db import migrate
     from app.db.engine import make_engine
     from app.db.models import Membership, Portfolio, PortfolioSite, Role, User
-    from app.reports.context import build_report_context
     from app.reports.pdf import render_report_pdf
-    from app.reports.sample import create_sample_report_data
+    from app.services.report_samples import create_sample_report_data
+    from app.services.reports import build_report_context
 
     engine = make_engine(f"sqlite:///{workdir / 'bench.sqlite3'}")
     migrate.upgrade(engine)
@@ -193,7 +192,7 @@ def main() -> None:
 
     # 5. batch of reports
     from app.cli.reports import BATCH_WORKERS, render_batch
-    from app.reports.catalog import latest_assessment_ids_for_portfolio
+    from app.services.reports import latest_assessment_ids_for_portfolio
 
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session:
@@ -207,7 +206,9 @@ def main() -> None:
         ids = latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id)
     print(f"(created {args.batch} sites' data in {time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    results = render_batch(engine, ids, paper="letter", out_dir=workdir / "batch")
+    results = render_batch(
+        engine, ids, paper="letter", out_dir=workdir / "batch", cache_dir=workdir / "data" / "report-cache"
+    )
     elapsed = time.perf_counter() - started
     written = sum(1 for _, path, _ in results if path)
     print(

@@ -35,6 +35,7 @@ from app.config import Settings  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.engine import make_engine  # noqa: E402
 from app.db.models import Answer, Membership, Organization, Response, ResponseStatus, Role, User  # noqa: E402
+from app.paths import INSTRUMENTS_DIR  # noqa: E402
 from app.services import accounts, instruments_store, invitations, responses, scores  # noqa: E402
 from app.services import assessments as assessments_service  # noqa: E402
 
@@ -65,7 +66,12 @@ def build(engine) -> dict:
         db.add(Membership(user_id=lead.id, organization_id=organization.id))
         db.flush()
         assessment = assessments_service.create_assessment(
-            db, user=lead, organization_id=organization.id, name="Bench", instrument_id="readiness_full"
+            db,
+            user=lead,
+            organization_id=organization.id,
+            name="Bench",
+            instrument_id="readiness_full",
+            instruments_dir=INSTRUMENTS_DIR,
         )
         instrument = instruments_store.instrument_for(db, assessment)
         for index in range(RESPONDENTS):

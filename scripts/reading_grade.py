@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.instruments.catalog import instrument_files  # noqa: E402
 from app.instruments.models import Instrument  # noqa: E402
 from app.instruments.readability import (  # noqa: E402
     MAX_ITEM_GRADE,
@@ -32,7 +33,6 @@ from app.instruments.readability import (  # noqa: E402
     spanish_languages,
     visible_scored_items,
 )
-from app.instruments.registry import instrument_files  # noqa: E402
 
 
 def load(path: Path) -> Instrument:

@@ -6,10 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 "$VENV/bin/python" -m pip install --quiet -e .
-HOST="${PEERREADY_HOST:-127.0.0.1}"
-PORT="${PEERREADY_PORT:-8000}"
-# The demo prints this address with the logins.
-export PEERREADY_BASE_URL="${PEERREADY_BASE_URL:-http://$HOST:$PORT}"
+# Where to serve comes from the settings (PEERREADY_HOST, PEERREADY_PORT, environment or .env);
+# the demo prints PEERREADY_BASE_URL, which follows them unless it is set.
 "$VENV/bin/peerready" db upgrade
 "$VENV/bin/peerready" demo
 
@@ -43,4 +41,4 @@ stop_worker() {
 }
 trap stop_worker EXIT
 echo "Background jobs: a worker is running beside the server (log: $WORKER_LOG)."
-"$VENV/bin/peerready" serve --host "$HOST" --port "$PORT"
+"$VENV/bin/peerready" serve

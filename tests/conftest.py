@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import app.db.tables  # noqa: F401  (every table, for emptying them all)
-from app.config import Settings
+from app.config import Settings, environment_names
 from app.db import migrate
 from app.db.engine import make_engine
 
@@ -111,6 +111,20 @@ def engine(backend: str, request: pytest.FixtureRequest, _engines: dict[str, Eng
 def db(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _settings_only_from_tests() -> Iterator[None]:
+    """Every test builds its own Settings: none comes from the developer's environment or `.env`
+    (a PEERREADY_PRIVACY_THRESHOLD=5 in the shell must not change what the tests see). Session
+    scope, so that session fixtures such as the live server are covered too; tests that are about
+    the environment set it themselves with monkeypatch."""
+    with pytest.MonkeyPatch.context() as patch:
+        for names in environment_names().values():
+            for name in names:
+                patch.delenv(name, raising=False)
+        patch.setitem(Settings.model_config, "env_file", None)
+        yield
 
 
 @pytest.fixture

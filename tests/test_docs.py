@@ -5,16 +5,45 @@ import re
 from pathlib import Path
 
 from app.cli import cli
-from app.config import Settings
+from app.config import Settings, environment_names
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_every_setting_is_documented():
-    for name, field in Settings.model_fields.items():
-        aliases = field.validation_alias.choices if field.validation_alias else [name.upper()]
-        assert any(f"`{alias}`" in README for alias in aliases), f"setting {name} is not in README.md"
+def _settings_table() -> dict[str, str]:
+    """README's settings table: each variable named in the first column -> the default cell."""
+    section = README.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("variable", "---"):
+            continue
+        for variable in re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0]):
+            rows[variable] = cells[1]
+    assert rows, "README.md has no settings table"
+    return rows
+
+
+def test_every_setting_is_in_the_settings_table():
+    table = _settings_table()
+    for name, variables in environment_names().items():
+        assert any(v in table for v in variables), f"setting {name} ({variables[0]}) is not in README.md"
+
+
+def test_every_variable_in_the_settings_table_is_a_setting():
+    known = {variable for variables in environment_names().values() for variable in variables}
+    for variable in _settings_table():
+        assert variable in known, f"README.md documents {variable}, which is not a field of Settings"
+
+
+def test_documented_number_defaults_are_the_real_ones():
+    table = _settings_table()
+    for name, variables in environment_names().items():
+        default = Settings.model_fields[name].default
+        if isinstance(default, int) and not isinstance(default, bool):
+            cell = next(table[v] for v in variables if v in table)
+            assert f"`{default}`" in cell, f"README.md gives {cell} as the default of {variables[0]}"
 
 
 def _command_names(group, prefix=""):

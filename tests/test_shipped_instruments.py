@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from app.instruments.catalog import instrument_files
 from app.instruments.loader import LoadedInstrument, load_instrument_file
 from app.instruments.models import Instrument, Item, text
 from app.instruments.readability import (
@@ -32,7 +33,6 @@ from app.instruments.readability import (
     textstat_fernandez_huerta,
     visible_scored_items,
 )
-from app.instruments.registry import instrument_files
 from app.instruments.translations import has_language, text_entries
 from app.paths import INSTRUMENTS_DIR
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlmodel import select
 
 from app.cli.common import ready_engine
+from app.config import load_settings_or_exit
 from app.db.engine import session_scope
-from app.db.models import Role, User
+from app.db.models import Role
 from app.errors import PeerReadyError
-from app.services import accounts, audit
+from app.services import accounts
 
 STDIN_HELP = "Read the password from the first line of standard input."
 
@@ -29,7 +29,8 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     """Create an administrator account (prompts for the password twice)."""
-    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
+    # Settings first: no password typed in vain when they are invalid.
+    engine = ready_engine(load_settings_or_exit())
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:
@@ -52,24 +53,15 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help=STDIN_HELP)
 def set_password(email: str, password_stdin: bool) -> None:
     """Set a new password for an account and lift any sign-in lock (prompts twice)."""
-    engine = ready_engine()  # settings first: no password typed in vain when they are invalid
+    # Settings first: no password typed in vain when they are invalid.
+    engine = ready_engine(load_settings_or_exit())
     password = _read_password(password_stdin)
     try:
         with session_scope(engine) as session:
-            user = session.exec(select(User).where(User.email == accounts.normalize_email(email))).first()
+            user = accounts.find_user_by_email(session, email=email)
             if user is None:
                 raise click.ClickException(f"No account with the email {email}.")
-            accounts.validate_new_password(password)
-            user.password_hash = accounts.hash_password(password)
-            user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
-            session.add(user)
-            audit.record(
-                session,
-                actor="command line",
-                action="password.reset",
-                target=f"user:{user.id}",
-                detail={"email": user.email},
-            )
+            accounts.reset_password(session, actor="command line", user=user, temporary_password=password)
     except PeerReadyError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Password set for {email}; any sign-in lock is lifted.")

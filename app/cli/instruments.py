@@ -7,9 +7,8 @@ from typing import NoReturn
 
 import click
 
+from app.instruments.catalog import check_paths, expand_paths, json_schema
 from app.instruments.errors import InstrumentError, InstrumentInvalid
-from app.instruments.loader import load_instrument_file
-from app.instruments.registry import expand_paths, json_schema
 from app.instruments.translation_files import TranslationToolError, stamp, template
 from app.instruments.translations import instrument_of_overlay, is_translation_overlay
 
@@ -21,33 +20,35 @@ from app.instruments.translations import instrument_of_overlay, is_translation_o
 @click.option("--strict", is_flag=True, help="Also exit 1 on warnings, such as stale translations.")
 def validate(targets: tuple[Path, ...], strict: bool) -> None:
     """Check instrument files (or folders of them) with their translation files; exit 1 if any
-    has errors (or, with --strict, warnings)."""
+    has errors (or, with --strict, warnings).
+
+    Besides each file's own errors, two files of one folder with the same instrument id are an
+    error (the rule "Start a cycle" and `peerready score` follow too)."""
     files, orphans = _instrument_files(targets)
-    if not files and not orphans:
+    checks = check_paths(files)
+    if not checks and not orphans:
         click.echo("No instrument files (*.yaml, *.yml) found.")
         raise SystemExit(1)
-    invalid_files = len(orphans)
-    error_count = len(orphans)
+    invalid_files = error_count = len(orphans)
     warning_count = 0
     for orphan in orphans:
         click.echo(str(orphan))
-    for path in files:
-        try:
-            loaded = load_instrument_file(path)
-        except InstrumentInvalid as invalid:
+    for check in checks:
+        if check.errors or check.loaded is None:
             invalid_files += 1
-            for error in invalid.errors:
+            for error in check.errors:
                 click.echo(str(error))
                 warning_count += error.is_warning
                 error_count += not error.is_warning
             continue
+        loaded = check.loaded
         for warning in loaded.warnings:
             click.echo(str(warning))
         warning_count += len(loaded.warnings)
         languages = loaded.instrument.languages
         translated = f", translated into {', '.join(languages[1:])}" if len(languages) > 1 else ""
-        click.echo(f"OK {path} ({loaded.instrument.id} {loaded.version_key}{translated})")
-    checked = len(files) + len(orphans)
+        click.echo(f"OK {check.path} ({loaded.instrument.id} {loaded.version_key}{translated})")
+    checked = len(checks) + len(orphans)
     summary = f"{checked} file(s) checked: {checked - invalid_files} valid, {invalid_files} invalid"
     counts = [f"{error_count} errors"] if error_count else []
     counts += [f"{warning_count} warnings"] if warning_count else []

@@ -40,7 +40,7 @@ def worker(burst: bool, workers: int) -> None:
         raise click.UsageError(
             "PEERREADY_QUEUE=immediate runs each job where it is started; a worker has nothing to do."
         )
-    engine = ready_engine()
+    engine = ready_engine(settings)
     _configure_logging()
     queue = get_queue(settings, engine)
     if burst:

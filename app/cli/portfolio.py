@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from app.cli.common import ready_engine
+from app.config import load_settings_or_exit
 
 
 @click.command("import-responses")
@@ -26,11 +27,17 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
     from app.scoring.csv_responses import ResponsesCsvInvalid
     from app.services.imports import import_file_directly
 
+    settings = load_settings_or_exit()
     content = csv_file.read_bytes()
     try:
-        with session_scope(ready_engine()) as session:
+        with session_scope(ready_engine(settings)) as session:
             rows, result = import_file_directly(
-                session, assessment_id=assessment_id, content=content, actor="command line", dry_run=dry_run
+                session,
+                assessment_id=assessment_id,
+                content=content,
+                actor="command line",
+                privacy_threshold=settings.privacy_threshold,
+                dry_run=dry_run,
             )
     except ResponsesCsvInvalid as invalid:
         problems = len(invalid.errors)

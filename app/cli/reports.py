@@ -13,41 +13,24 @@ import click
 from sqlalchemy.engine import Engine
 
 from app.cli.common import ready_engine
+from app.config import load_settings_or_exit
 from app.errors import PeerReadyError
 
 # Rendering is CPU-bound; two worker processes halve a batch on a two-core machine.
 BATCH_WORKERS = 2
 
 
-def _cache_dir() -> Path:
-    from app.config import get_settings
-
-    return get_settings().data_dir / "report-cache"
-
-
-def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Path) -> Path:
+def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Path, cache_dir: Path) -> Path:
     """Render one assessment's report into `out_dir`; returns the file written."""
     from app.db.engine import session_scope
-    from app.reports.context import build_report_context
-    from app.reports.pdf import render_report_pdf, report_filename
-    from app.services import audit
+    from app.services.reports import report_pdf_for_operator
 
     with session_scope(engine) as session:
-        context = build_report_context(session, assessment_id=assessment_id, paper=paper)
-        body = render_report_pdf(context, cache_dir=_cache_dir())
-        from app.db.models import Assessment
-
-        assessment = session.get(Assessment, assessment_id)
-        audit.record(
-            session,
-            actor="command line",
-            action="report.export",
-            target=f"assessment:{assessment_id}",
-            organization_id=assessment.organization_id if assessment else None,
-            detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        body, filename = report_pdf_for_operator(
+            session, assessment_id=assessment_id, paper=paper, cache_dir=cache_dir
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{assessment_id}-{report_filename(context)}"
+    path = out_dir / f"{assessment_id}-{filename}"
     path.write_bytes(body)
     return path
 
@@ -59,25 +42,43 @@ def _worker_init(url: str) -> None:
     global _worker_engine
     from app.db.engine import make_engine
 
-    _worker_engine = make_engine(url)
+    _worker_engine = make_engine(url, pool_size=1, max_overflow=1)
 
 
-def _worker_render(assessment_id: int, paper: str, out_dir: str) -> tuple[int, str | None, str | None]:
+def _worker_render(
+    assessment_id: int, paper: str, out_dir: str, cache_dir: str
+) -> tuple[int, str | None, str | None]:
     assert _worker_engine is not None
     try:
-        path = write_report(_worker_engine, assessment_id=assessment_id, paper=paper, out_dir=Path(out_dir))
+        path = write_report(
+            _worker_engine,
+            assessment_id=assessment_id,
+            paper=paper,
+            out_dir=Path(out_dir),
+            cache_dir=Path(cache_dir),
+        )
         return assessment_id, str(path), None
     except PeerReadyError as exc:
         return assessment_id, None, exc.message
 
 
 def render_batch(
-    engine: Engine, assessment_ids: list[int], *, paper: str, out_dir: Path, workers: int = BATCH_WORKERS
+    engine: Engine,
+    assessment_ids: list[int],
+    *,
+    paper: str,
+    out_dir: Path,
+    cache_dir: Path,
+    workers: int = BATCH_WORKERS,
 ) -> list[tuple[int, str | None, str | None]]:
     """Reports for many assessments; with more than one, rendered in `workers` processes."""
     if len(assessment_ids) <= 1 or workers <= 1:
         return [
-            (i, str(write_report(engine, assessment_id=i, paper=paper, out_dir=out_dir)), None)
+            (
+                i,
+                str(write_report(engine, assessment_id=i, paper=paper, out_dir=out_dir, cache_dir=cache_dir)),
+                None,
+            )
             for i in assessment_ids
         ]
     url = engine.url.render_as_string(hide_password=False)
@@ -86,7 +87,9 @@ def render_batch(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(url,)
     ) as pool:
-        futures = [pool.submit(_worker_render, i, paper, str(out_dir)) for i in assessment_ids]
+        futures = [
+            pool.submit(_worker_render, i, paper, str(out_dir), str(cache_dir)) for i in assessment_ids
+        ]
         return [future.result() for future in futures]
 
 
@@ -114,9 +117,10 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
     if (assessment_id is None) == (portfolio_id is None):
         raise click.UsageError("Give either ASSESSMENT_ID or --portfolio PORTFOLIO_ID.")
     from app.db.engine import session_scope
-    from app.reports.catalog import latest_assessment_ids_for_portfolio
+    from app.services.reports import latest_assessment_ids_for_portfolio
 
-    engine = ready_engine()
+    settings = load_settings_or_exit()
+    engine = ready_engine(settings)
     started = time.perf_counter()
     try:
         if assessment_id is not None:
@@ -127,7 +131,7 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
             if not ids:
                 click.echo(f"Portfolio {portfolio_id} has no site with an assessment; nothing to write.")
                 return
-        results = render_batch(engine, ids, paper=paper, out_dir=out_dir)
+        results = render_batch(engine, ids, paper=paper, out_dir=out_dir, cache_dir=settings.report_cache_dir)
     except PeerReadyError as exc:
         raise click.ClickException(exc.message) from None
     failed = 0
@@ -148,9 +152,9 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
 def assessments(as_json: bool) -> None:
     """List assessments: id, organization, cycle, status, respondents."""
     from app.db.engine import session_scope
-    from app.reports.catalog import list_assessments
+    from app.services.reports import list_assessments
 
-    with session_scope(ready_engine()) as session:
+    with session_scope(ready_engine(load_settings_or_exit())) as session:
         rows = list_assessments(session)
     if as_json:
         click.echo(json.dumps([row.as_dict() for row in rows], indent=2))

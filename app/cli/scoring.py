@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import click
 
+from app.config import Settings, load_settings_or_exit
 from app.instruments.errors import InstrumentInvalid
 from app.instruments.models import Instrument
 from app.scoring.csv_responses import ResponsesCsvInvalid, parse_responses_csv
@@ -18,34 +18,31 @@ from app.scoring.rules import score_responses
 MAX_ERRORS_SHOWN = 50
 
 
-def _default_threshold() -> int:
-    try:
-        from app.config import get_settings
+class _SettingsOnce:
+    """The settings, loaded (once) only when the command needs them: scoring a file with an
+    explicit --privacy-threshold works even where the instance settings are incomplete."""
 
-        return get_settings().privacy_threshold
-    except Exception:  # settings are optional for an offline command
-        return 3
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    def __call__(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings_or_exit()
+        return self._settings
 
 
-def _load_instrument(ref: str) -> Instrument:
+def _load_instrument(ref: str, settings: _SettingsOnce) -> Instrument:
     """A path to a YAML file, or an instrument id looked up in the instruments folder."""
+    from app.instruments import catalog
+
     path = Path(ref)
     if path.is_file() or path.suffix.lower() in (".yaml", ".yml"):
-        from app.instruments.loader import load_instrument_file
-
-        return load_instrument_file(path).instrument
-    try:
-        registry = importlib.import_module("app.instruments.registry")
-    except ImportError:
-        raise click.ClickException(
-            f"no instrument file {ref!r}; looking instruments up by id is not available yet, "
-            "so pass the path to the YAML file"
-        ) from None
-    loaded = registry.find_instrument(ref)
+        return catalog.load_file(path).instrument
+    folder = settings().instruments_dir
+    loaded = catalog.find_instrument(ref, folder)
     if loaded is None:
         raise click.ClickException(
-            f"no instrument with id {ref!r} in {registry.instruments_directory()} "
-            "(or pass the path to a YAML file)"
+            f"no instrument with id {ref!r} in {folder} (or pass the path to a YAML file)"
         )
     return loaded.instrument
 
@@ -151,8 +148,9 @@ def score_command(
     instrument_ref: str, responses: Path, as_json: bool, privacy_threshold: int | None, lang: str
 ) -> None:
     """Score paper-collected responses in RESPONSES (CSV; see docs/csv-layout.md)."""
+    settings = _SettingsOnce()
     try:
-        instrument = _load_instrument(instrument_ref)
+        instrument = _load_instrument(instrument_ref, settings)
     except InstrumentInvalid as error:
         raise click.ClickException(f"the instrument has errors:\n{error}") from None
     except click.ClickException:
@@ -179,7 +177,7 @@ def score_command(
         click.echo(f"{len(invalid.errors)} error(s); nothing was scored.", err=True)
         raise SystemExit(1) from None
 
-    threshold = privacy_threshold if privacy_threshold is not None else _default_threshold()
+    threshold = privacy_threshold if privacy_threshold is not None else settings().privacy_threshold
     try:
         card = score_responses(instrument, parsed, privacy_threshold=threshold, lang=lang)
     except ValueError as error:  # the CSV checks should make this unreachable

@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.engine import Engine
 
 from app.config import load_settings_or_exit
 
 
-def _migrate() -> None:
+def _migrate(engine: Engine) -> None:
     from app.db import migrate
-    from app.db.engine import get_engine
 
-    migrate.upgrade(get_engine())
+    migrate.upgrade(engine)
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", default=None, help="Address to listen on  [default: PEERREADY_HOST or 127.0.0.1]")
+@click.option(
+    "--port", default=None, type=click.IntRange(1, 65535), help="Port  [default: PEERREADY_PORT or 8000]"
+)
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development only).")
-def serve(host: str, port: int, reload: bool) -> None:
+def serve(host: str | None, port: int | None, reload: bool) -> None:
     """Run the web app. On SQLite (the default) the database is migrated first."""
     import uvicorn
 
+    from app.db.engine import engine_from_settings
+    from app.web.main import create_app
+
     settings = load_settings_or_exit()
+    engine = engine_from_settings(settings)
     if settings.is_sqlite:
-        _migrate()
+        _migrate(engine)
+    host = host or settings.host
+    port = port or settings.port
     click.echo(f"PeerReady on http://{host}:{port}  (database: {settings.sqlalchemy_url.split('@')[-1]})")
-    uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, reload=reload)
+    if reload:
+        # The reloader imports the app afresh in a child process, which reads the same settings.
+        uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, reload=True)
+    else:
+        uvicorn.run(create_app(settings=settings, engine=engine), host=host, port=port)
 
 
 @click.group()
@@ -37,22 +49,26 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every database migration (safe to run again)."""
-    load_settings_or_exit()
-    _migrate()
+    from app.db.engine import engine_from_settings
+
+    _migrate(engine_from_settings(load_settings_or_exit()))
     click.echo("Database is up to date.")
 
 
 @click.command()
 def demo() -> None:
     """Load demo agencies, users, cycles, responses and plans (safe to run twice)."""
-    from app.db.engine import get_engine, session_scope
-    from app.demo import load_demo
+    from app.db.engine import engine_from_settings, session_scope
+    from app.services.demo import load_demo
 
     settings = load_settings_or_exit()
+    engine = engine_from_settings(settings)
     if settings.is_sqlite:
-        _migrate()
-    with session_scope(get_engine()) as session:
-        summary = load_demo(session)
+        _migrate(engine)
+    with session_scope(engine) as session:
+        summary = load_demo(
+            session, instruments_dir=settings.instruments_dir, privacy_threshold=settings.privacy_threshold
+        )
     if summary.created:
         click.echo(
             f"Demo loaded: {summary.organizations} agencies, {summary.assessments} assessment cycles, "

@@ -9,7 +9,7 @@ Storage, chosen from Settings (PEERREADY_QUEUE):
 - "immediate": each job runs inside the call that enqueues it (tests; huey's immediate mode).
 
 Messages carry only a job id. Status, progress, results and errors live in PeerReady's `job`
-table (app/jobs/models.py), never in huey's result store (turned off).
+table (`Job` in app/db/models.py), never in huey's result store (turned off).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from huey import MemoryHuey, PostgresHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.jobs import runner
@@ -44,10 +44,10 @@ def queue_mode(settings: Settings) -> str:
 
 def postgres_dsn(settings: Settings) -> str:
     """The libpq form of DATABASE_URL (psycopg does not read SQLAlchemy's `+psycopg`)."""
-    url = make_url(settings.sqlalchemy_url)
-    if url.get_backend_name() != "postgresql":
+    scheme, separator, rest = settings.sqlalchemy_url.partition("://")
+    if not separator or scheme.split("+", 1)[0] != "postgresql":
         raise ValueError("PEERREADY_QUEUE=postgres needs DATABASE_URL to be a PostgreSQL URL.")
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return "postgresql://" + rest
 
 
 def build_huey(settings: Settings) -> Huey:

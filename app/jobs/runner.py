@@ -29,11 +29,10 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.db.engine import session_scope
-from app.db.models import User, utcnow
+from app.db.models import Job, User, utcnow
 from app.errors import PeerReadyError
-from app.jobs import store
-from app.jobs.models import Job
 from app.jobs.registry import Output, Periodic, get_kind, register_periodic
+from app.services import job_store as store
 
 log = logging.getLogger("peerready.jobs")
 
@@ -191,8 +190,8 @@ def run_job(
             log.info("Job %s is %s; not started here.", job_id, job.status)
             return "skipped"
         session.commit()
-        session.refresh(job)
-        user = session.get(User, job.created_by_id) if job.created_by_id is not None else None
+        job = store.get(session, job_id) or job
+        user = store.starter(session, job)
         try:
             kind = get_kind(job.kind)
         except PeerReadyError as exc:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from openpyxl import Workbook
 
 from app.portfolio.schemas import ConditionRef, SiteOut
-from app.portfolio.service import PortfolioView
+from app.portfolio.view import PortfolioView
 from app.scoring.numbers import csv_rate, csv_score
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app.portfolio.service import PortfolioView
+from app.portfolio.view import PortfolioView
 from app.reports.pdf import report_environment
 
 TEMPLATE_NAME = "portfolio.html"

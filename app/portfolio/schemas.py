@@ -1,7 +1,8 @@
 """What a funder may see about a portfolio: site-level figures only.
 
 These models are the response models of the JSON API and the data behind the pages and exports,
-so the privacy rules are applied once (in `app.portfolio.service`) and every output inherits them.
+so the privacy rules are applied once (`app.portfolio.privacy`, through `app.portfolio.view`) and
+every output inherits them.
 There is deliberately no field for a respondent group, an item or a comment.
 """
 

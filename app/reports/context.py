@@ -1,47 +1,41 @@
-"""Everything the action-plan report prints, gathered from stored data in one place.
+"""Everything the action-plan report prints, built from stored data by pure rules.
 
-`build_report_context` is the only code of the report that touches the database. It reads the
-stored scorecard (never re-scores), the instrument snapshot the assessment is pinned to, the
-organization's plan, the consultant commentary and response counts, and returns a plain,
-JSON-serializable `ReportContext`. The renderer (app/reports/pdf.py) turns that into a PDF
-without any further queries, and keys its cache on the context's canonical JSON, so the same
-stored data always gives the same PDF.
+`app.services.reports.build_report_context` gathers a `ReportSources` (the stored scorecard,
+never re-scored; the instrument snapshot the assessment is pinned to; the organization's plan,
+the consultant commentary and response counts) and `assemble_report_context` here turns it into
+the plain, JSON-serializable `ReportContext` (app/reports/models.py): which conditions, groups,
+gaps, items, actions and references are shown, and in what order. The renderer
+(app/reports/pdf.py) turns that into a PDF and keys its cache on the context's canonical JSON, so
+the same stored data always gives the same PDF.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func
-from sqlmodel import Session, select
-
-from app.db.models import (
-    Assessment,
-    AssessmentScore,
-    Commentary,
-    InstrumentVersion,
-    Organization,
-    PlanItem,
-    PlanStatus,
-    Response,
-    ResponseStatus,
-    User,
-)
-from app.errors import NotFound
+from app.db.models import Assessment, PlanItem, PlanStatus, ResponseStatus
 from app.instruments.models import Instrument, text
+from app.reports.models import (
+    PAPERS,
+    ChangeRow,
+    ChangeSection,
+    CommentaryBlock,
+    CommentLine,
+    ConditionSection,
+    GapRow,
+    GroupCount,
+    GroupRow,
+    ItemLine,
+    PlanAction,
+    ReferenceEntry,
+    ReportContext,
+    ReportLevel,
+)
 from app.scoring.models import DomainResult, ItemResult, Scorecard
 from app.scoring.reasons import render_reasons
 from app.scoring.rules import round1
-from app.services.scores import COUNTING_RULE, comments_for_results
-
-Paper = Literal["letter", "a4"]
-PAPERS: tuple[str, ...] = ("letter", "a4")
 
 STATUS_LABELS = {
     PlanStatus.in_progress: "In progress",
@@ -51,194 +45,6 @@ STATUS_LABELS = {
 }
 # Decided actions first, the ones being worked on at the top.
 DECIDED_ORDER = {PlanStatus.in_progress: 0, PlanStatus.accepted: 1, PlanStatus.done: 2}
-
-
-class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ReportLevel(_Data):
-    id: str
-    label: str
-    min: float
-    max: float
-    description: str = ""
-
-
-class GroupRow(_Data):
-    label: str
-    n: int
-    score: float | None  # None: withheld (fewer respondents than the privacy threshold)
-    note: str = ""
-
-
-class GapRow(_Data):
-    higher_label: str
-    lower_label: str
-    higher_score: float
-    lower_score: float
-    difference: float
-
-
-class ItemLine(_Data):
-    text: str
-    mean: float
-    critical: bool = False
-
-
-class CommentLine(_Data):
-    text: str
-    group_label: str | None  # None when the group is too small to name
-
-
-class ConditionSection(_Data):
-    domain_id: str
-    number: int
-    title: str
-    description: str
-    score: float | None
-    level_id: str | None
-    level_label: str | None
-    n: int
-    n_below_coverage: int
-    sd: float | None
-    agreement: str | None
-    dont_know: int
-    answers_shown: int
-    dont_know_rate: float
-    dont_know_flag: bool
-    is_strength: bool
-    is_priority: bool
-    suppressed: bool
-    priority_reasons: list[str]
-    groups: list[GroupRow]
-    gaps: list[GapRow]  # only the notable ones (at least the instrument's gap threshold)
-    going_well: list[ItemLine]
-    to_work_on: list[ItemLine]
-    critical_items: list[str]
-    evidence: list[str]
-    comments: list[CommentLine]
-
-
-class PlanAction(_Data):
-    title: str
-    condition: str | None
-    rationale: str
-    steps: list[str]
-    timeframe: str | None
-    owner: str | None
-    due_date: str | None
-    status: str
-    status_label: str
-    notes: str | None
-    evidence: list[str]
-    custom: bool
-
-
-class ChangeRow(_Data):
-    title: str
-    then: float | None
-    now: float | None
-    change: float | None
-    then_level: str | None
-    now_level: str | None
-
-
-class ChangeSection(_Data):
-    previous_cycle: str
-    previous_date: str | None
-    same_instrument_version: bool
-    rows: list[ChangeRow]
-
-
-class GroupCount(_Data):
-    label: str
-    scored: int  # respondents of the group in the scorecard
-    submitted: int
-    in_progress: int
-
-
-class ReferenceEntry(_Data):
-    key: str
-    citation: str
-    url: str | None = None
-
-
-class CommentaryBlock(_Data):
-    text: str
-    author: str | None
-    updated: str
-
-
-class ReportContext(_Data):
-    """What the report shows. Plain data only: its JSON is the renderer's cache key."""
-
-    paper: Paper
-    lang: str
-    title: str
-    assessment_id: int
-    organization: str
-    cycle: str
-    status: str
-    results_date: str | None  # when the stored scorecard was computed
-    close_date: str | None
-    instrument_id: str
-    instrument_title: str
-    instrument_version: str
-    instrument_hash: str
-    has_scores: bool
-    n_respondents: int
-    n_submitted: int
-    n_in_progress: int
-    counting_rule: str
-    privacy_threshold: int
-    coverage: float
-    strength_at: float
-    priority_below: float
-    gap_threshold: float
-    dont_know_flag_rate: float
-    levels: list[ReportLevel]
-    conditions: list[ConditionSection]
-    strengths: list[str]  # condition titles, strongest first
-    priorities: list[str]  # condition titles, most urgent first
-    top_items: list[ItemLine]  # best-rated statements across conditions, for the summary
-    group_counts: list[GroupCount]
-    suppressed_groups: list[str]
-    plan_decided: list[PlanAction]
-    plan_recommended: list[PlanAction]
-    change: ChangeSection | None
-    commentary: CommentaryBlock | None
-    references: list[ReferenceEntry]
-
-    def canonical_json(self) -> str:
-        # Pydantic dumps fields in declaration order, lists in their given order: stable.
-        return self.model_dump_json()
-
-
-# --- instrument snapshots ---------------------------------------------------------------------
-
-_INSTRUMENT_CACHE: OrderedDict[str, Instrument] = OrderedDict()
-_INSTRUMENT_CACHE_SIZE = 32
-_INSTRUMENT_LOCK = threading.Lock()
-
-
-def instrument_from_snapshot(version: InstrumentVersion) -> Instrument:
-    """The validated instrument of a stored snapshot. Parsing is slow (round-trip YAML plus
-    checks), and snapshots never change, so parsed instruments are kept by content digest."""
-    from app.instruments.loader import load_instrument_text
-
-    digest = hashlib.sha256(version.source_yaml.encode("utf-8")).hexdigest()
-    with _INSTRUMENT_LOCK:
-        cached = _INSTRUMENT_CACHE.get(digest)
-        if cached is not None:
-            _INSTRUMENT_CACHE.move_to_end(digest)
-            return cached
-    loaded = load_instrument_text(version.source_yaml, source=f"instrument version {version.id}")
-    with _INSTRUMENT_LOCK:
-        _INSTRUMENT_CACHE[digest] = loaded.instrument
-        while len(_INSTRUMENT_CACHE) > _INSTRUMENT_CACHE_SIZE:
-            _INSTRUMENT_CACHE.popitem(last=False)
-    return loaded.instrument
 
 
 # --- formatting helpers -----------------------------------------------------------------------
@@ -258,33 +64,66 @@ def _level_label(instrument: Instrument, level_id: str | None, lang: str) -> str
     return text(level.label, lang) if level else level_id
 
 
+# --- what the gather step reads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviousCycle:
+    """The cycle this one follows up, when it belongs to the same organization and has scores."""
+
+    name: str
+    scorecard: Scorecard
+    computed_at: datetime | None
+    same_instrument_version: bool
+
+
+@dataclass(frozen=True)
+class CommentaryText:
+    text: str
+    author: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportSources:
+    """The stored data one report is made from (gathered by `app.services.reports`)."""
+
+    assessment: Assessment
+    organization_name: str
+    instrument: Instrument
+    instrument_hash: str
+    scorecard: Scorecard | None  # the stored scorecard, None before any scoring
+    results_computed_at: datetime | None
+    response_counts: dict[tuple[str, str], int]  # (group, status) -> responses
+    comments: dict[str, list[CommentLine]]  # per condition, as shown on the results page
+    plan_items: list[PlanItem]  # every plan item of the organization, by id
+    previous: PreviousCycle | None
+    commentary: CommentaryText | None
+    counting_rule: str
+
+
+def check_paper(paper: str) -> None:
+    if paper not in PAPERS:
+        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
+
+
 # --- the context ------------------------------------------------------------------------------
 
 
-def build_report_context(session: Session, *, assessment_id: int, paper: str = "letter") -> ReportContext:
-    """Gather the report of one assessment. Raises NotFound for an unknown id, ValueError for an
-    unknown paper size. Access checks are the caller's job (route: app.services.access)."""
-    if paper not in PAPERS:
-        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
-    assessment = session.get(Assessment, assessment_id)
-    if assessment is None:
-        raise NotFound("No such assessment.")
-    organization = session.get(Organization, assessment.organization_id)
-    version = session.get(InstrumentVersion, assessment.instrument_version_id)
-    if organization is None or version is None:
-        raise NotFound("No such assessment.")
-    instrument = instrument_from_snapshot(version)
+def assemble_report_context(sources: ReportSources, *, paper: str = "letter") -> ReportContext:
+    """The report of one assessment from its stored data. Raises ValueError for an unknown
+    paper size."""
+    check_paper(paper)
+    assessment = sources.assessment
+    assessment_id = assessment.id
+    assert assessment_id is not None  # a stored row
+    instrument = sources.instrument
     lang = instrument.languages[0]
-    stored = session.get(AssessmentScore, assessment_id)
-    scorecard = Scorecard.model_validate(stored.scorecard) if stored else None
+    scorecard = sources.scorecard
     has_scores = scorecard is not None and scorecard.n_respondents > 0
 
-    counts = _response_counts(session, assessment_id)
-    comments = (
-        comments_for_results(session, assessment_id=assessment_id, instrument=instrument, scorecard=scorecard)
-        if has_scores and scorecard is not None
-        else {}
-    )
+    counts = sources.response_counts
+    comments = sources.comments if has_scores else {}
     cited: list[str] = []  # evidence keys in order of first citation
 
     conditions: list[ConditionSection] = []
@@ -302,7 +141,7 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
             conditions.append(_condition(instrument, scorecard, result, number, shown, lang))
             _cite(cited, domain.evidence)
 
-    decided, recommended = _plan(session, instrument, assessment, lang)
+    decided, recommended = _plan(sources.plan_items, instrument, assessment, lang)
     for action in decided + recommended:
         _cite(cited, action.evidence)
 
@@ -316,28 +155,28 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
         )
         for group in instrument.groups
     ]
-    commentary = _commentary(session, assessment_id)
+    commentary = _commentary(sources.commentary)
     strength_ids = scorecard.strengths if has_scores and scorecard else []
     priority_ids = scorecard.priorities if has_scores and scorecard else []
     return ReportContext(
         paper=paper,  # type: ignore[arg-type]
         lang=lang,
-        title=f"{organization.name} – {assessment.name}: readiness results and action plan",
+        title=f"{sources.organization_name} – {assessment.name}: readiness results and action plan",
         assessment_id=assessment_id,
-        organization=organization.name,
+        organization=sources.organization_name,
         cycle=assessment.name,
         status=str(assessment.status),
-        results_date=long_date(stored.computed_at) if stored else None,
+        results_date=long_date(sources.results_computed_at),
         close_date=long_date(assessment.close_date),
         instrument_id=instrument.id,
         instrument_title=text(instrument.title, lang),
         instrument_version=instrument.version,
-        instrument_hash=version.content_hash,
+        instrument_hash=sources.instrument_hash,
         has_scores=has_scores,
         n_respondents=scorecard.n_respondents if scorecard else 0,
         n_submitted=sum(n for (_, status), n in counts.items() if status == ResponseStatus.submitted),
         n_in_progress=sum(n for (_, status), n in counts.items() if status == ResponseStatus.in_progress),
-        counting_rule=COUNTING_RULE,
+        counting_rule=sources.counting_rule,
         privacy_threshold=scorecard.privacy_threshold if scorecard else 3,
         coverage=instrument.scoring.coverage,
         strength_at=instrument.scoring.strength_at,
@@ -374,7 +213,7 @@ def build_report_context(session: Session, *, assessment_id: int, paper: str = "
         ],
         plan_decided=decided,
         plan_recommended=recommended,
-        change=_change(session, instrument, assessment, scorecard, lang) if has_scores else None,
+        change=_change(instrument, scorecard, sources.previous, lang) if has_scores else None,
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
     )
@@ -392,15 +231,6 @@ def _reference(instrument: Instrument, key: str) -> ReferenceEntry:
         # A custom plan action may name a key the instrument does not define; say so, do not drop it.
         return ReferenceEntry(key=key, citation="No citation for this key in the instrument.")
     return ReferenceEntry(key=key, citation=" ".join(reference.citation.split()), url=reference.url)
-
-
-def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:
-    rows = session.exec(
-        select(Response.group, Response.status, func.count())
-        .where(Response.assessment_id == assessment_id)
-        .group_by(Response.group, Response.status)
-    )
-    return {(group, str(status)): n for group, status, n in rows}
 
 
 def _group_label(instrument: Instrument, group_id: str, lang: str, labels: dict[str, str]) -> str:
@@ -498,18 +328,11 @@ def _item_lines(
 
 
 def _plan(
-    session: Session, instrument: Instrument, assessment: Assessment, lang: str
+    rows: list[PlanItem], instrument: Instrument, assessment: Assessment, lang: str
 ) -> tuple[list[PlanAction], list[PlanAction]]:
     """The organization's plan: decided actions first; proposed ones as recommendations;
     dismissed ones omitted. One recommendation per library action (the newest cycle's)."""
-    rows = list(
-        session.exec(
-            select(PlanItem)
-            .where(PlanItem.organization_id == assessment.organization_id)
-            .where(PlanItem.status != PlanStatus.dismissed)
-            .order_by(PlanItem.id)
-        )
-    )
+    rows = [r for r in rows if r.status != PlanStatus.dismissed]
     decided = sorted(
         (r for r in rows if r.status in DECIDED_ORDER),
         key=lambda r: (
@@ -560,21 +383,14 @@ def _plan_action(instrument: Instrument, row: PlanItem, lang: str) -> PlanAction
 
 
 def _change(
-    session: Session,
     instrument: Instrument,
-    assessment: Assessment,
     scorecard: Scorecard | None,
+    previous: PreviousCycle | None,
     lang: str,
 ) -> ChangeSection | None:
-    if scorecard is None or assessment.previous_assessment_id is None:
+    if scorecard is None or previous is None:
         return None
-    previous = session.get(Assessment, assessment.previous_assessment_id)
-    if previous is None or previous.organization_id != assessment.organization_id:
-        return None
-    stored = session.get(AssessmentScore, previous.id)
-    if stored is None:
-        return None
-    before = Scorecard.model_validate(stored.scorecard)
+    before = previous.scorecard
     if before.n_respondents == 0:
         return None
     rows = []
@@ -595,17 +411,13 @@ def _change(
         )
     return ChangeSection(
         previous_cycle=previous.name,
-        previous_date=long_date(stored.computed_at),
-        same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
+        previous_date=long_date(previous.computed_at),
+        same_instrument_version=previous.same_instrument_version,
         rows=rows,
     )
 
 
-def _commentary(session: Session, assessment_id: int) -> CommentaryBlock | None:
-    row = session.get(Commentary, assessment_id)
+def _commentary(row: CommentaryText | None) -> CommentaryBlock | None:
     if row is None or not row.text.strip():
         return None
-    author = session.get(User, row.author_id) if row.author_id else None
-    return CommentaryBlock(
-        text=row.text.strip(), author=author.name if author else None, updated=long_date(row.updated_at) or ""
-    )
+    return CommentaryBlock(text=row.text.strip(), author=row.author, updated=long_date(row.updated_at) or "")

@@ -36,7 +36,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.paths import REPORT_TEMPLATES_DIR
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
-from app.reports.context import ReportContext
+from app.reports.models import ReportContext
 from app.scoring import numbers
 from app.scoring.numbers import number_filters
 

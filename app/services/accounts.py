@@ -178,8 +178,9 @@ def change_password(session: Session, *, user: User, current: str, new: str, rep
     audit.record(session, actor=user, action="password.changed", target=f"user:{user.id}")
 
 
-def reset_password(session: Session, *, actor: User, user: User, temporary_password: str) -> None:
-    """An administrator sets a temporary password; it also lifts any lockout."""
+def reset_password(session: Session, *, actor: User | str, user: User, temporary_password: str) -> None:
+    """An administrator (or the operator, actor "command line") sets a new password; it also
+    lifts any lockout."""
     validate_new_password(temporary_password)
     user.password_hash = hash_password(temporary_password)
     user.failed_logins = 0
@@ -196,6 +197,15 @@ def reset_password(session: Session, *, actor: User, user: User, temporary_passw
 
 def get_user(session: Session, *, user_id: int) -> User:
     return access.get_row(session, User, user_id, missing="No such user.")
+
+
+def find_user(session: Session, *, user_id: int) -> User | None:
+    """The user with this id, or None (for the id a session cookie names)."""
+    return session.get(User, user_id) if access.is_valid_id(user_id) else None
+
+
+def find_user_by_email(session: Session, *, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalize_email(email))).first()
 
 
 def list_users(session: Session) -> list[User]:

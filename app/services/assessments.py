@@ -24,7 +24,8 @@ from app.db.models import (
     User,
     utcnow,
 )
-from app.errors import BadInput
+from app.errors import BadInput, NotFound
+from app.instruments import catalog
 from app.services import access, audit, instruments_store
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
@@ -111,6 +112,20 @@ def assessments_of(session: Session, *, organization_id: int) -> list[Assessment
     )
 
 
+def organization_of(session: Session, *, assessment: Assessment) -> Organization:
+    organization = session.get(Organization, assessment.organization_id)
+    if organization is None:  # the foreign key makes this impossible short of manual edits
+        raise NotFound("No such organization.")
+    return organization
+
+
+def previous_of(session: Session, *, assessment: Assessment) -> Assessment | None:
+    """The cycle this one follows up, if any."""
+    if assessment.previous_assessment_id is None:
+        return None
+    return session.get(Assessment, assessment.previous_assessment_id)
+
+
 def latest_assessment(
     session: Session, *, organization_id: int, before_id: int | None = None
 ) -> Assessment | None:
@@ -129,8 +144,8 @@ def create_assessment(
     instrument_id: str,
     close_date: date | None = None,
     expected_respondents: int | None = None,
+    instruments_dir: Path,
     previous: int | str | None = LATEST,
-    instruments_dir: Path | None = None,
 ) -> Assessment:
     """Start a cycle pinned to the instrument file's current text (stored as a snapshot).
 
@@ -147,7 +162,12 @@ def create_assessment(
         raise BadInput("Expected respondents must be between 1 and 10,000.")
     if close_date is not None and close_date < utcnow().date():
         raise BadInput("The close date cannot be in the past.")
-    loaded = instruments_store.find_available(instrument_id, instruments_dir)
+    offered = catalog.scan_folder(instruments_dir)
+    loaded = offered.get(instrument_id)
+    if loaded is None:
+        if offered.problems_of(instrument_id):
+            raise BadInput(f"The instrument {instrument_id!r} cannot be used until its file is fixed.")
+        raise BadInput(f"There is no instrument called {instrument_id!r}.")
 
     previous_id: int | None
     if previous == LATEST:

@@ -197,7 +197,12 @@ def _load_pending(*, data_dir: Path, import_id: str, user: User, assessment_id: 
 
 
 def save_responses(
-    session: Session, *, assessment: Assessment, instrument: Instrument, rows: list[ResponseInput]
+    session: Session,
+    *,
+    assessment: Assessment,
+    instrument: Instrument,
+    rows: list[ResponseInput],
+    privacy_threshold: int,
 ) -> dict[str, int]:
     """Add the rows as submitted, imported responses and refresh the stored scores (caller's
     transaction: either every row is saved or none)."""
@@ -222,12 +227,20 @@ def save_responses(
         for item_id, value in row.answers.items()
     )
     session.flush()
-    refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    refresh_scores(
+        session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
+    )
     return dict(Counter(row.group for row in rows))
 
 
 def confirm_import(
-    session: Session, *, user: User, assessment_id: int, import_id: str, data_dir: Path
+    session: Session,
+    *,
+    user: User,
+    assessment_id: int,
+    import_id: str,
+    data_dir: Path,
+    privacy_threshold: int,
 ) -> ImportResult:
     """Save a previewed import. Raises Gone for an unknown, expired, used or foreign import id."""
     assessment, instrument = _check_target(session, user=user, assessment_id=assessment_id)
@@ -239,7 +252,9 @@ def confirm_import(
     except ResponsesCsvInvalid:
         path.unlink(missing_ok=True)
         raise BadInput("The file no longer passes the checks. Upload it again to see why.") from None
-    by_group = save_responses(session, assessment=assessment, instrument=instrument, rows=rows)
+    by_group = save_responses(
+        session, assessment=assessment, instrument=instrument, rows=rows, privacy_threshold=privacy_threshold
+    )
     audit.record(
         session,
         actor=user,
@@ -258,7 +273,13 @@ def confirm_import(
 
 
 def import_file_directly(
-    session: Session, *, assessment_id: int, content: bytes, actor: str, dry_run: bool = False
+    session: Session,
+    *,
+    assessment_id: int,
+    content: bytes,
+    actor: str,
+    privacy_threshold: int,
+    dry_run: bool = False,
 ) -> tuple[list[ResponseInput], ImportResult | None]:
     """For the command line (an operator at the server): parse, and unless dry_run, save at once.
 
@@ -274,7 +295,9 @@ def import_file_directly(
     rows = _parse(instrument, content)
     if dry_run:
         return rows, None
-    by_group = save_responses(session, assessment=assessment, instrument=instrument, rows=rows)
+    by_group = save_responses(
+        session, assessment=assessment, instrument=instrument, rows=rows, privacy_threshold=privacy_threshold
+    )
     audit.record(
         session,
         actor=actor,

@@ -5,75 +5,28 @@ content hash). From then on the assessment's instrument is ALWAYS parsed from th
 never from the file on disk, so editing or deleting a YAML file never changes an earlier
 assessment, its results or its report.
 
-Parsing YAML is slow next to a page render, so parsed snapshots are kept in memory by content
-hash (the same text always parses to the same model; models are frozen).
+Parsing YAML is slow next to a page render; the instrument catalog (`app.instruments.catalog`)
+keeps parsed instruments in memory by content hash, for snapshots as for files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, InstrumentVersion
-from app.errors import BadInput, NotFound
+from app.errors import NotFound
+from app.instruments import catalog
+from app.instruments.loader import LoadedInstrument
 from app.instruments.models import Instrument, text
-from app.paths import INSTRUMENTS_DIR
-
-_parsed: dict[str, Instrument] = {}
-_lock = threading.Lock()
-
-
-def instruments_directory(directory: Path | None = None) -> Path:
-    if directory is not None:
-        return directory
-    from app.config import get_settings
-
-    return get_settings().instruments_dir or INSTRUMENTS_DIR
-
-
-_files: dict[Path, tuple[tuple[tuple[str, int, int], ...], object]] = {}
-
-
-def available_instruments(directory: Path | None = None) -> list:
-    """The instruments a new assessment may use (`LoadedInstrument`s), sorted by title.
-
-    Files are parsed again only when their size or modification time changes, or a translation
-    file's does. A broken file is skipped here (`peerready instruments check` reports it): one bad
-    file must not stop agencies from starting cycles with the good ones.
-    """
-    from app.instruments.loader import load_instrument_file
-    from app.instruments.registry import files_stamp, instrument_files
-
-    found = []
-    for path in instrument_files(instruments_directory(directory)):
-        stamp = files_stamp(path)  # the file and its translations (x.es.yaml)
-        cached = _files.get(path)
-        if cached is None or cached[0] != stamp:
-            try:
-                cached = (stamp, load_instrument_file(path))
-            except Exception:  # noqa: BLE001 - reported by the instruments check command, not here
-                continue
-            with _lock:
-                _files[path] = cached
-        found.append(cached[1])
-    return sorted(found, key=lambda loaded: text(loaded.instrument.title))
-
-
-def find_available(instrument_id: str, directory: Path | None = None):
-    for loaded in available_instruments(directory):
-        if loaded.instrument.id == instrument_id:
-            return loaded
-    raise BadInput(f"There is no instrument called {instrument_id!r}.")
 
 
 def content_hash(source_text: str) -> str:
     return hashlib.sha256(source_text.encode("utf-8")).hexdigest()
 
 
-def snapshot(session: Session, *, loaded) -> InstrumentVersion:
+def snapshot(session: Session, *, loaded: LoadedInstrument) -> InstrumentVersion:
     """The stored snapshot of a loaded instrument, created the first time this exact text is used."""
     digest = loaded.content_hash or content_hash(loaded.source_text)
     instrument: Instrument = loaded.instrument
@@ -93,24 +46,16 @@ def snapshot(session: Session, *, loaded) -> InstrumentVersion:
     )
     session.add(version)
     session.flush()
-    with _lock:
-        _parsed.setdefault(digest, instrument)
     return version
 
 
 def instrument_of_version(version: InstrumentVersion) -> Instrument:
-    """The parsed instrument of a stored snapshot (cached in memory by content hash)."""
-    cached = _parsed.get(version.content_hash)
-    if cached is not None:
-        return cached
-    from app.instruments.loader import load_instrument_text
-
-    loaded = load_instrument_text(
-        version.source_yaml, source=f"snapshot of {version.instrument_id} {version.version}"
-    )
-    with _lock:
-        _parsed[version.content_hash] = loaded.instrument
-    return loaded.instrument
+    """The parsed instrument of a stored snapshot (the catalog caches it by content hash)."""
+    return catalog.load_text(
+        version.source_yaml,
+        source=f"snapshot of {version.instrument_id} {version.version}",
+        content_hash=version.content_hash,
+    ).instrument
 
 
 def instrument_for(session: Session, assessment: Assessment) -> Instrument:
@@ -118,7 +63,7 @@ def instrument_for(session: Session, assessment: Assessment) -> Instrument:
     digest = session.exec(
         select(InstrumentVersion.content_hash).where(InstrumentVersion.id == assessment.instrument_version_id)
     ).first()
-    cached = _parsed.get(digest) if digest else None
+    cached = catalog.cached_instrument(digest) if digest else None
     if cached is not None:
         return cached
     version = session.get(InstrumentVersion, assessment.instrument_version_id)
@@ -128,5 +73,25 @@ def instrument_for(session: Session, assessment: Assessment) -> Instrument:
 
 
 def clear_cache() -> None:
-    with _lock:
-        _parsed.clear()
+    catalog.clear_cache()
+
+
+def instruments_of_versions(session: Session, *, version_ids: set[int]) -> dict[int, Instrument]:
+    """The parsed instruments of several snapshots at once (one query for their hashes; the YAML
+    text is read only for those not in the catalog's cache)."""
+    if not version_ids:
+        return {}
+    rows = session.exec(
+        select(InstrumentVersion.id, InstrumentVersion.content_hash).where(
+            col(InstrumentVersion.id).in_(sorted(version_ids))
+        )
+    ).all()
+    found: dict[int, Instrument] = {}
+    for version_id, digest in rows:
+        cached = catalog.cached_instrument(digest)
+        if cached is None:
+            stored = session.get(InstrumentVersion, version_id)
+            assert stored is not None  # just listed by the query above, in the same transaction
+            cached = instrument_of_version(stored)
+        found[version_id] = cached
+    return found

@@ -4,9 +4,9 @@ Tokens are `secrets.token_urlsafe(32)` (256 bits) and only their SHA-256 is stor
 the database does not hand out working links. The plain invitation token is shown once, right
 after it is created.
 
-Guessing is slowed down: every unknown token is recorded as a RateLimitHit in the bucket
-"token:<ip>" (in its own transaction, so the 404 that follows does not roll it back), and an
-address with TOKEN_MAX_FAILURES failures within TOKEN_WINDOW gets 429 for every token lookup.
+Guessing is slowed down (app/services/ratelimit.py): every unknown token is recorded in the
+bucket "token:<ip>" (in its own transaction, so the 404 that follows does not roll it back), and
+an address with TOKEN_MAX_FAILURES failures within TOKEN_WINDOW gets 429 for every token lookup.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, Invitation, RateLimitHit, Response, User, utcnow
-from app.errors import BadInput, Gone, NotFound, TooManyRequests
+from app.db.models import Assessment, Invitation, Response, User, utcnow
+from app.errors import BadInput, Gone, NotFound
 from app.instruments.models import Instrument
-from app.services import audit
+from app.services import audit, ratelimit
 
 TOKEN_MAX_FAILURES = 20
 TOKEN_WINDOW = timedelta(minutes=10)
@@ -41,23 +41,18 @@ def _bucket(client_ip: str | None) -> str:
 
 
 def check_rate_limit(session: Session, *, client_ip: str | None) -> None:
-    since = utcnow() - TOKEN_WINDOW
-    failures = session.exec(
-        select(func.count())
-        .select_from(RateLimitHit)
-        .where(RateLimitHit.bucket == _bucket(client_ip), RateLimitHit.at >= since)
-    ).one()
-    if failures >= TOKEN_MAX_FAILURES:
-        raise TooManyRequests(
-            "Too many links that do not work were tried from here. Please wait ten minutes."
-        )
+    ratelimit.check(
+        session,
+        bucket=_bucket(client_ip),
+        limit=TOKEN_MAX_FAILURES,
+        window_seconds=int(TOKEN_WINDOW.total_seconds()),
+        message="Too many links that do not work were tried from here. Please wait ten minutes.",
+    )
 
 
 def record_failure(session: Session, *, client_ip: str | None) -> None:
     """Record a failed token lookup in its own transaction: the request itself will roll back."""
-    with Session(session.get_bind()) as separate:
-        separate.add(RateLimitHit(bucket=_bucket(client_ip)))
-        separate.commit()
+    ratelimit.hit_in_own_transaction(session, bucket=_bucket(client_ip))
 
 
 def looks_like_token(token: str) -> bool:

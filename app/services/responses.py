@@ -20,7 +20,6 @@ Conditional items (`show_if`), decided here:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -44,25 +43,20 @@ class Page:
     items: tuple[Item, ...]  # items of this condition for the respondent's group
 
 
-_pages_cache: dict[tuple[int, str], tuple[Instrument, tuple[Page, ...]]] = {}
-_pages_lock = threading.Lock()
-
-
 def form_pages(instrument: Instrument, group: str) -> tuple[Page, ...]:
-    """The condition pages a respondent of `group` sees (conditions without items are skipped)."""
-    key = (id(instrument), group)
-    cached = _pages_cache.get(key)
-    if cached is not None and cached[0] is instrument:
-        return cached[1]
-    pages = []
+    """The condition pages a respondent of `group` sees (conditions without items are skipped).
+
+    Not cached: one pass over the items costs microseconds, and the instrument itself is cached
+    by the catalog."""
+    shown: dict[str, list[Item]] = {domain.id: [] for domain in instrument.domains}
+    for item in instrument.items:
+        if not item.groups or group in item.groups:
+            shown.setdefault(item.domain, []).append(item)
+    pages: list[Page] = []
     for domain in instrument.domains:
-        items = tuple(i for i in instrument.items_in(domain.id) if not i.groups or group in i.groups)
-        if items:
-            pages.append(Page(number=len(pages) + 1, domain=domain, items=items))
-    result = tuple(pages)
-    with _pages_lock:
-        _pages_cache[key] = (instrument, result)  # keeps the instrument alive, so id() stays unique
-    return result
+        if shown[domain.id]:
+            pages.append(Page(number=len(pages) + 1, domain=domain, items=tuple(shown[domain.id])))
+    return tuple(pages)
 
 
 def page_of_item(instrument: Instrument, group: str, item_id: str) -> Page | None:
@@ -377,7 +371,12 @@ def remember_page(session: Session, *, response: Response, page: int) -> None:
 
 
 def submit(
-    session: Session, *, response: Response, assessment: Assessment, instrument: Instrument | None = None
+    session: Session,
+    *,
+    response: Response,
+    assessment: Assessment,
+    privacy_threshold: int,
+    instrument: Instrument | None = None,
 ) -> list[Missing]:
     """Lock the response when every required visible item is answered; otherwise return what is
     missing (and change nothing)."""
@@ -391,7 +390,9 @@ def submit(
     _touch(response)
     session.add(response)
     session.flush()
-    scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    scores.refresh_scores(
+        session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
+    )
     audit.record(
         session,
         actor=f"respondent #{response.id}",
@@ -403,7 +404,9 @@ def submit(
     return []
 
 
-def reopen(session: Session, *, user: User, assessment: Assessment, response_id: int) -> Response:
+def reopen(
+    session: Session, *, user: User, assessment: Assessment, response_id: int, privacy_threshold: int
+) -> Response:
     """The lead reopens a submitted response so its respondent can change it (same personal link)."""
     response = session.get(Response, response_id)
     if response is None or response.assessment_id != assessment.id:
@@ -415,7 +418,7 @@ def reopen(session: Session, *, user: User, assessment: Assessment, response_id:
     _touch(response)
     session.add(response)
     session.flush()
-    scores.refresh_scores(session, assessment_id=assessment.id)
+    scores.refresh_scores(session, assessment_id=assessment.id, privacy_threshold=privacy_threshold)
     audit.record(
         session,
         actor=user,

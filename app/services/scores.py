@@ -46,12 +46,6 @@ log = logging.getLogger("peerready.scores")
 COUNTING_RULE = "Submitted responses only; answers still in progress are not included."
 
 
-def _privacy_threshold() -> int:
-    from app.config import get_settings
-
-    return get_settings().privacy_threshold
-
-
 @dataclass
 class CountedResponses:
     inputs: list[ResponseInput]
@@ -103,18 +97,18 @@ def refresh_scores(
     session: Session,
     *,
     assessment_id: int,
+    privacy_threshold: int,
     instrument: Instrument | None = None,
-    privacy_threshold: int | None = None,
 ) -> Scorecard:
-    """Recompute and store the assessment's scorecard and per-condition rows (same transaction)."""
+    """Recompute and store the assessment's scorecard and per-condition rows (same transaction).
+    `privacy_threshold` is the app's setting (PEERREADY_PRIVACY_THRESHOLD), passed by the caller."""
     if instrument is None:
         assessment = session.get(Assessment, assessment_id)
         if assessment is None:
             raise NotFound("No such assessment.")
         instrument = instruments_store.instrument_for(session, assessment)
-    threshold = privacy_threshold if privacy_threshold is not None else _privacy_threshold()
     counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
-    scorecard = score_responses(instrument, counted.inputs, privacy_threshold=threshold)
+    scorecard = score_responses(instrument, counted.inputs, privacy_threshold=privacy_threshold)
 
     stored = session.get(AssessmentScore, assessment_id)
     if stored is None:
@@ -151,11 +145,13 @@ def stored_scorecard(session: Session, *, assessment_id: int) -> tuple[Scorecard
     return Scorecard.model_validate(stored.scorecard), stored
 
 
-def scorecard_or_refresh(session: Session, *, assessment: Assessment) -> tuple[Scorecard, AssessmentScore]:
+def scorecard_or_refresh(
+    session: Session, *, assessment: Assessment, privacy_threshold: int
+) -> tuple[Scorecard, AssessmentScore]:
     """The stored scorecard; computed once for an assessment that has none yet (a new cycle)."""
     found = stored_scorecard(session, assessment_id=assessment.id)
     if found is None:
-        refresh_scores(session, assessment_id=assessment.id)
+        refresh_scores(session, assessment_id=assessment.id, privacy_threshold=privacy_threshold)
         found = stored_scorecard(session, assessment_id=assessment.id)
     assert found is not None
     return found

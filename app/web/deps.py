@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from app.db.engine import get_engine
+from app.config import Settings
 from app.db.models import Role, User
 from app.errors import Forbidden, NotAuthenticated
+from app.services import accounts
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (`create_app(settings=...)`); never re-read."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request; commits when the route returns, rolls back on any error."""
-    engine = getattr(request.app.state, "engine", None) or get_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -38,7 +47,7 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     user_id = request.session.get("user_id")
     if not isinstance(user_id, int):
         return None
-    user = session.get(User, user_id)
+    user = accounts.find_user(session, user_id=user_id)
     # A session stays valid only while the account is active and its password unchanged.
     if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
         request.session.clear()
@@ -59,7 +68,7 @@ def get_current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role):
+def require_roles(*roles: Role) -> Callable[[User], User]:
     def checker(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden("Your role does not give access to this page.")
@@ -68,4 +77,7 @@ def require_roles(*roles: Role):
     return checker
 
 
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+# One callable, so a router-level dependency and an `admin: AdminUser` parameter of the same
+# request share FastAPI's per-request cache (the check runs once).
+require_admin = require_roles(Role.admin)
+AdminUser = Annotated[User, Depends(require_admin)]

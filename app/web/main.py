@@ -11,12 +11,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.config import Settings, get_settings
+from app.config import Settings
+from app.db.engine import engine_from_settings
 from app.errors import NotAuthenticated, PeerReadyError
 from app.paths import STATIC_DIR
 from app.web import security
 from app.web.routes import ROUTERS
-from app.web.templating import render
+from app.web.templating import build_templates, render
 
 log = logging.getLogger("peerready")
 
@@ -34,7 +35,9 @@ def _error_response(request: Request, status_code: int, message: str):
 
 
 def create_app(*, settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The app, with everything it needs made once from `settings` (read from the environment
+    and `.env` only when none are given, as `uvicorn --factory` does)."""
+    settings = settings if settings is not None else Settings()
     app = FastAPI(
         title="PeerReady",
         version="0.1.0",
@@ -44,7 +47,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.engine = engine if engine is not None else engine_from_settings(settings)
+    app.state.templates = build_templates(settings.templates_dir)
     security.install(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in ROUTERS:

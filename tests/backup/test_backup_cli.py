@@ -60,7 +60,6 @@ def run_cli(
 ) -> Outcome:
     """The `peerready` command in this process (click's runner; quicker than a new interpreter)."""
     from app.cli import cli
-    from app.config import get_settings
 
     monkeypatch.setenv("PEERREADY_DATA_DIR", str(data_dir))
     monkeypatch.setenv("PEERREADY_ENV", "test")
@@ -68,11 +67,7 @@ def run_cli(
         monkeypatch.setenv("DATABASE_URL", database_url)
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, list(args))
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(cli, list(args))
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
         result.exception
     )

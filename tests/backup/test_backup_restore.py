@@ -13,7 +13,8 @@ from sqlmodel import Session, SQLModel, select
 from app.db import backup, migrate
 from app.db.engine import make_engine
 from app.db.models import Assessment, InstrumentVersion, Organization, User
-from app.demo import DEMO_PASSWORD, load_demo
+from app.paths import INSTRUMENTS_DIR
+from app.services.demo import DEMO_PASSWORD, load_demo
 from app.web.main import create_app
 from tests.backup.conftest import all_rows, archive_tables, settings_for, url_of
 from tests.helpers.auth import login
@@ -43,7 +44,7 @@ def _results_and_pdf(settings, engine, assessment_id: int, *, with_pdf: bool) ->
 def test_demo_restores_row_for_row_with_the_same_results_and_pdf(
     engine, db: Session, backend: str, target: str, empty_database, tmp_path
 ):
-    load_demo(db)
+    load_demo(db, instruments_dir=INSTRUMENTS_DIR, privacy_threshold=3)
     db.commit()
     source_settings = settings_for(url_of(engine), tmp_path / "source-data")
     archive = tmp_path / "peerready-demo.zip"

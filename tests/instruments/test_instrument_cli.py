@@ -93,3 +93,18 @@ def test_python_dash_m_app_runs_validate(tmp_path):
         in completed.stdout
     )
     assert completed.stderr == ""
+
+
+def test_validate_fails_for_two_files_with_one_instrument_id(tmp_path):
+    (tmp_path / "mini.yaml").write_text(VALID_INSTRUMENT)
+    (tmp_path / "mini-copy.yaml").write_text(VALID_INSTRUMENT)
+    result = run("validate", str(tmp_path))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    for name, other in (("mini.yaml", "mini-copy.yaml"), ("mini-copy.yaml", "mini.yaml")):
+        assert (
+            f"{tmp_path / name}:1: id: instrument id 'mini' is also used by {other} in the same folder; "
+            "keep one file per instrument id (earlier versions live on in the assessments pinned to "
+            "them) [duplicate-instrument]"
+        ) in lines
+    assert lines[-1] == "2 file(s) checked: 0 valid, 2 invalid (2 errors)"

@@ -10,10 +10,11 @@ import pytest
 from instrument_samples import line_of, replace_once
 from translation_samples import BILINGUAL_INSTRUMENT, SPANISH, spanish_overlay, write_pair
 
+from app.instruments import catalog
+from app.instruments.catalog import find_instrument, instrument_files
 from app.instruments.errors import InstrumentError, InstrumentInvalid
 from app.instruments.loader import MAX_INSTRUMENT_BYTES, load_instrument_file, load_instrument_text
 from app.instruments.models import text
-from app.instruments.registry import find_instrument, instrument_files
 from app.instruments.translations import (
     instrument_of_overlay,
     is_translation_overlay,
@@ -338,14 +339,14 @@ def test_cached_instruments_reload_when_only_a_translation_changes(tmp_path):
     overlay = tmp_path / "mini.es.yaml"
     assert text(find_instrument("mini", tmp_path).instrument.groups[0].label, "es") == "Líderes"
     assert (
-        text(instruments_store.available_instruments(tmp_path)[0].instrument.groups[0].label, "es")
+        text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es")
         == "Líderes"
     )
     overlay.write_text(overlay.read_text().replace("text: Líderes", "text: Dirección"))
     _touch_later(overlay)
     assert text(find_instrument("mini", tmp_path).instrument.groups[0].label, "es") == "Dirección"
     assert (
-        text(instruments_store.available_instruments(tmp_path)[0].instrument.groups[0].label, "es")
+        text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es")
         == "Dirección"
     )
 

@@ -21,14 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.config import Settings
-from app.db.models import Assessment, Organization
-from app.jobs import store
-from app.jobs.models import Job
+from app.db.models import Assessment, Job, Organization
 from app.jobs.queue import get_queue
 from app.jobs.registry import JobKind, Output, Prepared, register, unregister
 from app.jobs.runner import JobContext
 from app.paths import INSTRUMENTS_DIR
-from app.reports.sample import sample_respondents, snapshot_instrument, store_assessment
+from app.services import job_store as store
+from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
 from tests.helpers.auth import Cast, make_cast
 
 ROOT = Path(__file__).resolve().parents[2]

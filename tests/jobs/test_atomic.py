@@ -12,10 +12,9 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.config import Settings
-from app.db.models import User, utcnow
-from app.jobs import service as jobs
-from app.jobs import store
-from app.jobs.models import Job, JobStatus
+from app.db.models import Job, JobStatus, User, utcnow
+from app.services import job_store as store
+from app.services import jobs
 from tests.jobs.conftest import reload
 
 PARALLEL = 6

@@ -8,8 +8,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import update
 
-from app.db.models import utcnow
-from app.jobs.models import Job, JobStatus
+from app.db.models import Job, JobStatus, utcnow
 from tests.helpers.auth import DEFAULT_PASSWORD, make_organization, make_user
 from tests.helpers.browser import login
 

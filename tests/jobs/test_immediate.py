@@ -10,12 +10,11 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from app.db.models import AuditEvent
+from app.db.models import AuditEvent, Job, JobStatus
 from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound
-from app.jobs import service as jobs
 from app.jobs.kinds.reports import report_cache_dir
-from app.jobs.models import Job, JobStatus
 from app.portfolio.pdf import render_portfolio_pdf  # noqa: F401  (the kind prints through it)
+from app.services import jobs
 from tests.helpers.auth import make_organization, make_user
 from tests.jobs.conftest import reload, small_assessment
 
@@ -41,7 +40,7 @@ def test_report_job_renders_both_papers_into_the_report_cache(db, engine, cast, 
         data = (cache / name).read_bytes()
         assert data.startswith(b"%PDF") and _pdf_pages(data) >= 1
     # The web download of the same report is now a cache hit: same bytes, no render.
-    from app.reports.service import report_pdf_for_download
+    from app.services.reports import report_pdf_for_download
 
     body, _ = report_pdf_for_download(
         db, user=cast.lead_a, assessment_id=assessment.id, paper="a4", cache_dir=cache
@@ -276,7 +275,7 @@ def test_the_time_limit_fails_a_job_between_steps(db, engine, cast, immediate_se
 
 
 def test_the_same_locked_work_is_one_job_while_it_is_active(db, engine, cast, immediate_settings, steps_kind):
-    from app.jobs import store
+    from app.services import job_store as store
 
     settings = immediate_settings.model_copy(update={"queue": "sqlite"})  # queued, nothing runs it
     params = {"organization_id": cast.org_a.id, "lock_key": "test:same-work"}

@@ -39,13 +39,7 @@ def test_burst_runs_each_periodic_work_once(engine, tmp_path):
 
 
 def test_the_worker_refuses_the_immediate_queue(monkeypatch, tmp_path):
-    from app.config import get_settings
-
     monkeypatch.setenv("PEERREADY_QUEUE", "immediate")
     monkeypatch.setenv("PEERREADY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli, ["worker", "--burst"])
-    finally:
-        get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["worker", "--burst"])
     assert result.exit_code == 2 and "a worker has nothing to do" in result.output

@@ -7,9 +7,8 @@ import re
 
 from sqlmodel import select
 
-from app.db.models import AuditEvent
-from app.jobs import service as jobs
-from app.jobs.models import JobStatus
+from app.db.models import AuditEvent, JobStatus
+from app.services import jobs
 from tests.helpers.auth import login
 from tests.jobs.conftest import reload, small_assessment
 

@@ -12,10 +12,10 @@ import sys
 import pytest
 from sqlmodel import Session, select
 
-from app.jobs import service as jobs
+from app.db.models import Job, JobStatus
 from app.jobs.kinds.reports import report_cache_dir
-from app.jobs.models import Job, JobStatus
 from app.jobs.queue import get_queue
+from app.services import jobs
 from tests.jobs.conftest import (
     ROOT,
     reload,

@@ -11,9 +11,9 @@ from sqlmodel import func, select
 
 from app.db.models import Answer, AssessmentScore, AuditEvent, Commentary, DomainScore, Response
 from app.instruments.models import text
-from app.reports.context import build_report_context
 from app.reports.pdf import render_report_html
 from app.scoring import score_responses
+from app.services.reports import build_report_context
 from tests.helpers.auth import login, make_organization, make_user
 from tests.helpers.html import parse
 from tests.portfolio.conftest import THRESHOLD, make_cycle, responses

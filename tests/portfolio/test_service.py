@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.errors import BadInput, Forbidden, NotFound
-from app.portfolio.service import PortfolioFilters, SortOrder, list_portfolios, portfolio_view
+from app.portfolio.params import PortfolioFilters, SortOrder
 from app.scoring import ResponseInput, score_responses
+from app.services.portfolio import list_portfolios, portfolio_view
 from tests.helpers.auth import make_organization, make_portfolio, make_user
 from tests.portfolio.conftest import THRESHOLD, make_cycle, responses
 

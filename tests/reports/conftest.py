@@ -1,4 +1,4 @@
-"""Report fixtures: realistic assessments inserted directly (app/reports/sample.py), and helpers
+"""Report fixtures: realistic assessments inserted directly (app/services/report_samples.py), and helpers
 that read a PDF back (text, catalog, page images)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlmodel import Session
 
 from app.db.models import Assessment, Organization
-from app.reports.sample import (
+from app.services.report_samples import (
     create_sample_report_data,
     sample_respondents,
     snapshot_instrument,

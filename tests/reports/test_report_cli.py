@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.db.models import AuditEvent, Organization, Portfolio, PortfolioSite
-from app.reports.sample import create_sample_report_data
+from app.services.report_samples import create_sample_report_data
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.db.models import AuditEvent
-from app.reports.sample import create_sample_report_data
+from app.services.report_samples import create_sample_report_data
 from tests.helpers.auth import make_cast, sign_in_as
 from tests.helpers.html import parse
 

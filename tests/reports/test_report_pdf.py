@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 from app.db.models import Assessment, AssessmentScore, Comment, Commentary, PlanItem, PlanStatus, Response
 from app.reports import pdf as report_pdf
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
-from app.reports.context import build_report_context
 from app.reports.pdf import (
     ReportAssetFetcher,
     html_to_pdf,
@@ -24,6 +23,7 @@ from app.reports.pdf import (
 )
 from app.scoring import Scorecard
 from app.scoring.numbers import format_percent
+from app.services.reports import build_report_context
 from tests.reports.conftest import page_images, pdf_reader, pdf_text, small_agency
 
 LETTER = (612.0, 792.0)

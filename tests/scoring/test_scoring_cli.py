@@ -7,7 +7,6 @@ from click.testing import CliRunner
 from scoring_support import SCORING_MD, fenced_blocks, worked_example
 
 from app.cli import cli
-from app.instruments import registry
 from app.scoring import Scorecard, score_responses
 from app.scoring.csv_responses import parse_responses_csv
 
@@ -118,7 +117,7 @@ def test_unknown_instrument_id_exits_1(files, monkeypatch, tmp_path):
     _, responses = files
     empty = tmp_path / "instruments"
     empty.mkdir()
-    monkeypatch.setattr(registry, "instruments_directory", lambda: empty)
+    monkeypatch.setenv("PEERREADY_INSTRUMENTS_DIR", str(empty))
     result = run("--instrument", "no_such_instrument", str(responses))
     assert result.exit_code == 1
     assert "no instrument with id 'no_such_instrument'" in result.stderr
@@ -129,7 +128,7 @@ def test_instrument_by_id(files, monkeypatch, tmp_path):
     folder = tmp_path / "instruments"
     folder.mkdir()
     (folder / "worked-example.yaml").write_text(instrument.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(registry, "instruments_directory", lambda: folder)
+    monkeypatch.setenv("PEERREADY_INSTRUMENTS_DIR", str(folder))
     result = run("--instrument", "worked_example", str(responses), "--json")
     assert result.exit_code == 0, result.output
     assert Scorecard.model_validate_json(result.output).instrument_id == "worked_example"

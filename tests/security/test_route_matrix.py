@@ -191,7 +191,7 @@ def _fresh_portfolio_membership(ctx: Ctx) -> dict[str, Any]:
 
 def _fresh_job(ctx: Ctx, status: str = "running", *, with_file: bool = False) -> dict[str, Any]:
     """A report job of the side's organization, started by its lead, in the given state."""
-    from app.jobs.models import Job
+    from app.db.models import Job
 
     side = ctx.side
     lead = ctx.world.cast.lead_a if side is ctx.world.a else ctx.world.cast.lead_b

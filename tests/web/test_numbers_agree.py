@@ -17,10 +17,11 @@ import pytest
 from sqlmodel import select
 
 from app.db.models import Assessment, Portfolio
-from app.demo import ADMIN_EMAIL, DEMO_PASSWORD, FUNDER_EMAIL, load_demo
+from app.paths import INSTRUMENTS_DIR
 from app.scoring.numbers import format_percent, format_score
 from app.scoring.reasons import render_reasons
 from app.services import scores
+from app.services.demo import ADMIN_EMAIL, DEMO_PASSWORD, FUNDER_EMAIL, load_demo
 from tests.helpers.auth import login
 from tests.reports.conftest import pdf_text
 
@@ -62,7 +63,7 @@ def _csv_rows(client, portfolio_id: int) -> list[dict[str, str]]:
 
 
 def test_every_demo_assessment_prints_the_same_scores_on_the_page_in_the_pdf_and_in_the_csv(client, db):
-    load_demo(db)
+    load_demo(db, instruments_dir=INSTRUMENTS_DIR, privacy_threshold=3)
     db.commit()
     assessments = db.exec(select(Assessment).order_by(Assessment.id)).all()
     assert len(assessments) == 5

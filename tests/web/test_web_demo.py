@@ -5,14 +5,17 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from app.db.models import Assessment, Organization, PlanItem, PlanStatus, Response, ResponseStatus, User
-from app.demo import DEMO_PASSWORD, load_demo
+from app.paths import INSTRUMENTS_DIR
 from app.services import plan as plan_service
+from app.services.demo import DEMO_PASSWORD, load_demo
 from tests.helpers.auth import login
 from tests.helpers.html import parse
 
+DEMO_SETTINGS = {"instruments_dir": INSTRUMENTS_DIR, "privacy_threshold": 3}
+
 
 def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
-    first = load_demo(db)
+    first = load_demo(db, **DEMO_SETTINGS)
     db.commit()
     assert first.created and first.organizations == 4 and first.assessments == 5
     counts = {
@@ -20,7 +23,7 @@ def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
         for model in (Organization, User, Assessment, Response, PlanItem)
     }
     assert counts["Response"] >= 60
-    second = load_demo(db)
+    second = load_demo(db, **DEMO_SETTINGS)
     db.commit()
     assert not second.created and second.logins == first.logins
     assert counts == {
@@ -49,7 +52,7 @@ def test_demo_loads_once_and_the_lead_sees_results_change_and_plan(client, db):
 
 
 def test_demo_response_rates_never_exceed_everyone_invited(db):
-    load_demo(db)
+    load_demo(db, **DEMO_SETTINGS)
     db.commit()
     for assessment in db.exec(select(Assessment)).all():
         answered = db.exec(

@@ -1,5 +1,5 @@
 """The portfolio PDF as a job (`portfolio_pdf`): the same privacy-checked view as the portfolio
-page (app.portfolio.service.portfolio_view), printed by app.portfolio.pdf into the job's folder."""
+page (app.services.portfolio.portfolio_view), printed by app.portfolio.pdf into the job's folder."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from app.jobs.kinds.reports import PDF, _id
 from app.jobs.registry import JobKind, Output, Prepared, register
 from app.jobs.runner import JobContext
 from app.portfolio import exports
+from app.portfolio.params import PortfolioFilters, SortOrder
 from app.portfolio.pdf import render_portfolio_pdf
-from app.portfolio.service import PortfolioFilters, SortOrder, portfolio_view
 from app.services import access
+from app.services.portfolio import portfolio_view
 
 
 def _text(value: Any, name: str) -> str | None:

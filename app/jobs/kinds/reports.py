@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.config import Settings
-from app.db.models import Assessment, Organization, User
+from app.db.models import Assessment, User
 from app.errors import BadInput, NotFound, PeerReadyError
 from app.jobs.registry import JobKind, Output, Prepared, register
 from app.jobs.runner import JobContext
-from app.reports.context import PAPERS, ReportContext, build_report_context
+from app.reports.models import PAPERS, ReportContext
 from app.reports.pdf import cache_key, render_report_pdf, report_filename
 from app.services import access
+from app.services.reports import build_report_context
 
 PAPER_LABELS = {"letter": "Letter", "a4": "A4"}
 MAX_BATCH_SITES = 5000
@@ -72,30 +73,6 @@ def _assessment_for(session: Session, user: User | None, assessment_id: int) -> 
     return access.get_assessment(session, user=user, assessment_id=assessment_id)
 
 
-def _organizations_of(session: Session, user: User, ids: list[int]) -> dict[int, int]:
-    """assessment id -> organization id, for ids `user` may see: NotFound names the first other one
-    (one query for a batch of thousands, the same answers as access.get_assessment)."""
-    access.require_org_role(user)
-    allowed = access.organization_ids_for(session, user=user)
-    found: dict[int, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = session.exec(
-            select(Assessment.id, Assessment.organization_id).where(col(Assessment.id).in_(chunk))
-        )
-        found.update({int(a): int(o) for a, o in rows if a is not None})
-    for assessment_id in ids:
-        organization_id = found.get(assessment_id)
-        if organization_id is None or (allowed is not None and organization_id not in allowed):
-            raise NotFound(f"No such assessment: {assessment_id}.")
-    return found
-
-
-def _organization_name(session: Session, organization_id: int) -> str:
-    organization = session.get(Organization, organization_id)
-    return organization.name if organization else "an agency"
-
-
 # --- one assessment's PDFs --------------------------------------------------------------------
 
 
@@ -105,7 +82,7 @@ def prepare_report(
     assessment_id = _id(params.get("assessment_id"), "assessment_id")
     papers = _papers(params.get("papers"))
     assessment = _assessment_for(session, user, assessment_id)
-    name = _organization_name(session, assessment.organization_id)
+    name = access.organization_name(session, organization_id=assessment.organization_id)
     return Prepared(
         title=f"Report PDFs for {name}, {assessment.name}",
         params={"assessment_id": assessment_id, "papers": papers},
@@ -168,7 +145,7 @@ def prepare_batch(
     paper = params.get("paper", "letter")
     if paper not in PAPERS:
         raise BadInput(f"paper must be one of {', '.join(PAPERS)}.")
-    organizations = set(_organizations_of(session, user, ids).values())
+    organizations = set(access.organizations_of_assessments(session, user=user, assessment_ids=ids).values())
     digest = hashlib.sha256(f"{paper}:{','.join(map(str, ids))}".encode()).hexdigest()[:24]
     single = next(iter(organizations)) if len(organizations) == 1 else None
     return Prepared(

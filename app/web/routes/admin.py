@@ -1,11 +1,12 @@
 """Administrator pages: organizations, portfolios and their sites, users, memberships, password
-resets and the audit log. Every route here depends on AdminUser; nobody else gets past it."""
+resets and the audit log. The router itself requires an administrator (one dependency for every
+route); routes that record who acted also take `admin: AdminUser`, the same cached check."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
@@ -13,10 +14,10 @@ from app.db.models import Role
 from app.errors import PeerReadyError
 from app.services import accounts
 from app.services import admin as admin_service
-from app.web.deps import AdminUser, SessionDep
+from app.web.deps import AdminUser, SessionDep, require_admin
 from app.web.templating import render
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 
 Name = Annotated[str, Form(max_length=400)]
 Tag = Annotated[str, Form(max_length=200)]
@@ -59,7 +60,7 @@ def _back(url: str) -> RedirectResponse:
 
 
 @router.get("", include_in_schema=False)
-def overview(request: Request, session: SessionDep, admin: AdminUser):
+def overview(request: Request, session: SessionDep):
     return _page(
         request,
         "admin/index.html",
@@ -85,7 +86,7 @@ def _organizations_page(request: Request, session: Session, *, status_code: int 
 
 
 @router.get("/organizations", include_in_schema=False)
-def organizations(request: Request, session: SessionDep, admin: AdminUser):
+def organizations(request: Request, session: SessionDep):
     return _organizations_page(request, session, form={})
 
 
@@ -133,7 +134,7 @@ def _organization_page(
 
 
 @router.get("/organizations/{organization_id}", include_in_schema=False)
-def organization(request: Request, session: SessionDep, admin: AdminUser, organization_id: int):
+def organization(request: Request, session: SessionDep, organization_id: int):
     organization = admin_service.get_organization(session, organization_id=organization_id)
     return _organization_page(request, session, organization)
 
@@ -178,7 +179,7 @@ def _portfolios_page(request: Request, session: Session, *, status_code: int = 2
 
 
 @router.get("/portfolios", include_in_schema=False)
-def portfolios(request: Request, session: SessionDep, admin: AdminUser):
+def portfolios(request: Request, session: SessionDep):
     return _portfolios_page(request, session, form={})
 
 
@@ -224,7 +225,7 @@ def _portfolio_page(
 
 
 @router.get("/portfolios/{portfolio_id}", include_in_schema=False)
-def portfolio(request: Request, session: SessionDep, admin: AdminUser, portfolio_id: int):
+def portfolio(request: Request, session: SessionDep, portfolio_id: int):
     return _portfolio_page(request, session, portfolio_id)
 
 
@@ -326,7 +327,7 @@ def _users_page(request: Request, session: Session, *, status_code: int = 200, *
 
 
 @router.get("/users", include_in_schema=False)
-def users(request: Request, session: SessionDep, admin: AdminUser):
+def users(request: Request, session: SessionDep):
     return _users_page(request, session, form={})
 
 
@@ -377,7 +378,7 @@ def _user_page(request: Request, session: Session, user_id: int, *, status_code:
 
 
 @router.get("/users/{user_id}", include_in_schema=False)
-def user(request: Request, session: SessionDep, admin: AdminUser, user_id: int):
+def user(request: Request, session: SessionDep, user_id: int):
     return _user_page(request, session, user_id)
 
 
@@ -496,7 +497,6 @@ def remove_portfolio_membership(
 def audit_log(
     request: Request,
     session: SessionDep,
-    admin: AdminUser,
     action: Annotated[str, Query(max_length=100)] = "",
     actor: Annotated[str, Query(max_length=300)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,

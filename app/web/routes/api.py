@@ -1,5 +1,5 @@
 """Read-only JSON API (`/api/v1/...`) for funders and administrators, signed in with the session
-cookie. The same data and privacy rules as the portfolio page (app.portfolio.service); documented
+cookie. The same data and privacy rules as the portfolio page (app.services.portfolio); documented
 in docs/api.md and at /api/docs. A portfolio the caller may not see answers 404."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.db.models import Role, User
 from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
-from app.portfolio.service import list_portfolios
-from app.web.deps import SessionDep, require_roles
+from app.services.portfolio import list_portfolios
+from app.web.deps import SessionDep, SettingsDep, require_roles
 from app.web.routes.portfolio import portfolio_view_for_request
 
 router = APIRouter(prefix="/api/v1", tags=["portfolios"])
@@ -38,7 +38,7 @@ def api_portfolios(session: SessionDep, user: FunderOrAdmin) -> list[PortfolioRe
     summary="Site-level results of a portfolio",
 )
 def api_portfolio_sites(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     user: FunderOrAdmin,
     portfolio_id: int,
@@ -49,7 +49,7 @@ def api_portfolio_sites(
 ) -> SitesPage:
     """Every site with its latest and baseline completed cycle, condition scores and change.
     Figures below the privacy threshold are null with a status saying why."""
-    view = portfolio_view_for_request(request, session, user, portfolio_id, region, cohort, instrument, sort)
+    view = portfolio_view_for_request(settings, session, user, portfolio_id, region, cohort, instrument, sort)
     return view.sites_page
 
 
@@ -60,7 +60,7 @@ def api_portfolio_sites(
     summary="Distributions and level counts of a portfolio",
 )
 def api_portfolio_summary(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     user: FunderOrAdmin,
     portfolio_id: int,
@@ -70,7 +70,7 @@ def api_portfolio_summary(
 ) -> PortfolioSummary:
     """Counts of sites by status, instruments in use, the compared conditions, and per condition
     the distribution of site scores and the number of sites at each readiness level."""
-    view = portfolio_view_for_request(request, session, user, portfolio_id, region, cohort, instrument)
+    view = portfolio_view_for_request(settings, session, user, portfolio_id, region, cohort, instrument)
     return view.summary
 
 

@@ -3,18 +3,22 @@ response status (never individual answers) and live results."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, time
+from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from app.db.models import Assessment, AssessmentStatus, Organization
+from app.config import Settings
+from app.db.models import AssessmentStatus, Organization, Role, User
 from app.errors import BadInput
+from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
 from app.services import assessments as assessments_service
 from app.services import plan as plan_service
 from app.services import responses as responses_service
-from app.web.deps import CurrentUser, SessionDep
+from app.web.deps import CurrentUser, SessionDep, SettingsDep
 from app.web.templating import render
 
 router = APIRouter()
@@ -53,15 +57,31 @@ def list_page(request: Request, session: SessionDep, user: CurrentUser):
     )
 
 
-def _new_form_context(session, user, **extra) -> dict:
+def _problem_lines(user: User, offered: catalog.FolderScan) -> list[str]:
+    """Files the catalog cannot offer, for the people who can get them fixed: `file:line: path:
+    message [code]` as `peerready validate` prints it, with the file named inside the folder."""
+    if user.role not in (Role.admin, Role.org_lead):
+        return []
+    return [
+        str(dataclasses.replace(error, file=Path(error.file).name))
+        for problem in offered.problems
+        for error in problem.errors
+    ]
+
+
+def _new_form_context(session, user, settings: Settings, **extra) -> dict:
     organizations = assessments_service.organizations_for(session, user=user)
     previous = {
         o.id: assessments_service.assessments_of(session, organization_id=o.id) for o in organizations
     }
+    offered = catalog.scan_folder(settings.instruments_dir)
     return {
         "organizations": organizations,
         "previous": previous,
-        "instruments": instruments_store.available_instruments(),
+        "instruments": offered.instruments,
+        "instrument_problems": _problem_lines(user, offered),
+        # The server's folder means something to an administrator only.
+        "instruments_folder": settings.instruments_dir if user.role == Role.admin else None,
         "breadcrumbs": [("Assessments", "/assessments"), ("Start a cycle", None)],
         "values": {},
         **extra,
@@ -69,9 +89,15 @@ def _new_form_context(session, user, **extra) -> dict:
 
 
 @router.get("/assessments/new", include_in_schema=False)
-def new_page(request: Request, session: SessionDep, user: CurrentUser, organization_id: int | None = None):
+def new_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    organization_id: int | None = None,
+):
     access.require_org_role(user)
-    context = _new_form_context(session, user)
+    context = _new_form_context(session, user, settings)
     context["values"] = {"organization_id": organization_id}
     return render(request, "assessments/new.html", **context)
 
@@ -81,6 +107,7 @@ def create(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     organization_id: int = Form(),
     name: str = Form("", max_length=500),
     instrument_id: str = Form("", max_length=64),
@@ -106,10 +133,11 @@ def create(
             close_date=parse_date(close_date, "close date"),
             expected_respondents=parse_int(expected_respondents, "number of expected respondents"),
             previous=None if previous == "none" else previous,
+            instruments_dir=settings.instruments_dir,
         )
     except BadInput as exc:
         session.rollback()
-        context = _new_form_context(session, user, values=values, error=exc.message)
+        context = _new_form_context(session, user, settings, values=values, error=exc.message)
         return render(request, "assessments/new.html", status_code=400, **context)
     return RedirectResponse(f"/assessments/{assessment.id}/invitations?created=1", status_code=303)
 
@@ -127,15 +155,11 @@ def _crumbs(assessment, organization: Organization, page: str | None = None) -> 
 @router.get("/assessments/{assessment_id}", include_in_schema=False)
 def detail(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     counts = assessments_service.response_counts(session, assessment_id=assessment.id)
     responses = assessments_service.responses_of(session, assessment_id=assessment.id)
-    previous = (
-        session.get(Assessment, assessment.previous_assessment_id)
-        if assessment.previous_assessment_id
-        else None
-    )
+    previous = assessments_service.previous_of(session, assessment=assessment)
     return render(
         request,
         "assessments/detail.html",
@@ -181,14 +205,22 @@ def change_status(
 
 
 @router.post("/assessments/{assessment_id}/responses/{response_id}/reopen", include_in_schema=False)
-def reopen_response(assessment_id: int, response_id: int, session: SessionDep, user: CurrentUser):
+def reopen_response(
+    assessment_id: int, response_id: int, session: SessionDep, user: CurrentUser, settings: SettingsDep
+):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    responses_service.reopen(session, user=user, assessment=assessment, response_id=response_id)
+    responses_service.reopen(
+        session,
+        user=user,
+        assessment=assessment,
+        response_id=response_id,
+        privacy_threshold=settings.privacy_threshold,
+    )
     return RedirectResponse(f"/assessments/{assessment.id}?done=reopened", status_code=303)
 
 
 def _invitations_page(request, session, user, assessment, status_code=200, **extra):
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     rows = [
         (invitation, count, invitations.invitation_state(invitation))
@@ -269,11 +301,15 @@ def revoke_invitation(assessment_id: int, invitation_id: int, session: SessionDe
 
 
 @router.get("/assessments/{assessment_id}/results", include_in_schema=False)
-def results(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+def results(
+    assessment_id: int, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
+):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    organization = session.get(Organization, assessment.organization_id)
+    organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
-    scorecard, stored = scores.scorecard_or_refresh(session, assessment=assessment)
+    scorecard, stored = scores.scorecard_or_refresh(
+        session, assessment=assessment, privacy_threshold=settings.privacy_threshold
+    )
     comments = scores.comments_for_results(
         session, assessment_id=assessment.id, instrument=instrument, scorecard=scorecard
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooManyRequests
 from app.services import accounts, audit, ratelimit
-from app.web.deps import CurrentUser, OptionalUser, SessionDep
+from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
 from app.web.routes.home import START_PAGE
 from app.web.templating import render
 
@@ -49,6 +49,7 @@ def login_form(request: Request, user: OptionalUser, next: str | None = None):
 def login_submit(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=400)] = "",
     password: PASSWORD_FIELD = "",
     next: Annotated[str, Form(max_length=2000)] = "",
@@ -60,7 +61,7 @@ def login_submit(
             email=email,
             password=password,
             client_ip=client_ip(request),
-            settings=request.app.state.settings,
+            settings=settings,
         )
     except TooManyRequests as exc:
         return render(
@@ -83,8 +84,8 @@ def logout(request: Request, session: SessionDep, user: OptionalUser):
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/account/password", include_in_schema=False)
-def password_form(request: Request, user: CurrentUser):
+@router.get("/account/password", include_in_schema=False, dependencies=[Depends(get_current_user)])
+def password_form(request: Request):
     return render(
         request,
         "auth/password.html",

@@ -9,9 +9,9 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooLarge
-from app.portfolio.workspace import client_overview, require_workspace_role
 from app.services import access, commentary, imports, instruments_store
-from app.web.deps import CurrentUser, SessionDep
+from app.services.workspace import client_overview, require_workspace_role
+from app.web.deps import CurrentUser, SessionDep, SettingsDep
 from app.web.templating import render
 
 router = APIRouter(prefix="/consultant", include_in_schema=False)
@@ -56,7 +56,6 @@ def commentary_form(
 
 @router.post("/assessments/{assessment_id}/commentary")
 def commentary_save(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     assessment_id: int,
@@ -98,6 +97,7 @@ async def import_preview(
     user: CurrentUser,
     assessment_id: int,
     file: Annotated[UploadFile, File()],
+    settings: SettingsDep,
 ):
     require_workspace_role(user)
     content = await file.read(imports.MAX_IMPORT_BYTES + 1)
@@ -111,7 +111,7 @@ async def import_preview(
         assessment_id=assessment_id,
         content=content,
         filename=file.filename or "upload.csv",
-        data_dir=request.app.state.settings.data_dir,
+        data_dir=settings.data_dir,
     )
     status = 200 if preview.ok else 422
     return _import_page(
@@ -126,6 +126,7 @@ def import_confirm(
     user: CurrentUser,
     assessment_id: int,
     import_id: Annotated[str, Form(max_length=64)],
+    settings: SettingsDep,
 ):
     require_workspace_role(user)
     result = imports.confirm_import(
@@ -133,6 +134,7 @@ def import_confirm(
         user=user,
         assessment_id=assessment_id,
         import_id=import_id,
-        data_dir=request.app.state.settings.data_dir,
+        data_dir=settings.data_dir,
+        privacy_threshold=settings.privacy_threshold,
     )
     return _import_page(request, session, user, assessment_id, preview=None, result=result)

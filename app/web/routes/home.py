@@ -1,6 +1,6 @@
 """Landing page: sends each signed-in person to the view their role starts from."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from app.db.models import Role
@@ -24,5 +24,5 @@ def home(user: OptionalUser):
 
 
 @router.get("/healthz", include_in_schema=False)
-def healthz(request: Request):
+def healthz():
     return PlainTextResponse("ok")

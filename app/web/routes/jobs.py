@@ -13,8 +13,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
-from app.db.models import User
-from app.jobs import service as jobs
+from app.services import job_store, jobs
 from app.web.deps import CurrentUser, SessionDep
 from app.web.templating import render
 
@@ -39,7 +38,7 @@ def job_json(session: SessionDep, user: CurrentUser, job_id: int) -> JSONRespons
 @router.get("/jobs/{job_id}", include_in_schema=False)
 def job_page(request: Request, session: SessionDep, user: CurrentUser, job_id: int):
     job = jobs.get(session, job_id, user=user)
-    starter = session.get(User, job.created_by_id) if job.created_by_id else None
+    starter = job_store.starter(session, job)
     return render(
         request,
         "jobs/job.html",

@@ -1,5 +1,5 @@
 """Funder portfolio pages and downloads. Aggregates only: everything comes from
-`app.portfolio.service.portfolio_view`, which applies the privacy threshold once for all outputs."""
+`app.services.portfolio.portfolio_view`, which applies the privacy rules once for all outputs."""
 
 from __future__ import annotations
 
@@ -11,16 +11,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.db.models import Role
 from app.portfolio import exports, pdf
-from app.portfolio.service import (
-    FIXED_SORT_KEYS,
-    PortfolioFilters,
-    PortfolioView,
-    SortOrder,
-    list_portfolios,
-    portfolio_view,
-)
+from app.portfolio.params import FIXED_SORT_KEYS, PortfolioFilters, SortOrder
+from app.portfolio.view import PortfolioView
 from app.services import audit
-from app.web.deps import CurrentUser, SessionDep, require_roles
+from app.services.portfolio import list_portfolios, portfolio_view
+from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import render
 
 router = APIRouter()
@@ -30,12 +25,8 @@ SortParam = Annotated[str | None, Query(max_length=80)]
 _funder_or_admin = require_roles(Role.funder, Role.admin)
 
 
-def _threshold(request: Request) -> int:
-    return request.app.state.settings.privacy_threshold
-
-
 def portfolio_view_for_request(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     user: CurrentUser,
     portfolio_id: int,
@@ -50,7 +41,7 @@ def portfolio_view_for_request(
         session,
         user=user,
         portfolio_id=portfolio_id,
-        privacy_threshold=_threshold(request),
+        privacy_threshold=settings.privacy_threshold,
         filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
         sort=SortOrder.parse(sort),
     )

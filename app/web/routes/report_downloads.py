@@ -9,30 +9,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from app.reports.service import report_pdf_for_download
-from app.web.deps import CurrentUser, SessionDep
+from app.services.reports import report_pdf_for_download
+from app.web.deps import CurrentUser, SessionDep, SettingsDep
 
 router = APIRouter()
 
 
 @router.get("/assessments/{assessment_id}/report.pdf", include_in_schema=False)
 def download_report(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     assessment_id: int,
     paper: Literal["letter", "a4"] = Query("letter"),
 ) -> Response:
-    settings = request.app.state.settings
     body, filename = report_pdf_for_download(
         session,
         user=user,
         assessment_id=assessment_id,
         paper=paper,
-        cache_dir=settings.data_dir / "report-cache",
+        cache_dir=settings.report_cache_dir,
     )
     return Response(
         content=body,

@@ -18,7 +18,7 @@ from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument
 from app.services import instruments_store
 from app.services import responses as responses_service
-from app.web.deps import SessionDep
+from app.web.deps import SessionDep, SettingsDep
 from app.web.templating import render
 
 router = APIRouter()
@@ -274,10 +274,14 @@ def review(token: str, request: Request, session: SessionDep):
 
 
 @router.post("/respond/{token}/submit", include_in_schema=False)
-def submit(token: str, request: Request, session: SessionDep):
+def submit(token: str, request: Request, session: SessionDep, settings: SettingsDep):
     response, assessment, instrument = _load(session, request, token)
     missing = responses_service.submit(
-        session, response=response, assessment=assessment, instrument=instrument
+        session,
+        response=response,
+        assessment=assessment,
+        instrument=instrument,
+        privacy_threshold=settings.privacy_threshold,
     )
     if missing:
         context = _review_context(session, request, token, response, assessment, instrument)

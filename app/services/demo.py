@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -189,6 +190,8 @@ def _cycle(
     in_progress: int,
     closed: bool,
     previous: int | None,
+    instruments_dir: Path,
+    privacy_threshold: int,
 ) -> Assessment:
     assessment = assessments_service.create_assessment(
         session,
@@ -197,6 +200,7 @@ def _cycle(
         name=name,
         instrument_id=instrument_id,
         previous=previous,
+        instruments_dir=instruments_dir,
     )
     assessment.created_at = utcnow() - timedelta(days=days_ago)
     instrument = instruments_store.instrument_for(session, assessment)
@@ -247,12 +251,15 @@ def _cycle(
         assessment.closed_at = assessment.created_at + timedelta(days=30)
     session.add(assessment)
     session.flush()
-    scores.refresh_scores(session, assessment_id=assessment.id, instrument=instrument)
+    scores.refresh_scores(
+        session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
+    )
     return assessment
 
 
-def load_demo(session: Session) -> DemoSummary:
-    """Load the demo into the database behind `session` (flushes; the caller commits)."""
+def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int) -> DemoSummary:
+    """Load the demo into the database behind `session` (flushes; the caller commits). Cycles use
+    the instruments in `instruments_dir`; scores are stored under `privacy_threshold`."""
     if session.exec(select(User).where(User.email == ADMIN_EMAIL)).first() is not None:
         return DemoSummary(created=False, logins=_logins())
     rng = random.Random(2027)
@@ -293,7 +300,14 @@ def load_demo(session: Session) -> DemoSummary:
             session.add(Membership(user_id=consultant.id, organization_id=organization.id))
         session.flush()
         profile, employs = spec["profile"], spec["employs"]
-        common = {"session": session, "rng": rng, "lead": lead, "organization": organization}
+        common = {
+            "session": session,
+            "rng": rng,
+            "lead": lead,
+            "organization": organization,
+            "instruments_dir": instruments_dir,
+            "privacy_threshold": privacy_threshold,
+        }
         if spec["slug"] == "riverbend":
             # baseline a year ago, then a follow-up: better in purpose and valuing
             baseline = _cycle(

@@ -12,8 +12,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.db.models import utcnow
-from app.jobs.models import ACTIVE_STATUSES, Job, JobLock, JobStatus
+from app.db.models import ACTIVE_STATUSES, Job, JobLock, JobStatus, User, utcnow
 
 ERROR_MAX_CHARS = 2000
 
@@ -246,3 +245,8 @@ def release_lease(session: Session, key: str, *, job_id: int | None) -> None:
         delete(JobLock).where(col(JobLock.key) == key, holder).execution_options(synchronize_session=False)
     )
     session.commit()
+
+
+def starter(session: Session, job: Job) -> User | None:
+    """The account that started `job` (None for work PeerReady started itself, or a deleted account)."""
+    return session.get(User, job.created_by_id) if job.created_by_id is not None else None

@@ -1,6 +1,6 @@
 """What the rest of PeerReady calls: start a job, read it, cancel it, retry it, download its file.
 
-    from app.jobs import service as jobs
+    from app.services import jobs
 
     job = jobs.start(session, "report", params={"assessment_id": 12}, user=user, settings=settings)
     # -> a Job row (queued; done already in immediate mode). Show /jobs/{job.id}.
@@ -31,13 +31,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.config import Settings
-from app.db.models import Role, User
+from app.db.models import ACTIVE_STATUSES, Job, JobStatus, Role, User
 from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, PeerReadyError
-from app.jobs import runner, store
-from app.jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from app.jobs import runner
 from app.jobs.queue import get_queue
 from app.jobs.registry import Prepared, get_kind
 from app.services import access, audit
+from app.services import job_store as store
 
 log = logging.getLogger("peerready.jobs")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.db.models import (
     Answer,
@@ -29,10 +29,11 @@ from app.db.models import (
     Response,
     ResponseStatus,
 )
-from app.instruments.loader import LoadedInstrument, load_instrument_file
+from app.instruments import catalog
 from app.instruments.models import Instrument, text
 from app.paths import INSTRUMENTS_DIR
 from app.scoring import ResponseInput, Scorecard, score_responses, visible_items
+from app.services import instruments_store
 
 FULL_INSTRUMENT = INSTRUMENTS_DIR / "readiness-full.yaml"
 # Typical mix of a mid-sized agency's respondents.
@@ -63,25 +64,8 @@ def snapshot_instrument(
     session: Session, path: Path = FULL_INSTRUMENT
 ) -> tuple[InstrumentVersion, Instrument]:
     """The InstrumentVersion row for the file at `path` (created once per content hash)."""
-    loaded: LoadedInstrument = load_instrument_file(path)
-    instrument = loaded.instrument
-    row = session.exec(
-        select(InstrumentVersion).where(
-            InstrumentVersion.instrument_id == instrument.id,
-            InstrumentVersion.content_hash == loaded.content_hash,
-        )
-    ).first()
-    if row is None:
-        row = InstrumentVersion(
-            instrument_id=instrument.id,
-            version=instrument.version,
-            content_hash=loaded.content_hash,
-            title=text(instrument.title),
-            source_yaml=loaded.source_text,
-        )
-        session.add(row)
-        session.flush()
-    return row, instrument
+    loaded = catalog.load_file(path)
+    return instruments_store.snapshot(session, loaded=loaded), loaded.instrument
 
 
 # Conditions differ at a real agency: some are strengths, some priorities.

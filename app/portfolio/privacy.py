@@ -1,0 +1,56 @@
+"""The funder privacy rules of the portfolio, in one place (a later issue folds them, with the
+group rules of the scorecard, into one disclosure-control layer; docs/privacy.md describes them).
+
+Funders see site-level aggregates of completed cycles only, from stored scores:
+- A site whose latest completed cycle has fewer respondents than the privacy threshold shows no
+  score, no exact n and no response rate ("fewer than N respondents — not shown").
+- A condition score is shown only when at least `threshold` respondents have a score for it.
+- The response rate is shown only with the respondent count it is made from.
+
+Pure functions of counts and stored figures: no database, no web.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from app.portfolio.schemas import ScoreStatus
+from app.scoring.numbers import rate_value, score_value
+
+# A stored condition score of a cycle: (score, level id, respondents with a score).
+StoredScore = tuple[float | None, str | None, int]
+
+
+def cycle_is_shown(n_respondents: int, *, threshold: int) -> bool:
+    """Whether any figure of a cycle may be shown to a funder."""
+    return n_respondents >= threshold
+
+
+def below_threshold_text(threshold: int) -> str:
+    return f"fewer than {threshold} respondents — not shown"
+
+
+def shown_respondents(n_respondents: int, *, threshold: int) -> int | None:
+    return n_respondents if cycle_is_shown(n_respondents, threshold=threshold) else None
+
+
+def shown_response_rate(n_respondents: int, expected: int | None, *, threshold: int) -> float | None:
+    if not cycle_is_shown(n_respondents, threshold=threshold) or not expected:
+        return None
+    return rate_value(Fraction(n_respondents, expected))
+
+
+def shown_condition_score(
+    n_respondents: int, stored: StoredScore | None, *, threshold: int
+) -> tuple[float | None, str | None, int | None, ScoreStatus]:
+    """(score, level id, n, status) of one condition of a cycle after the privacy rules."""
+    if not cycle_is_shown(n_respondents, threshold=threshold):
+        return None, None, None, "suppressed"
+    if stored is None:
+        return None, None, None, "no_score"
+    score, level_id, n = stored
+    if n < threshold:
+        return None, None, None, "suppressed"
+    if score is None:
+        return None, None, None, "no_score"
+    return score_value(score), level_id, n, "shown"

@@ -1,0 +1,204 @@
+"""Portfolio queries: what a funder's portfolio page, its exports and the JSON API are built from.
+
+Everything here reads the STORED site-level scores (`AssessmentScore` counts and `DomainScore`
+rows written by `app.services.scores.refresh_scores`), never responses, answers or comments, and
+never the group or item parts of a stored scorecard. A page view is three set-based queries
+whatever the number of sites (sites; closed scored cycles with their condition scores, ranked by
+a window function; instrument versions in use), plus the instruments from the catalog's cache.
+The view itself (comparability, statistics, sorting) is `app.portfolio.view`; the privacy rules
+are `app.portfolio.privacy`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from app.db.models import (
+    Assessment,
+    AssessmentScore,
+    AssessmentStatus,
+    DomainScore,
+    InstrumentVersion,
+    Organization,
+    Portfolio,
+    PortfolioSite,
+    Role,
+    User,
+)
+from app.errors import Forbidden
+from app.portfolio.params import PortfolioFilters, SortOrder
+from app.portfolio.schemas import PortfolioRef
+from app.portfolio.view import CycleRow, FilterOptions, PortfolioView, SiteRow, build_portfolio_view
+from app.services import access, instruments_store
+
+
+def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
+    """The portfolios `user` may open (funder: their memberships; admin: all), by name."""
+    if user.role not in (Role.admin, Role.funder):
+        raise Forbidden("Only funders and administrators see portfolios.")
+    allowed = access.portfolio_ids_for(session, user=user)
+    counts = (
+        select(PortfolioSite.portfolio_id, func.count(PortfolioSite.id).label("n"))
+        .group_by(PortfolioSite.portfolio_id)
+        .subquery()
+    )
+    stmt = (
+        select(Portfolio.id, Portfolio.name, Portfolio.description, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.portfolio_id == Portfolio.id)
+        .order_by(Portfolio.name)
+    )
+    if allowed is not None:
+        if not allowed:
+            return []
+        stmt = stmt.where(Portfolio.id.in_(sorted(allowed)))
+    return [
+        PortfolioRef(id=pid, name=name, description=description, n_sites=n)
+        for pid, name, description, n in session.exec(stmt).all()
+    ]
+
+
+def portfolio_view(
+    session: Session,
+    *,
+    user: User,
+    portfolio_id: int,
+    privacy_threshold: int,
+    filters: PortfolioFilters | None = None,
+    sort: SortOrder | None = None,
+) -> PortfolioView:
+    """Everything the portfolio page, its exports and the JSON API show, privacy rules applied.
+
+    Raises NotFound for a portfolio the user may not see and BadInput for an unknown sort key.
+    """
+    portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
+    filters = filters or PortfolioFilters()
+    sites = _sites(session, portfolio_id=portfolio_id)
+    baseline, latest = _baseline_and_latest(
+        session, portfolio_id=portfolio_id, instrument_id=filters.instrument
+    )
+    version_ids = {c.version_id for c in (*latest.values(), *baseline.values())}
+    return build_portfolio_view(
+        portfolio=PortfolioRef(
+            id=portfolio.id, name=portfolio.name, description=portfolio.description, n_sites=len(sites)
+        ),
+        sites=sites,
+        options=_filter_options(session, portfolio_id=portfolio_id, sites=sites),
+        baseline=baseline,
+        latest=latest,
+        instruments=instruments_store.instruments_of_versions(session, version_ids=version_ids),
+        filters=filters,
+        sort=sort or SortOrder(),
+        privacy_threshold=privacy_threshold,
+    )
+
+
+def _sites(session: Session, *, portfolio_id: int) -> list[SiteRow]:
+    stmt = (
+        select(
+            Organization.id,
+            Organization.name,
+            func.coalesce(PortfolioSite.region, Organization.region),
+            func.coalesce(PortfolioSite.cohort, Organization.cohort),
+        )
+        .join(PortfolioSite, PortfolioSite.organization_id == Organization.id)
+        .where(PortfolioSite.portfolio_id == portfolio_id)
+    )
+    return [SiteRow(*row) for row in session.exec(stmt).all()]
+
+
+def _cycle_date(close_date: date | None, closed_at: datetime | None, created_at: datetime) -> date:
+    if close_date is not None:
+        return close_date
+    return (closed_at or created_at).date()
+
+
+def _baseline_and_latest(
+    session: Session, *, portfolio_id: int, instrument_id: str | None
+) -> tuple[dict[int, CycleRow], dict[int, CycleRow]]:
+    """Each site's oldest and newest completed cycle with its stored condition scores (two queries).
+
+    Returns (baseline by organization, latest by organization); a site with one completed cycle
+    has it as latest only.
+    """
+    order_new = (Assessment.created_at.desc(), Assessment.id.desc())
+    order_old = (Assessment.created_at.asc(), Assessment.id.asc())
+    ranked = (
+        select(
+            Assessment.id.label("assessment_id"),
+            Assessment.organization_id.label("organization_id"),
+            Assessment.name.label("name"),
+            Assessment.close_date.label("close_date"),
+            Assessment.closed_at.label("closed_at"),
+            Assessment.created_at.label("created_at"),
+            Assessment.expected_respondents.label("expected"),
+            Assessment.instrument_version_id.label("version_id"),
+            AssessmentScore.n_respondents.label("n_respondents"),
+            func.row_number()
+            .over(partition_by=Assessment.organization_id, order_by=order_new)
+            .label("newest"),
+            func.row_number()
+            .over(partition_by=Assessment.organization_id, order_by=order_old)
+            .label("oldest"),
+        )
+        .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
+        .where(
+            PortfolioSite.portfolio_id == portfolio_id,
+            Assessment.status == AssessmentStatus.closed,
+            AssessmentScore.n_respondents > 0,
+        )
+    )
+    if instrument_id is not None:
+        ranked = ranked.join(
+            InstrumentVersion, InstrumentVersion.id == Assessment.instrument_version_id
+        ).where(InstrumentVersion.instrument_id == instrument_id)
+    ranked_sq = ranked.subquery()
+    chosen = select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
+    cycles: dict[int, CycleRow] = {}
+    baseline: dict[int, CycleRow] = {}
+    latest: dict[int, CycleRow] = {}
+    for row in session.exec(select(*chosen.c)).mappings():
+        cycle = cycles[row["assessment_id"]] = CycleRow(
+            assessment_id=row["assessment_id"],
+            organization_id=row["organization_id"],
+            name=row["name"],
+            when=_cycle_date(row["close_date"], row["closed_at"], row["created_at"]),
+            version_id=row["version_id"],
+            n_respondents=row["n_respondents"],
+            expected=row["expected"],
+        )
+        if row["newest"] == 1:
+            latest[cycle.organization_id] = cycle
+        else:
+            baseline[cycle.organization_id] = cycle
+    # The condition scores of the same cycles: a second query on the same ranked set, so the
+    # (wider) cycle columns are not repeated once per condition.
+    scores = select(
+        DomainScore.assessment_id,
+        DomainScore.domain_id,
+        DomainScore.score,
+        DomainScore.level_id,
+        DomainScore.n,
+    ).join(chosen, chosen.c.assessment_id == DomainScore.assessment_id)
+    for assessment_id, domain_id, score, level_id, n in session.exec(scores).all():
+        cycles[assessment_id].domains[domain_id] = (score, level_id, n or 0)
+    return baseline, latest
+
+
+def _filter_options(session: Session, *, portfolio_id: int, sites: list[SiteRow]) -> FilterOptions:
+    instruments = session.exec(
+        select(InstrumentVersion.instrument_id, func.min(InstrumentVersion.title))
+        .join(Assessment, Assessment.instrument_version_id == InstrumentVersion.id)
+        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
+        .where(PortfolioSite.portfolio_id == portfolio_id, Assessment.status == AssessmentStatus.closed)
+        .group_by(InstrumentVersion.instrument_id)
+        .order_by(InstrumentVersion.instrument_id)
+    ).all()
+    return FilterOptions(
+        regions=sorted({s.region for s in sites if s.region}),
+        cohorts=sorted({s.cohort for s in sites if s.cohort}),
+        instruments=[(i, t) for i, t in instruments],
+    )

@@ -1,0 +1,238 @@
+"""Report queries: what the action-plan PDF is made from, and which assessments a batch covers.
+
+- `build_report_context` gathers one assessment's stored data (`ReportSources`) and lets the
+  pure builder (`app.reports.context`) turn it into the `ReportContext` the renderer prints.
+- `report_pdf_for_download` (web) and `report_pdf_for_operator` (command line): access check,
+  context, cached render, audit.
+- `list_assessments` and `latest_assessment_ids_for_portfolio`: for `peerready assessments` and
+  `peerready report --portfolio` (the operator of the instance sees every organization, so there
+  is no per-user filter there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.db.models import (
+    Assessment,
+    AssessmentScore,
+    Commentary,
+    InstrumentVersion,
+    Organization,
+    PlanItem,
+    Portfolio,
+    PortfolioSite,
+    Response,
+    ResponseStatus,
+    User,
+)
+from app.errors import NotFound
+from app.reports.context import (
+    CommentaryText,
+    PreviousCycle,
+    ReportSources,
+    assemble_report_context,
+    check_paper,
+)
+from app.reports.models import CommentLine, ReportContext
+from app.reports.pdf import render_report_pdf, report_filename
+from app.scoring.models import Scorecard
+from app.services import access, audit, instruments_store
+from app.services.scores import COUNTING_RULE, comments_for_results
+
+# --- one report -------------------------------------------------------------------------------
+
+
+def build_report_context(session: Session, *, assessment_id: int, paper: str = "letter") -> ReportContext:
+    """Gather the report of one assessment. Raises NotFound for an unknown id, ValueError for an
+    unknown paper size. Access checks are the caller's job (route: app.services.access)."""
+    check_paper(paper)
+    return assemble_report_context(gather_report_sources(session, assessment_id=assessment_id), paper=paper)
+
+
+def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSources:
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound("No such assessment.")
+    organization = session.get(Organization, assessment.organization_id)
+    version = session.get(InstrumentVersion, assessment.instrument_version_id)
+    if organization is None or version is None:
+        raise NotFound("No such assessment.")
+    instrument = instruments_store.instrument_of_version(version)
+    stored = session.get(AssessmentScore, assessment_id)
+    scorecard = Scorecard.model_validate(stored.scorecard) if stored else None
+    has_scores = scorecard is not None and scorecard.n_respondents > 0
+    comments: dict[str, list[CommentLine]] = {}
+    if has_scores and scorecard is not None:
+        shown = comments_for_results(
+            session, assessment_id=assessment_id, instrument=instrument, scorecard=scorecard
+        )
+        comments = {
+            domain_id: [CommentLine(text=c.text, group_label=c.group_label) for c in lines]
+            for domain_id, lines in shown.items()
+        }
+    return ReportSources(
+        assessment=assessment,
+        organization_name=organization.name,
+        instrument=instrument,
+        instrument_hash=version.content_hash,
+        scorecard=scorecard,
+        results_computed_at=stored.computed_at if stored else None,
+        response_counts=_response_counts(session, assessment_id),
+        comments=comments,
+        plan_items=list(
+            session.exec(
+                select(PlanItem)
+                .where(PlanItem.organization_id == assessment.organization_id)
+                .order_by(col(PlanItem.id))
+            )
+        ),
+        previous=_previous_cycle(session, assessment) if has_scores else None,
+        commentary=_commentary(session, assessment_id),
+        counting_rule=COUNTING_RULE,
+    )
+
+
+def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:
+    rows = session.exec(
+        select(Response.group, Response.status, func.count())
+        .where(Response.assessment_id == assessment_id)
+        .group_by(Response.group, Response.status)
+    )
+    return {(group, str(status)): n for group, status, n in rows}
+
+
+def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle | None:
+    if assessment.previous_assessment_id is None:
+        return None
+    previous = session.get(Assessment, assessment.previous_assessment_id)
+    if previous is None or previous.organization_id != assessment.organization_id:
+        return None
+    stored = session.get(AssessmentScore, previous.id)
+    if stored is None:
+        return None
+    return PreviousCycle(
+        name=previous.name,
+        scorecard=Scorecard.model_validate(stored.scorecard),
+        computed_at=stored.computed_at,
+        same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
+    )
+
+
+def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
+    row = session.get(Commentary, assessment_id)
+    if row is None:
+        return None
+    author = session.get(User, row.author_id) if row.author_id else None
+    return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
+
+
+def report_pdf_for_download(
+    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path | None
+) -> tuple[bytes, str]:
+    """PDF bytes and a download name. Raises NotFound (other organization or unknown id) or
+    Forbidden (funder) through app.services.access; records the export in the audit log."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    context = build_report_context(session, assessment_id=assessment.id, paper=paper)  # type: ignore[arg-type]
+    body = render_report_pdf(context, cache_dir=cache_dir)
+    audit.record(
+        session,
+        actor=user,
+        action="report.export",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+    )
+    return body, report_filename(context)
+
+
+def report_pdf_for_operator(
+    session: Session, *, assessment_id: int, paper: str, cache_dir: Path | None
+) -> tuple[bytes, str]:
+    """The same for the command line: the operator of the instance may print any assessment."""
+    check_paper(paper)
+    sources = gather_report_sources(session, assessment_id=assessment_id)
+    context = assemble_report_context(sources, paper=paper)
+    body = render_report_pdf(context, cache_dir=cache_dir)
+    audit.record(
+        session,
+        actor="command line",
+        action="report.export",
+        target=f"assessment:{assessment_id}",
+        organization_id=sources.assessment.organization_id,
+        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+    )
+    return body, report_filename(context)
+
+
+# --- which assessments ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssessmentRow:
+    id: int
+    organization: str
+    cycle: str
+    status: str
+    respondents: int  # responses started (submitted or in progress)
+    submitted: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_assessments(session: Session) -> list[AssessmentRow]:
+    counts: dict[int, list[int]] = {}
+    rows = session.exec(
+        select(Response.assessment_id, Response.status, func.count()).group_by(
+            Response.assessment_id, Response.status
+        )
+    )
+    for assessment_id, status, n in rows:
+        entry = counts.setdefault(assessment_id, [0, 0])
+        entry[0] += n
+        if status == ResponseStatus.submitted:
+            entry[1] += n
+    result = []
+    query = (
+        select(Assessment, Organization.name)
+        .join(Organization, col(Organization.id) == Assessment.organization_id)
+        .order_by(Organization.name, col(Assessment.created_at), col(Assessment.id))
+    )
+    for assessment, organization in session.exec(query):
+        total, submitted = counts.get(assessment.id, (0, 0))  # type: ignore[arg-type]
+        result.append(
+            AssessmentRow(
+                id=assessment.id,  # type: ignore[arg-type]
+                organization=organization,
+                cycle=assessment.name,
+                status=str(assessment.status),
+                respondents=total,
+                submitted=submitted,
+            )
+        )
+    return result
+
+
+def latest_assessment_ids_for_portfolio(session: Session, *, portfolio_id: int) -> list[int]:
+    """The newest assessment of each site of the portfolio (sites without one are skipped)."""
+    if session.get(Portfolio, portfolio_id) is None:
+        raise NotFound(f"No portfolio with id {portfolio_id}.")
+    site_ids = list(
+        session.exec(select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id))
+    )
+    result = []
+    for organization_id in sorted(site_ids):
+        latest = session.exec(
+            select(Assessment.id)
+            .where(Assessment.organization_id == organization_id)
+            .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
+            .limit(1)
+        ).first()
+        if latest is not None:
+            result.append(latest)
+    return result
