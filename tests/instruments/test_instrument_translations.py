@@ -338,17 +338,11 @@ def test_cached_instruments_reload_when_only_a_translation_changes(tmp_path):
     write_pair(tmp_path)
     overlay = tmp_path / "mini.es.yaml"
     assert text(find_instrument("mini", tmp_path).instrument.groups[0].label, "es") == "Líderes"
-    assert (
-        text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es")
-        == "Líderes"
-    )
+    assert text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es") == "Líderes"
     overlay.write_text(overlay.read_text().replace("text: Líderes", "text: Dirección"))
     _touch_later(overlay)
     assert text(find_instrument("mini", tmp_path).instrument.groups[0].label, "es") == "Dirección"
-    assert (
-        text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es")
-        == "Dirección"
-    )
+    assert text(catalog.scan_folder(tmp_path).instruments[0].instrument.groups[0].label, "es") == "Dirección"
 
 
 # --- snapshots: an assessment keeps the Spanish it started with ---------------------------------
