@@ -1,0 +1,37 @@
+"""Per-assessment write lock: one place that serializes changes to an assessment's shared state.
+
+Submitting, closing, reopening, importing, approving an import, releasing results and refreshing
+the stored scorecard all read and then write state that belongs to one assessment. Each takes this
+lock first, inside its own transaction, so that two of them never interleave: a submit that starts
+after a close has committed sees the cycle closed, and two simultaneous submits rescore one after
+the other instead of both writing a scorecard from a stale read.
+
+How: a no-op UPDATE of the assessment row. On PostgreSQL that takes the row lock (held to commit);
+on SQLite any write takes the database's single write lock (held to commit). So the same statement
+is correct on both, without dialect branches or advisory-lock ids.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from app.db.models import Assessment
+from app.errors import NotFound
+
+
+def lock_assessment(session: Session, assessment_id: int) -> None:
+    """Take the assessment's write lock for the rest of the current transaction.
+
+    Call it before reading anything the change depends on (status, responses, scores); the
+    transaction's later reads then see every change committed before the lock was granted.
+    Raises NotFound when the assessment does not exist.
+    """
+    result = session.execute(
+        update(Assessment)
+        .where(col(Assessment.id) == assessment_id)
+        .values(id=Assessment.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound("No such assessment.")
