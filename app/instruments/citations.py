@@ -10,8 +10,8 @@ import re
 
 # "(2022)", "(2007, June 1)", "(n.d.)": the year part of an APA reference, after the authors.
 _YEAR = re.compile(r"\((\d{4})[^)]*\)|\((n\.d\.)\)")
-# "Valentine, A." / "Anthony, W. A.": a surname followed by initials.
-_PERSON = re.compile(r"([A-Z][\w'’-]+(?: [A-Z][\w'’-]+)*), (?:[A-Z]\.\s?)+")
+# "Valentine, A." / "Anthony, W. A." / "Van der Berg, K.": a surname followed by initials.
+_PERSON = re.compile(r"([A-Z][\w'’-]+(?: (?:[a-z]+ )*[A-Z][\w'’-]+)*), (?:[A-Z]\.\s?)+")
 
 
 def short_citation(citation: str) -> str:
