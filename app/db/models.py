@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Primary keys are typed `int`, not `int | None`: the database assigns them, and every row the code
+# reads was loaded or flushed, so its id is set. Only a row just constructed has None there, until
+# session.flush(); code that needs the new id flushes first (as the services do).
+
+
 class Role(StrEnum):
     admin = "admin"
     consultant = "consultant"
@@ -35,7 +40,7 @@ class Role(StrEnum):
 
 
 class Organization(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     region: str | None = Field(default=None, max_length=100)
     cohort: str | None = Field(default=None, max_length=100)
@@ -45,7 +50,7 @@ class Organization(SQLModel, table=True):
 class Portfolio(SQLModel, table=True):
     """A funder's set of sites."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     description: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
@@ -53,7 +58,7 @@ class Portfolio(SQLModel, table=True):
 
 class PortfolioSite(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("portfolio_id", "organization_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     portfolio_id: int = Field(foreign_key="portfolio.id", index=True, ondelete="CASCADE")
     organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
     region: str | None = Field(default=None, max_length=100)
@@ -61,7 +66,7 @@ class PortfolioSite(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True, index=True)
     name: str = Field(max_length=200)
     password_hash: str = Field(max_length=500)
@@ -80,7 +85,7 @@ class Membership(SQLModel, table=True):
     """Links an org lead or a consultant to an organization they may see."""
 
     __table_args__ = (UniqueConstraint("user_id", "organization_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
 
@@ -89,7 +94,7 @@ class PortfolioMembership(SQLModel, table=True):
     """Links a funder to a portfolio whose aggregates they may see."""
 
     __table_args__ = (UniqueConstraint("user_id", "portfolio_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     portfolio_id: int = Field(foreign_key="portfolio.id", index=True, ondelete="CASCADE")
 
@@ -98,7 +103,7 @@ class InstrumentVersion(SQLModel, table=True):
     """A snapshot of an instrument file as it was when an assessment started with it."""
 
     __table_args__ = (UniqueConstraint("instrument_id", "content_hash"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     instrument_id: str = Field(max_length=64, index=True)
     version: str = Field(max_length=32)
     content_hash: str = Field(max_length=64)
@@ -115,7 +120,7 @@ class AssessmentStatus(StrEnum):
 class Assessment(SQLModel, table=True):
     """One assessment cycle of one organization ("Baseline, spring 2027")."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
     instrument_version_id: int = Field(foreign_key="instrumentversion.id")
     name: str = Field(max_length=200)
@@ -132,7 +137,7 @@ class Assessment(SQLModel, table=True):
 class Invitation(SQLModel, table=True):
     """A link for one respondent group. Only the SHA-256 of its token is stored."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
     group: str = Field(max_length=64)
     label: str | None = Field(default=None, max_length=200)
@@ -150,7 +155,7 @@ class ResponseStatus(StrEnum):
 class Response(SQLModel, table=True):
     """One respondent's answers. Reached only through its own resume token (stored hashed)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
     invitation_id: int | None = Field(default=None, foreign_key="invitation.id", ondelete="SET NULL")
     group: str = Field(max_length=64)
@@ -168,7 +173,7 @@ class Response(SQLModel, table=True):
 
 class Answer(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("response_id", "item_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
     item_id: str = Field(max_length=64)
     value: str = Field(max_length=32)
@@ -179,7 +184,7 @@ class Comment(SQLModel, table=True):
     """Free text per condition. Never shown to funders."""
 
     __table_args__ = (UniqueConstraint("response_id", "domain_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     response_id: int = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
     domain_id: str = Field(max_length=64)
     text: str = Field(sa_column=Column(Text, nullable=False))
@@ -200,7 +205,7 @@ class DomainScore(SQLModel, table=True):
     """Site-level score per condition, denormalized from the scorecard for portfolio queries."""
 
     __table_args__ = (UniqueConstraint("assessment_id", "domain_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
     domain_id: str = Field(max_length=64)
     score: float | None = None
@@ -221,7 +226,7 @@ class PlanItem(SQLModel, table=True):
     """An action in an organization's plan. The plan belongs to the organization, so it survives
     reassessment; `assessment_id` records the cycle it came from."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
     assessment_id: int | None = Field(default=None, foreign_key="assessment.id", ondelete="SET NULL")
     action_id: str | None = Field(default=None, max_length=64)  # None for a custom action
@@ -250,7 +255,7 @@ class Commentary(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     actor_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     actor: str = Field(max_length=300)  # email, "respondent #12" or "system"
@@ -263,7 +268,7 @@ class AuditEvent(SQLModel, table=True):
 class RateLimitHit(SQLModel, table=True):
     """Failed attempts (logins by IP, invitation-token guesses) within a sliding window."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     bucket: str = Field(max_length=200, index=True)
     at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -302,7 +307,7 @@ class Job(SQLModel, table=True):
             postgresql_where=text(_ACTIVE_SQL),
         ),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)
     status: str = Field(default=JobStatus.queued, max_length=16, index=True)
     title: str = Field(max_length=300)

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
@@ -287,8 +287,10 @@ def _drop_memberships_outside_role(session: Session, *, user: User) -> None:
         for row in session.exec(select(Membership).where(Membership.user_id == user.id)):
             session.delete(row)
     if user.role != Role.funder:
-        for row in session.exec(select(PortfolioMembership).where(PortfolioMembership.user_id == user.id)):
-            session.delete(row)
+        for portfolio_row in session.exec(
+            select(PortfolioMembership).where(PortfolioMembership.user_id == user.id)
+        ):
+            session.delete(portfolio_row)
 
 
 # --- memberships ----------------------------------------------------------------------------
@@ -378,7 +380,7 @@ def memberships_of(session: Session, *, user: User) -> list[Organization]:
     return list(
         session.exec(
             select(Organization)
-            .join(Membership, Membership.organization_id == Organization.id)
+            .join(Membership, col(Membership.organization_id) == Organization.id)
             .where(Membership.user_id == user.id)
             .order_by(Organization.name)
         )
@@ -389,7 +391,7 @@ def portfolios_of(session: Session, *, user: User) -> list[Portfolio]:
     return list(
         session.exec(
             select(Portfolio)
-            .join(PortfolioMembership, PortfolioMembership.portfolio_id == Portfolio.id)
+            .join(PortfolioMembership, col(PortfolioMembership.portfolio_id) == Portfolio.id)
             .where(PortfolioMembership.user_id == user.id)
             .order_by(Portfolio.name)
         )

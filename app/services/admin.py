@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.models import (
     AuditEvent,
@@ -26,15 +26,21 @@ from app.services import access, audit
 AUDIT_PAGE_SIZE = 50
 
 
-def _text(value: str | None, *, what: str, limit: int, required: bool = False) -> str | None:
+def _text(value: str | None, *, what: str, limit: int) -> str | None:
+    """The trimmed text, or None when blank."""
     value = (value or "").strip()
     if not value:
-        if required:
-            raise BadInput(f"Enter the {what}.")
         return None
     if len(value) > limit:
         raise BadInput(f"The {what} can have at most {limit} characters.")
     return value
+
+
+def _required_text(value: str | None, *, what: str, limit: int) -> str:
+    text = _text(value, what=what, limit=limit)
+    if text is None:
+        raise BadInput(f"Enter the {what}.")
+    return text
 
 
 # --- organizations --------------------------------------------------------------------------
@@ -59,7 +65,7 @@ def _unique_org_name(session: Session, name: str, *, except_id: int | None = Non
 def create_organization(
     session: Session, *, actor: User, name: str, region: str | None, cohort: str | None
 ) -> Organization:
-    name = _text(name, what="organization name", limit=200, required=True)
+    name = _required_text(name, what="organization name", limit=200)
     region = _text(region, what="region", limit=100)
     cohort = _text(cohort, what="cohort", limit=100)
     _unique_org_name(session, name)
@@ -86,7 +92,7 @@ def update_organization(
     region: str | None,
     cohort: str | None,
 ) -> Organization:
-    name = _text(name, what="organization name", limit=200, required=True)
+    name = _required_text(name, what="organization name", limit=200)
     region = _text(region, what="region", limit=100)
     cohort = _text(cohort, what="cohort", limit=100)
     _unique_org_name(session, name, except_id=organization.id)
@@ -111,7 +117,7 @@ def members_of(session: Session, *, organization_id: int) -> list[User]:
     return list(
         session.exec(
             select(User)
-            .join(Membership, Membership.user_id == User.id)
+            .join(Membership, col(Membership.user_id) == User.id)
             .where(Membership.organization_id == organization_id)
             .order_by(User.email)
         )
@@ -138,7 +144,7 @@ def _unique_portfolio_name(session: Session, name: str, *, except_id: int | None
 
 
 def create_portfolio(session: Session, *, actor: User, name: str, description: str | None) -> Portfolio:
-    name = _text(name, what="portfolio name", limit=200, required=True)
+    name = _required_text(name, what="portfolio name", limit=200)
     description = _text(description, what="description", limit=2000)
     _unique_portfolio_name(session, name)
     portfolio = Portfolio(name=name, description=description)
@@ -157,10 +163,10 @@ def create_portfolio(session: Session, *, actor: User, name: str, description: s
 def update_portfolio(
     session: Session, *, actor: User, portfolio: Portfolio, name: str, description: str | None
 ) -> Portfolio:
-    name = _text(name, what="portfolio name", limit=200, required=True)
+    name = _required_text(name, what="portfolio name", limit=200)
     description = _text(description, what="description", limit=2000)
     _unique_portfolio_name(session, name, except_id=portfolio.id)
-    changes = {}
+    changes: dict[str, list[str] | str] = {}
     if portfolio.name != name:
         changes["name"] = [portfolio.name, name]
     if portfolio.description != description:
@@ -187,7 +193,7 @@ class SiteRow:
 def sites_of(session: Session, *, portfolio_id: int) -> list[SiteRow]:
     rows = session.exec(
         select(PortfolioSite, Organization)
-        .join(Organization, Organization.id == PortfolioSite.organization_id)
+        .join(Organization, col(Organization.id) == PortfolioSite.organization_id)
         .where(PortfolioSite.portfolio_id == portfolio_id)
         .order_by(Organization.name)
     )
@@ -281,7 +287,7 @@ def funders_of(session: Session, *, portfolio_id: int) -> list[User]:
     return list(
         session.exec(
             select(User)
-            .join(PortfolioMembership, PortfolioMembership.user_id == User.id)
+            .join(PortfolioMembership, col(PortfolioMembership.user_id) == User.id)
             .where(PortfolioMembership.portfolio_id == portfolio_id)
             .order_by(User.email)
         )
@@ -309,7 +315,9 @@ def audit_page(
     action = (action or "").strip()[:100]
     actor = (actor or "").strip()[:300]
     if action:
-        conditions.append(or_(AuditEvent.action == action, AuditEvent.action.startswith(action + ".")))
+        conditions.append(
+            or_(col(AuditEvent.action) == action, col(AuditEvent.action).startswith(action + "."))
+        )
     if actor:
         escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(func.lower(AuditEvent.actor).like(f"%{escaped.lower()}%", escape="\\"))
@@ -320,7 +328,7 @@ def audit_page(
         session.exec(
             select(AuditEvent)
             .where(*conditions)
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
             .offset((page - 1) * AUDIT_PAGE_SIZE)
             .limit(AUDIT_PAGE_SIZE)
         )

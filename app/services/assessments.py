@@ -247,7 +247,9 @@ def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict
     """Per assessment and group: submitted, in progress (any answer) and not started."""
     if not assessment_ids:
         return {}
-    answered = select(Answer.response_id, func.count().label("n")).group_by(Answer.response_id).subquery()
+    answered = (
+        select(Answer.response_id, func.count().label("n")).group_by(col(Answer.response_id)).subquery()
+    )
     rows = session.exec(
         select(Response.assessment_id, Response.group, Response.status, answered.c.n)
         .join(answered, answered.c.response_id == Response.id, isouter=True)

@@ -104,7 +104,7 @@ def list_invitations(session: Session, *, assessment_id: int) -> list[tuple[Invi
         session.exec(
             select(Response.invitation_id, func.count())
             .where(Response.assessment_id == assessment_id)
-            .group_by(Response.invitation_id)
+            .group_by(col(Response.invitation_id))
         ).all()
     )
     invitations = session.exec(

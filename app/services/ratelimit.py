@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, delete, func
+from sqlmodel import Session, col, select
 
 from app.db.models import RateLimitHit, utcnow
 from app.errors import TooManyRequests
@@ -60,5 +60,6 @@ def check(
 def prune(session: Session, *, now: datetime | None = None) -> int:
     """Delete hits older than a day. Called now and then from sign-in."""
     cutoff = (now or utcnow()) - timedelta(seconds=KEEP_HITS_SECONDS)
-    result = session.exec(delete(RateLimitHit).where(RateLimitHit.at < cutoff))  # type: ignore[call-overload]
+    result = session.execute(delete(RateLimitHit).where(col(RateLimitHit.at) < cutoff))
+    assert isinstance(result, CursorResult)  # what a DELETE returns; it carries rowcount
     return result.rowcount or 0

@@ -122,8 +122,8 @@ def store_assessment(
     """An assessment with these respondents and its stored scorecard, counted as
     app.services.scores does: submitted responses and in-progress ones with an answer."""
     assessment = Assessment(
-        organization_id=organization.id,  # type: ignore[arg-type]
-        instrument_version_id=version.id,  # type: ignore[arg-type]
+        organization_id=organization.id,
+        instrument_version_id=version.id,
         name=name,
         status=AssessmentStatus.closed if previous is None else AssessmentStatus.open,
         previous_assessment_id=previous.id if previous else None,
@@ -134,16 +134,16 @@ def store_assessment(
     inputs = []
     for index, person in enumerate(respondents):
         response = Response(
-            assessment_id=assessment.id,  # type: ignore[arg-type]
+            assessment_id=assessment.id,
             group=person.group,
             status=ResponseStatus.submitted if person.submitted else ResponseStatus.in_progress,
         )
         session.add(response)
         session.flush()
         for item_id, value in person.answers.items():
-            session.add(Answer(response_id=response.id, item_id=item_id, value=value))  # type: ignore[arg-type]
+            session.add(Answer(response_id=response.id, item_id=item_id, value=value))
         if person.comment:
-            session.add(Comment(response_id=response.id, domain_id=person.comment[0], text=person.comment[1]))  # type: ignore[arg-type]
+            session.add(Comment(response_id=response.id, domain_id=person.comment[0], text=person.comment[1]))
         if person.submitted or person.answers:
             inputs.append(ResponseInput(respondent_id=str(index), group=person.group, answers=person.answers))
     if inputs:
@@ -170,7 +170,7 @@ def store_scorecard(
     computed_at: datetime | None = None,
 ) -> AssessmentScore:
     row = AssessmentScore(
-        assessment_id=assessment.id,  # type: ignore[arg-type]
+        assessment_id=assessment.id,
         scorecard=scorecard.model_dump(mode="json"),
         n_respondents=n_respondents,
         n_submitted=scorecard.n_respondents if n_submitted is None else n_submitted,
@@ -237,7 +237,7 @@ def add_plan(
         assert action is not None
         status = statuses[index % len(statuses)]
         row = PlanItem(
-            organization_id=organization.id,  # type: ignore[arg-type]
+            organization_id=organization.id,
             assessment_id=assessment.id,
             action_id=action.id,
             domain_id=action.domain,
@@ -310,7 +310,7 @@ def create_sample_report_data(
         )
     session.add(
         Commentary(
-            assessment_id=current.id,  # type: ignore[arg-type]
+            assessment_id=current.id,
             text="The agency has made real progress on team integration since the baseline.\n\n"
             "The next step is to turn leadership support into written policy.",
             updated_at=datetime(2027, 10, 22, 10, 0, tzinfo=UTC),

@@ -140,7 +140,7 @@ def report_pdf_for_download(
     """PDF bytes and a download name. Raises NotFound (other organization or unknown id) or
     Forbidden (funder) through app.services.access; records the export in the audit log."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    context = build_report_context(session, assessment_id=assessment.id, paper=paper)  # type: ignore[arg-type]
+    context = build_report_context(session, assessment_id=assessment.id, paper=paper)
     body = render_report_pdf(context, cache_dir=cache_dir)
     audit.record(
         session,
@@ -192,7 +192,7 @@ def list_assessments(session: Session) -> list[AssessmentRow]:
     counts: dict[int, list[int]] = {}
     rows = session.exec(
         select(Response.assessment_id, Response.status, func.count()).group_by(
-            Response.assessment_id, Response.status
+            col(Response.assessment_id), col(Response.status)
         )
     )
     for assessment_id, status, n in rows:
@@ -207,10 +207,10 @@ def list_assessments(session: Session) -> list[AssessmentRow]:
         .order_by(Organization.name, col(Assessment.created_at), col(Assessment.id))
     )
     for assessment, organization in session.exec(query):
-        total, submitted = counts.get(assessment.id, (0, 0))  # type: ignore[arg-type]
+        total, submitted = counts.get(assessment.id, (0, 0))
         result.append(
             AssessmentRow(
-                id=assessment.id,  # type: ignore[arg-type]
+                id=assessment.id,
                 organization=organization,
                 cycle=assessment.name,
                 status=str(assessment.status),

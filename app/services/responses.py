@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
 
 from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, User, utcnow
 from app.errors import BadInput, Conflict, Gone, NotFound
@@ -143,10 +143,11 @@ def _lock_for_writing(session: Session, response: Response, assessment: Assessme
     ensure_editable(response, assessment)
     locked = session.execute(
         update(Response)
-        .where(Response.id == response.id, Response.status == ResponseStatus.in_progress)
+        .where(col(Response.id) == response.id, col(Response.status) == ResponseStatus.in_progress)
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    assert isinstance(locked, CursorResult)  # what an UPDATE returns; it carries rowcount
     if locked.rowcount != 1:
         raise Conflict(SUBMITTED_MESSAGE)
 

@@ -74,7 +74,7 @@ def client_overview(session: Session, *, user: User) -> list[ClientOrganization]
         session.exec(
             select(Response.assessment_id, func.max(Response.updated_at))
             .where(col(Response.assessment_id).in_(ids or [-1]))
-            .group_by(Response.assessment_id)
+            .group_by(col(Response.assessment_id))
         ).all()
     )
     commented = set(

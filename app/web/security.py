@@ -9,7 +9,7 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -147,6 +147,7 @@ async def _calm_500(scope: Scope, receive: Receive, send: Send) -> None:
     from app.web.templating import render
 
     request = Request(scope, receive)
+    response: Response
     if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
         response = JSONResponse({"detail": SERVER_ERROR_MESSAGE}, status_code=500)
     else:

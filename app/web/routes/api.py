@@ -4,7 +4,7 @@ in docs/api.md and at /api/docs. A portfolio the caller may not see answers 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["portfolios"])
 FunderOrAdmin = Annotated[User, Depends(require_roles(Role.funder, Role.admin))]
 FilterParam = Annotated[str | None, Query(max_length=100)]
 SortParam = Annotated[str | None, Query(max_length=80, description="e.g. -score_purpose")]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in."},
     403: {"description": "Signed in, but not as a funder or administrator."},
 }

@@ -67,13 +67,14 @@ def login_submit(
         return render(
             request, "auth/login.html", status_code=429, next=target or "", email=email, error=exc.message
         )
-    if not result.ok:
+    if result.user is None:
         return render(
             request, "auth/login.html", status_code=400, next=target or "", email=email, error=result.message
         )
     ratelimit.prune(session)
-    sign_in(request, result.user)
-    return RedirectResponse(target or START_PAGE[result.user.role], status_code=303)
+    user = result.user
+    sign_in(request, user)
+    return RedirectResponse(target or START_PAGE[user.role], status_code=303)
 
 
 @router.post("/logout", include_in_schema=False)
