@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from sqlmodel import Session, select
 
@@ -46,8 +47,29 @@ CONSULTANT_EMAIL = f"consultant@{DEMO_DOMAIN}"
 FUNDER_EMAIL = f"funder@{DEMO_DOMAIN}"
 PORTFOLIO_NAME = "State Parent Peer Initiative (demo)"
 
+
 # Mean answer (1-5) per condition; None = does not employ peer specialists yet (planning).
-AGENCIES = [
+class AgencySpec(TypedDict):
+    name: str
+    slug: str
+    region: str
+    cohort: str
+    employs: bool  # the agency employs parent peer specialists already
+    profile: dict[str, float]  # mean answer per condition (domain id), before noise
+
+
+class _CycleCommon(TypedDict):
+    """The arguments every demo cycle of one agency shares."""
+
+    session: Session
+    rng: random.Random
+    lead: User
+    organization: Organization
+    instruments_dir: Path
+    privacy_threshold: int
+
+
+AGENCIES: list[AgencySpec] = [
     {
         "name": "Riverbend Family Services",
         "slug": "riverbend",
@@ -162,7 +184,9 @@ def _respondent_answers(
     for item in shown:
         options = instrument.scale_by_id(item.scale).options
         scored = [o.value for o in options if o.kind == "scored"]
-        unscored = {o.kind: o.value for o in options if o.kind in ("dont_know", "not_applicable")}
+        unscored: dict[str, str] = {
+            o.kind: o.value for o in options if o.kind in ("dont_know", "not_applicable")
+        }
         if not scored:
             answers[item.id] = options[0].value
             continue
@@ -333,7 +357,7 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
             session.add(Membership(user_id=consultant.id, organization_id=organization.id))
         session.flush()
         profile, employs = spec["profile"], spec["employs"]
-        common = {
+        common: _CycleCommon = {
             "session": session,
             "rng": rng,
             "lead": lead,
