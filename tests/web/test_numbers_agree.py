@@ -16,7 +16,7 @@ import lxml.html
 import pytest
 from sqlmodel import select
 
-from app.db.models import Assessment, Portfolio
+from app.db.models import Assessment, AssessmentStatus, Portfolio
 from app.paths import INSTRUMENTS_DIR
 from app.scoring.numbers import format_percent, format_score
 from app.scoring.reasons import render_reasons
@@ -89,6 +89,7 @@ def test_every_demo_assessment_prints_the_same_scores_on_the_page_in_the_pdf_and
     assert in_csv, "the portfolio CSV shows no score at all"
 
     compared = 0
+    compared_in: set[int] = set()
     for assessment in assessments:
         card = scores.stored_scorecard(db, assessment_id=assessment.id)[0]
         page = client.get(f"/assessments/{assessment.id}/results")
@@ -110,6 +111,7 @@ def test_every_demo_assessment_prints_the_same_scores_on_the_page_in_the_pdf_and
             if (assessment.id, domain.domain_id) in in_csv:
                 assert in_csv[(assessment.id, domain.domain_id)] == shown, (assessment.name, domain.title)
                 compared += 1
+                compared_in.add(assessment.id)
             # The condition's section: big score on both, the same "Don't know" rate, the same
             # group scores and the same reason sentences.
             assert f"Score {shown} of 100" in _cell_text(lxml.html.fromstring(page.text))
@@ -130,5 +132,8 @@ def test_every_demo_assessment_prints_the_same_scores_on_the_page_in_the_pdf_and
         for action in card.actions:
             for sentence in render_reasons(action.reasons):
                 assert sentence in page_text
-    # The CSV lists the latest and the baseline completed cycle of each scored site.
+    # The CSV lists the latest and the baseline completed cycle of each scored site (funders see
+    # completed cycles only): every closed demo cycle is compared there, the open ones are not listed.
     assert compared >= 8
+    closed = {a.id for a in assessments if a.status == AssessmentStatus.closed}
+    assert len(closed) == 3 and compared_in == closed
