@@ -1,7 +1,7 @@
 """research sharing: an organization's switch for the de-identified research download
 
-Revision ID: 0003_research_sharing
-Revises: 0002_jobs
+Revision ID: 0004_research_sharing
+Revises: 0003_language
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_research_sharing'
-down_revision = '0002_jobs'
+revision = '0004_research_sharing'
+down_revision = '0003_language'
 branch_labels = None
 depends_on = None
 
