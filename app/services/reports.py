@@ -123,6 +123,8 @@ def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle |
         name=previous.name,
         scorecard=Scorecard.model_validate(stored.scorecard),
         computed_at=stored.computed_at,
+        held_on=previous.closed_at or previous.created_at,
+        closed=previous.closed_at is not None,
         same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
     )
 
