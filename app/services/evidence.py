@@ -189,7 +189,7 @@ def research_download(
         session,
         assessment_id=assessment.id,
         privacy_threshold=privacy_threshold,
-        actor=user,  # type: ignore[arg-type]
+        actor=user,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,8 @@ ERROR_MAX_CHARS = 2000
 
 def _changed(session: Session, statement: Any) -> bool:
     result = session.execute(statement.execution_options(synchronize_session=False))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)  # what UPDATE/DELETE return; it carries rowcount
+    return result.rowcount == 1
 
 
 def _where(job_id: int, *statuses: str) -> Any:

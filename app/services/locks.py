@@ -13,7 +13,7 @@ is correct on both, without dialect branches or advisory-lock ids.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col
 
 from app.db.models import Assessment
@@ -33,5 +33,6 @@ def lock_assessment(session: Session, assessment_id: int) -> None:
         .values(id=Assessment.id)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)  # what an UPDATE returns; it carries rowcount
+    if result.rowcount == 0:
         raise NotFound("No such assessment.")

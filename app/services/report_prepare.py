@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Set as AbstractSet
 from itertools import chain
 from typing import Any
 
@@ -165,9 +166,9 @@ def affected_assessments(
     session: Session,
     *,
     assessment_ids: set[int],
-    organization_ids: set[int] = frozenset(),  # type: ignore[assignment]
-    version_ids: set[int] = frozenset(),  # type: ignore[assignment]
-    previous_ids: set[int] = frozenset(),  # type: ignore[assignment]
+    organization_ids: AbstractSet[int] = frozenset(),
+    version_ids: AbstractSet[int] = frozenset(),
+    previous_ids: AbstractSet[int] = frozenset(),
 ) -> list[int]:
     """Every assessment whose report shows one of these changes (one query)."""
     conditions = []
@@ -189,9 +190,9 @@ def prepare_reports(
     settings: Settings,
     *,
     assessment_ids: set[int],
-    organization_ids: set[int] = frozenset(),  # type: ignore[assignment]
-    version_ids: set[int] = frozenset(),  # type: ignore[assignment]
-    previous_ids: set[int] = frozenset(),  # type: ignore[assignment]
+    organization_ids: AbstractSet[int] = frozenset(),
+    version_ids: AbstractSet[int] = frozenset(),
+    previous_ids: AbstractSet[int] = frozenset(),
 ) -> list[Job]:
     """Start (or join) a `report` job for each affected assessment; returns the jobs."""
     from app.services import jobs  # jobs imports the queue; keep this module light to import
