@@ -48,11 +48,16 @@ from app.services.scores import COUNTING_RULE, comments_for_results
 # --- one report -------------------------------------------------------------------------------
 
 
-def build_report_context(session: Session, *, assessment_id: int, paper: str = "letter") -> ReportContext:
-    """Gather the report of one assessment. Raises NotFound for an unknown id, ValueError for an
-    unknown paper size. Access checks are the caller's job (route: app.services.access)."""
+def build_report_context(
+    session: Session, *, assessment_id: int, paper: str = "letter", lang: str | None = None
+) -> ReportContext:
+    """Gather the report of one assessment, in `lang` (None: the instrument's language). Raises
+    NotFound for an unknown id, ValueError for an unknown paper size. Access checks are the
+    caller's job (route: app.services.access)."""
     check_paper(paper)
-    return assemble_report_context(gather_report_sources(session, assessment_id=assessment_id), paper=paper)
+    return assemble_report_context(
+        gather_report_sources(session, assessment_id=assessment_id), paper=paper, lang=lang
+    )
 
 
 def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSources:
@@ -135,12 +140,18 @@ def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
 
 
 def report_pdf_for_download(
-    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path | None
+    session: Session,
+    *,
+    user: User,
+    assessment_id: int,
+    paper: str,
+    cache_dir: Path | None,
+    lang: str | None = None,
 ) -> tuple[bytes, str]:
     """PDF bytes and a download name. Raises NotFound (other organization or unknown id) or
     Forbidden (funder) through app.services.access; records the export in the audit log."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    context = build_report_context(session, assessment_id=assessment.id, paper=paper)  # type: ignore[arg-type]
+    context = build_report_context(session, assessment_id=assessment.id, paper=paper, lang=lang)  # type: ignore[arg-type]
     body = render_report_pdf(context, cache_dir=cache_dir)
     audit.record(
         session,
@@ -148,18 +159,18 @@ def report_pdf_for_download(
         action="report.export",
         target=f"assessment:{assessment.id}",
         organization_id=assessment.organization_id,
-        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        detail={"paper": paper, "format": "pdf", "bytes": len(body), "lang": context.lang},
     )
     return body, report_filename(context)
 
 
 def report_pdf_for_operator(
-    session: Session, *, assessment_id: int, paper: str, cache_dir: Path | None
+    session: Session, *, assessment_id: int, paper: str, cache_dir: Path | None, lang: str | None = None
 ) -> tuple[bytes, str]:
     """The same for the command line: the operator of the instance may print any assessment."""
     check_paper(paper)
     sources = gather_report_sources(session, assessment_id=assessment_id)
-    context = assemble_report_context(sources, paper=paper)
+    context = assemble_report_context(sources, paper=paper, lang=lang)
     body = render_report_pdf(context, cache_dir=cache_dir)
     audit.record(
         session,
@@ -167,7 +178,7 @@ def report_pdf_for_operator(
         action="report.export",
         target=f"assessment:{assessment_id}",
         organization_id=sources.assessment.organization_id,
-        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        detail={"paper": paper, "format": "pdf", "bytes": len(body), "lang": context.lang},
     )
     return body, report_filename(context)
 

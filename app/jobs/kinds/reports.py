@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import i18n
 from app.config import Settings
 from app.db.models import Assessment, User
 from app.errors import BadInput, NotFound, PeerReadyError
@@ -85,7 +86,7 @@ def prepare_report(
     name = access.organization_name(session, organization_id=assessment.organization_id)
     return Prepared(
         title=f"Report PDFs for {name}, {assessment.name}",
-        params={"assessment_id": assessment_id, "papers": papers},
+        params={"assessment_id": assessment_id, "papers": papers, "lang": i18n.normalize(params.get("lang"))},
         organization_id=assessment.organization_id,
         lock_key=f"report:{assessment_id}:{'+'.join(papers)}",
         timeout_seconds=300,
@@ -106,7 +107,9 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> Output:
         with ctx.session() as session:
             if ctx.user is not None:
                 access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)
-            context = build_report_context(session, assessment_id=assessment_id, paper=paper)
+            context = build_report_context(
+                session, assessment_id=assessment_id, paper=paper, lang=params.get("lang")
+            )
         path, _, was_rendered = render_into_cache(ctx, context)
         files[paper] = path.name
         if was_rendered:

@@ -1,4 +1,4 @@
-"""The action-plan PDF of one assessment: `GET /assessments/{id}/report.pdf[?paper=a4]`.
+"""The action-plan PDF of one assessment: `GET /assessments/{id}/report.pdf[?paper=a4][&lang=es]`.
 
 Org leads, consultants and admins of the assessment's organization only (funders never: the
 report holds comments and the plan). Every export is written to the audit log. Repeat downloads
@@ -25,13 +25,16 @@ def download_report(
     settings: SettingsDep,
     assessment_id: int,
     paper: Literal["letter", "a4"] = Query("letter"),
+    lang: Literal["en", "es"] | None = Query(None),
 ) -> Response:
+    """`lang`: the report's language (default: the instrument's first language)."""
     body, filename = report_pdf_for_download(
         session,
         user=user,
         assessment_id=assessment_id,
         paper=paper,
         cache_dir=settings.report_cache_dir,
+        lang=lang,
     )
     return Response(
         content=body,
