@@ -147,9 +147,9 @@ def report_fingerprint(session: Session, *, assessment_id: int, paper: str, lang
     """A digest of every stored row the report of `assessment_id` is made from (the cycle, its
     organization's name, the instrument snapshot, its and the previous cycle's stored scores, the
     commentary and its author, the organization's plan, the response counts), the renderer's
-    version, the paper and the language asked for. A few narrow queries, no parsing: what a download computes to find the
-    cached PDF. The report job records which PDF each fingerprint printed (`remember_render`).
-    Raises NotFound for an unknown id."""
+    version, the paper and the language asked for. A few narrow queries, no parsing: what a
+    download computes to find the cached PDF. The report job records which PDF each fingerprint
+    printed (`remember_render`). Raises NotFound for an unknown id."""
     check_paper(paper)
     digest = hashlib.sha256(f"{TEMPLATE_VERSION}\0{paper}\0{COUNTING_RULE}\0{lang or ''}".encode())
 
