@@ -475,11 +475,9 @@ MATRIX: dict[str, Rule] = {
     "GET /admin/outbox/{message_id}": Rule(admin_only(), params=_fresh_outbox_message),
     "GET /password/forgot": Rule(everyone(200)),
     "POST /password/forgot": Rule(everyone(200), data={"email": "nobody@example.org"}),
-    "GET /password/reset/{token}": Rule(everyone(404), notes="404: not a reset token"),
+    "GET /password/reset/{token}": Rule(everyone(200), params=_fresh_reset),
     "POST /password/reset/{token}": Rule(
-        everyone(404),
-        data={"new_password": "x" * 12, "repeat_password": "x" * 12},
-        notes="404: not a reset token",
+        everyone(303), data={"new_password": "x" * 12, "repeat_password": "x" * 12}, params=_fresh_reset
     ),
     # JSON API (read-only; funders and admins)
     "GET /api/v1/portfolios": Rule({**portfolio_scoped(200, anonymous=401), "funder_other": 200}),
