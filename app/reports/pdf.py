@@ -34,11 +34,11 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app import i18n
 from app.paths import REPORT_TEMPLATES_DIR
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.models import ReportContext
 from app.scoring import numbers
-from app.scoring.numbers import number_filters
 
 TEMPLATE_NAME = "action_plan.html"
 STYLESHEET_NAME = "report.css"
@@ -61,8 +61,9 @@ def report_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # The one number formatter, as on the web pages (docs/scoring.md, section 14).
-    env.filters.update(number_filters())
+    # Interface text and the one number formatter, as on the web pages (docs/scoring.md,
+    # section 14), in the locale the report is rendered in (`app.i18n.use_locale`).
+    i18n.install_jinja(env)
     return env
 
 

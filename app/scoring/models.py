@@ -54,6 +54,9 @@ class ResponseInput(Frozen):
     respondent_id: str
     group: str
     answers: dict[str, str] = Field(default_factory=dict)
+    # "web" (the form) or "import" (paper rows): each source must reach the privacy threshold on
+    # its own in a cell before that cell's figure is shown (app/disclosure/policy.py).
+    source: str = "web"
 
 
 class GroupScore(Frozen):
@@ -86,6 +89,9 @@ class ItemResult(Frozen):
     # is withheld because fewer than privacy_threshold respondents gave it a scored answer.
     choice: int = 0
     suppressed: bool = False
+    # Set by the disclosure layer: the "Don't know" / "Not applicable" / choice counts are
+    # withheld (shown as hidden, stored as 0) because fewer than the threshold saw the item.
+    counts_withheld: bool = False
 
 
 class DomainResult(Frozen):
@@ -122,6 +128,9 @@ class DomainResult(Frozen):
     # because fewer than privacy_threshold respondents have a condition score.
     n_all_not_applicable: int = 0
     suppressed: bool = False
+    # Set by the disclosure layer: the condition's "Don't know" / "Not applicable" counts and rate
+    # are withheld (stored as 0) because the site row itself may not be shown.
+    counts_withheld: bool = False
 
 
 class SelectedAction(Frozen):

@@ -33,6 +33,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.config import Settings
 from app.db.models import (
     Assessment,
@@ -60,7 +61,7 @@ MAX_REMINDER_DAYS = 60
 MAX_ADDRESSES_PER_BATCH = 2000
 MAX_CSV_BYTES = 1_000_000
 STALE_CLAIM = timedelta(minutes=15)
-LANGUAGES = {"en": "English", "es": "Español"}
+LANGUAGES = i18n.LANGUAGE_NAMES
 
 
 # --- tokens and hashes --------------------------------------------------------------------------
@@ -453,7 +454,9 @@ def open_personal_link(session: Session, *, token: str, client_ip: str | None) -
     session.refresh(row)
     if row.response_id is not None and session.get(Response, row.response_id) is not None:
         return token
-    response = Response(assessment_id=assessment.id, group=row.group, token_hash=row.token_hash)  # type: ignore[arg-type]
+    response = Response(
+        assessment_id=assessment.id, group=row.group, token_hash=row.token_hash, language=row.language
+    )  # type: ignore[arg-type]
     session.add(response)
     session.flush()
     row.response_id = response.id

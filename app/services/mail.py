@@ -27,6 +27,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.config import Settings
 from app.db.models import EmailMessage
 from app.errors import NotFound
@@ -64,11 +65,13 @@ def _environment(templates_dir: Path | None) -> Environment:
     loaders = [FileSystemLoader(str(templates_dir))] if templates_dir is not None else []
     loaders.append(FileSystemLoader(str(TEMPLATES_DIR)))
     # .txt templates are not escaped; .html ones are (addresses and names are the sender's input).
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
     )
+    i18n.install_jinja(env)  # {{ _("...") }} in email templates follows the recipient's language
+    return env
 
 
 _ENVIRONMENTS: dict[str, Environment] = {}
@@ -91,9 +94,10 @@ def render(
 ) -> Outgoing:
     """templates/email/<kind>.subject.txt, <kind>.txt and <kind>.html with `context`."""
     env = environment(settings.templates_dir)
-    subject = env.get_template(f"email/{kind}.subject.txt").render(context)
-    text = env.get_template(f"email/{kind}.txt").render(context)
-    html = env.get_template(f"email/{kind}.html").render(context)
+    with i18n.use_locale(str(context.get("language") or i18n.SOURCE_LANGUAGE)):
+        subject = env.get_template(f"email/{kind}.subject.txt").render(context)
+        text = env.get_template(f"email/{kind}.txt").render(context)
+        html = env.get_template(f"email/{kind}.html").render(context)
     return Outgoing(
         kind=kind,
         to=to,

@@ -30,6 +30,7 @@ from app.db.models import (
     ResponseStatus,
     User,
 )
+from app.disclosure.view import disclose_scorecard
 from app.errors import NotFound
 from app.reports.context import (
     CommentaryText,
@@ -64,7 +65,7 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
         raise NotFound("No such assessment.")
     instrument = instruments_store.instrument_of_version(version)
     stored = session.get(AssessmentScore, assessment_id)
-    scorecard = Scorecard.model_validate(stored.scorecard) if stored else None
+    scorecard = disclose_scorecard(Scorecard.model_validate(stored.scorecard)) if stored else None
     has_scores = scorecard is not None and scorecard.n_respondents > 0
     comments: dict[str, list[CommentLine]] = {}
     if has_scores and scorecard is not None:
@@ -119,6 +120,8 @@ def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle |
         name=previous.name,
         scorecard=Scorecard.model_validate(stored.scorecard),
         computed_at=stored.computed_at,
+        held_on=previous.closed_at or previous.created_at,
+        closed=previous.closed_at is not None,
         same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
     )
 
