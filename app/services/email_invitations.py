@@ -208,6 +208,7 @@ def add_recipients(
             result.invalid.append(f"{address} (unknown language {row_language})")
             continue
         rows.append((address, chosen, chosen_language))
+    assert assessment.id is not None
     locks.lock_assessment(session, assessment.id)
     hashes = {address_hash(address, secret_key=secret_key): (address, g, lang) for address, g, lang in rows}
     existing = {
@@ -311,6 +312,7 @@ def set_schedule(
         raise BadInput(f"Reminders can be sent after 1 to {MAX_REMINDER_DAYS} days.")
     if not 0 <= max_reminders <= MAX_REMINDERS:
         raise BadInput(f"Send at most {MAX_REMINDERS} reminders (0 sends none).")
+    assert assessment.id is not None
     row = session.get(EmailSchedule, assessment.id) or EmailSchedule(assessment_id=assessment.id)
     row.reminder_days, row.max_reminders = reminder_days, max_reminders
     session.add(row)
@@ -450,13 +452,14 @@ def open_personal_link(session: Session, *, token: str, client_ip: str | None) -
     assessment = session.get(Assessment, row.assessment_id)
     if assessment is None or not assessments_service.is_accepting_answers(assessment):
         raise Gone("This survey is closed, so it no longer takes answers. Thank you for your interest.")
-    locks.lock_assessment(session, assessment.id)  # type: ignore[arg-type]
+    assert assessment.id is not None
+    locks.lock_assessment(session, assessment.id)
     session.refresh(row)
     if row.response_id is not None and session.get(Response, row.response_id) is not None:
         return token
     response = Response(
         assessment_id=assessment.id, group=row.group, token_hash=row.token_hash, language=row.language
-    )  # type: ignore[arg-type]
+    )
     session.add(response)
     session.flush()
     row.response_id = response.id
