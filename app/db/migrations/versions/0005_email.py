@@ -1,7 +1,7 @@
 """email: invited people, their messages and outbox, reminder schedules, password resets
 
-Revision ID: 0004_email
-Revises: 0003_language
+Revision ID: 0005_email
+Revises: 0004_research_sharing
 Create Date: 2026-12-02 00:46:19.254793
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0004_email'
-down_revision = '0003_language'
+revision = '0005_email'
+down_revision = '0004_research_sharing'
 branch_labels = None
 depends_on = None
 
