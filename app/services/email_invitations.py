@@ -397,12 +397,12 @@ def mark_bounced(
 def erase_addresses(session: Session, *, assessment_id: int) -> int:
     """Called when a cycle closes: addresses go, from the list and from the message log; what is
     left (a keyed hash, statuses, counts) cannot be turned back into an address without the key."""
-    erased = session.exec(  # type: ignore[call-overload]
+    erased = session.exec(
         update(EmailRecipient)
         .where(col(EmailRecipient.assessment_id) == assessment_id, col(EmailRecipient.email).is_not(None))
         .values(email=None)
     ).rowcount
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(EmailMessage)
         .where(col(EmailMessage.assessment_id) == assessment_id)
         .values(to_address=None, body_text=None, body_html=None)
@@ -422,7 +422,7 @@ def erase_addresses_of_ended_cycles(engine: Engine) -> int:
         erased = 0
         for assessment in candidates:
             if not assessments_service.is_accepting_answers(assessment):
-                erased += erase_addresses(session, assessment_id=assessment.id)  # type: ignore[arg-type]
+                erased += erase_addresses(session, assessment_id=assessment.id)
         session.commit()
     return erased
 
@@ -526,7 +526,7 @@ class Delivered:
 
 def _release_stale_claims(session: Session, now: datetime) -> None:
     """A sender that died mid-message leaves its claim; after STALE_CLAIM the person is due again."""
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(EmailRecipient)
         .where(
             col(EmailRecipient.status) == RecipientStatus.sending,
@@ -583,7 +583,7 @@ def _claim(session: Session, recipient_id: int, *, reminder_of: int | None, now:
             col(EmailRecipient.reminders_sent) == reminder_of,
         ]
         values = {"reminders_sent": reminder_of + 1, "last_sent_at": now, "claimed_at": now}
-    claimed = session.exec(update(EmailRecipient).where(*condition).values(**values)).rowcount  # type: ignore[call-overload]
+    claimed = session.exec(update(EmailRecipient).where(*condition).values(**values)).rowcount
     session.commit()
     return bool(claimed)
 

@@ -61,7 +61,7 @@ def request_reset(session: Session, *, email: str, client_ip: str, secret_key: s
     ratelimit.hit(session, bucket=bucket)
     nonce = secrets.token_urlsafe(24)
     reset = PasswordReset(
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=user.id,
         link_nonce=nonce,
         token_hash=invitations.hash_token(reset_token(nonce, secret_key=secret_key)),
         expires_at=utcnow() + RESET_VALID,
@@ -127,14 +127,14 @@ def complete_reset(session: Session, *, token: str, new: str, repeat: str, clien
     if user is None or not user.is_active:
         raise NotFound("This password reset link has expired or was used already. Ask for a new one.")
     # Spent first, with a condition: two submissions of one link cannot both set a password.
-    spent = session.exec(  # type: ignore[call-overload]
+    spent = session.exec(
         update(PasswordReset)
         .where(col(PasswordReset.id) == reset.id, col(PasswordReset.used_at).is_(None))
         .values(used_at=utcnow())
     ).rowcount
     if not spent:
         raise NotFound("This password reset link has expired or was used already. Ask for a new one.")
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(PasswordReset)
         .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))
         .values(used_at=utcnow())
