@@ -70,6 +70,36 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
     assert db.exec(select(Invitation)).one().token_hash == invitations.hash_token(token)
     listing = client.get(f"/assessments/{assessment.id}/invitations")
     assert token not in listing.text  # raw bytes on purpose: not in any attribute or script either
+    # Post/redirect/get: the POST answers with a redirect, so reloading the page shows it again
+    # instead of posting a second link; the address rides in a cookie read once, never in a URL.
+    again = client.post(
+        f"/assessments/{assessment.id}/invitations",
+        data={"csrf_token": csrf, "group": "clinical"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["location"].endswith("/invitations#new-link")
+    assert "/r/" not in again.headers["location"]
+    shown = client.get(f"/assessments/{assessment.id}/invitations")
+    assert parse(shown).text("#new-link h2") == "New link for Clinical staff"
+    reloaded = client.get(f"/assessments/{assessment.id}/invitations")
+    assert not parse(reloaded).has("#new-link")
+    assert len(db.exec(select(Invitation)).all()) == 2
+    clinical = db.exec(select(Invitation).where(Invitation.group == "clinical")).one()
+    # Switched off by mistake? It can be switched back on, and the same address works again.
+    client.post(f"/assessments/{assessment.id}/invitations/{clinical.id}/revoke", data={"csrf_token": csrf})
+    off = parse(client.get(f"/assessments/{assessment.id}/invitations"))
+    assert {r["Group"]: r["State"] for r in off.records("main table")}["Clinical staff"] == "Switched off"
+    assert not off.has(f"form[action$='/invitations/{clinical.id}/revoke']")
+    restored = client.post(
+        f"/assessments/{assessment.id}/invitations/{clinical.id}/restore", data={"csrf_token": csrf}
+    )
+    page = parse(restored)
+    assert "switched back on" in page.text(".notice-ok")
+    assert {r["Group"]: r["State"] for r in page.records("main table")}["Clinical staff"] == "Active"
+    db.refresh(clinical)
+    assert clinical.revoked_at is None
+    db.delete(clinical)
+    db.commit()
     (row,) = parse(listing).records("main table")
     assert (row["Group"], row["Label"], row["State"], row["Responses started"]) == (
         "Peer staff",
