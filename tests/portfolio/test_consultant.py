@@ -99,7 +99,9 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert saved.status_code == 303
     after = client.get(saved.headers["location"])
     page = parse(after)
-    assert page.flashes() == ["Commentary saved. It will appear in this cycle's PDF report."]
+    assert page.flashes() == [
+        "Commentary saved. It will appear on the results page and in this cycle's PDF report."
+    ]
     assert page.form("form[action$='/commentary']").fields["text"] == text  # shown back for editing
     # Markup in the commentary is escaped (raw bytes on purpose: this is about the HTML source).
     assert "&lt;b&gt;budget&lt;/b&gt;" in after.text and "<b>budget</b>" not in after.text
@@ -119,6 +121,10 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert context.commentary is not None and context.commentary.text == "Revised view."
     report = parse(render_report_html(context))
     assert report.texts("section.commentary .free-text p") == ["Revised view."]
+    # ... and the results page shows the same commentary, so the web and the PDF agree.
+    results = parse(client.get(f"/assessments/{done.id}/results"))
+    assert results.texts("#commentary p")[0] == "Revised view."
+    assert results.text("#commentary .hint").startswith(f"{consultant.name}, last edited ")
     actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("commentary.create") == 1 and actions.count("commentary.update") == 1
 

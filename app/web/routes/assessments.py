@@ -17,6 +17,7 @@ from app.errors import BadInput, NotFound
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
 from app.services import assessments as assessments_service
+from app.services import commentary as commentary_service
 from app.services import plan as plan_service
 from app.services import responses as responses_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
@@ -386,6 +387,7 @@ def results(
         n_in_progress=assessments_service.response_counts(session, assessment_id=assessment.id).in_progress,
         comments=comments,
         changes=changes,
+        commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         counting_rule=scores.COUNTING_RULE,
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
