@@ -138,7 +138,9 @@ def test_respondent_and_lead_journey(live_server, browser_page, agency):
 
     # the plan follows finished cycles: the lead closes this one first
     page.goto(f"{base}/assessments/{agency['assessment_id']}")
+    page.locator("#confirm-close").check()
     page.get_by_role("button", name="Close the cycle").click()
+    expect(page.get_by_role("button", name="Open the cycle again")).to_be_visible()
     page.goto(f"{base}/organizations/{agency['organization_id']}/plan")
     first = page.locator("article.plan-item").first
     title = first.locator("h3").inner_text()

@@ -9,10 +9,20 @@ import io
 
 from sqlmodel import func, select
 
-from app.db.models import Answer, AssessmentScore, AuditEvent, Commentary, DomainScore, Response
+from app.db.models import (
+    Answer,
+    AssessmentScore,
+    AuditEvent,
+    Commentary,
+    DomainScore,
+    Response,
+    ResponseStatus,
+)
 from app.instruments.models import text
+from app.portfolio.privacy import shown_response_rate
 from app.reports.pdf import render_report_html
 from app.scoring import score_responses
+from app.scoring.numbers import format_percent
 from app.services.reports import build_report_context
 from tests.helpers.auth import login, make_organization, make_user
 from tests.helpers.html import parse
@@ -287,3 +297,34 @@ def _open_id(db, assessment):
             Assessment.status == AssessmentStatus.open,
         )
     ).first()
+
+
+def test_consultant_and_portfolio_give_one_response_rate(client, db, versions):
+    """An in-progress response the cycle does not count is not in the consultant's rate either, so
+    the consultant view and the portfolio print the same rate for the same closed cycle."""
+    consultant, done, _, _ = _setup(db, versions)
+    db.add(
+        Response(
+            assessment_id=done.id, group="clinical", token_hash="x" * 64, status=ResponseStatus.in_progress
+        )
+    )
+    db.commit()
+    login(client, consultant.email)
+    page = parse(client.get("/consultant"))
+    (row,) = [
+        r
+        for r in page.select("section.client table tbody tr")
+        if r.cssselect("th")[0].text == "Baseline 2027"
+    ]
+    cells = page.texts("td", within=row)
+    portfolio_rate = shown_response_rate(4, 10, threshold=THRESHOLD)
+    assert (
+        cells[:4]
+        == ["Closed", "4", "1", f"{format_percent(portfolio_rate)} of 10"]
+        == [
+            "Closed",
+            "4",
+            "1",
+            "40.0% of 10",
+        ]
+    )
