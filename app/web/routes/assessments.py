@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
+from app.disclosure.view import disclose_scorecard
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
@@ -372,6 +373,7 @@ def results(
     scorecard, stored = scores.scorecard_or_refresh(
         session, assessment=assessment, privacy_threshold=settings.privacy_threshold
     )
+    scorecard = disclose_scorecard(scorecard)
     comments = scores.comments_for_results(
         session, assessment_id=assessment.id, instrument=instrument, scorecard=scorecard
     )
@@ -389,6 +391,7 @@ def results(
         changes=changes,
         commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         counting_rule=scores.COUNTING_RULE,
+        research_sharing=organization.research_sharing,
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 
