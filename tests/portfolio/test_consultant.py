@@ -318,13 +318,5 @@ def test_consultant_and_portfolio_give_one_response_rate(client, db, versions):
     ]
     cells = page.texts("td", within=row)
     portfolio_rate = shown_response_rate(4, 10, threshold=THRESHOLD)
-    assert (
-        cells[:4]
-        == ["Closed", "4", "1", f"{format_percent(portfolio_rate)} of 10"]
-        == [
-            "Closed",
-            "4",
-            "1",
-            "40.0% of 10",
-        ]
-    )
+    assert cells[1] == "4"  # submitted
+    assert cells[3] == f"{format_percent(portfolio_rate)} of 10" == "40.0% of 10"
