@@ -6,6 +6,7 @@ from app.web.routes import (
     assessments,
     auth,
     consultant,
+    email,
     evidence,
     forms,
     home,
@@ -29,6 +30,8 @@ ROUTERS = [
     consultant.router,
     portfolio.router,
     jobs.router,
+    email.router,
+    email.admin_router,
     api.router,
     api.docs_router,
 ]

@@ -1,7 +1,7 @@
 """invitation.kiosk: links for one shared device that start over after each submit
 
-Revision ID: 0005_invitation_kiosk
-Revises: 0004_research_sharing
+Revision ID: 0006_invitation_kiosk
+Revises: 0005_email
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_invitation_kiosk'
-down_revision = '0004_research_sharing'
+revision = '0006_invitation_kiosk'
+down_revision = '0005_email'
 branch_labels = None
 depends_on = None
 
