@@ -310,6 +310,7 @@ def create_invitation(
     group: str = Form("", max_length=64),
     label: str = Form("", max_length=500),
     expires_on: str = Form("", max_length=20),
+    kiosk: str = Form("", max_length=10),
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
@@ -323,6 +324,7 @@ def create_invitation(
             group=group,
             label=label,
             expires_at=datetime.combine(expiry, time(23, 59, 59)) if expiry else None,
+            kiosk=kiosk == "yes",
         )
     except BadInput as exc:
         session.rollback()
@@ -333,7 +335,7 @@ def create_invitation(
             assessment,
             status_code=400,
             error=exc.message,
-            values={"group": group, "label": label, "expires_on": expires_on},
+            values={"group": group, "label": label, "expires_on": expires_on, "kiosk": kiosk == "yes"},
         )
     # Shown once, on the page this redirects to: the token is never stored and never in a URL.
     response = RedirectResponse(_invitations_path(assessment.id) + "#new-link", status_code=303)
