@@ -146,7 +146,6 @@ def password_submit(
 
 @router.post("/account/language", include_in_schema=False)
 def language_submit(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     language: Annotated[str, Form(max_length=16)] = "",
