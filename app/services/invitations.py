@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, Invitation, Response, User, utcnow
-from app.errors import BadInput, Gone, NotFound
+from app.db.models import Assessment, AssessmentStatus, Invitation, Response, User, utcnow
+from app.errors import BadInput, Conflict, Gone, NotFound
 from app.instruments.models import Instrument
 from app.services import audit, ratelimit
 
@@ -68,8 +68,12 @@ def create_invitation(
     group: str,
     label: str | None = None,
     expires_at: datetime | None = None,
+    kiosk: bool = False,
 ) -> tuple[Invitation, str]:
-    """A new link for one respondent group; returns the row and the plain token (show it once)."""
+    """A new link for one respondent group; returns the row and the plain token (show it once).
+
+    A kiosk link is for one shared device: after each submit the device forgets the response
+    and shows the start again for the next person."""
     if not instrument.has_group(group):
         raise BadInput("Choose a respondent group from the list.")
     label = (label or "").strip() or None
@@ -84,6 +88,7 @@ def create_invitation(
         label=label,
         token_hash=hash_token(token),
         expires_at=expires_at,
+        kiosk=kiosk,
     )
     session.add(invitation)
     session.flush()
@@ -93,7 +98,7 @@ def create_invitation(
         action="invitation.create",
         target=f"invitation:{invitation.id}",
         organization_id=assessment.organization_id,
-        detail={"assessment_id": assessment.id, "group": group, "label": label},
+        detail={"assessment_id": assessment.id, "group": group, "label": label, "kiosk": kiosk},
     )
     return invitation, token
 
@@ -132,6 +137,28 @@ def revoke_invitation(
             session,
             actor=user,
             action="invitation.revoke",
+            target=f"invitation:{invitation.id}",
+            organization_id=assessment.organization_id,
+            detail={"assessment_id": assessment.id},
+        )
+    return invitation
+
+
+def restore_invitation(
+    session: Session, *, user: User, assessment: Assessment, invitation_id: int
+) -> Invitation:
+    """Switch a switched-off link back on (the same address works again). Refused once the cycle is
+    closed, where no link starts responses anyway."""
+    invitation = get_invitation(session, assessment=assessment, invitation_id=invitation_id)
+    if assessment.status == AssessmentStatus.closed:
+        raise Conflict("The cycle is closed: reopen it before switching links back on.")
+    if invitation.revoked_at is not None:
+        invitation.revoked_at = None
+        session.add(invitation)
+        audit.record(
+            session,
+            actor=user,
+            action="invitation.restore",
             target=f"invitation:{invitation.id}",
             organization_id=assessment.organization_id,
             detail={"assessment_id": assessment.id},
