@@ -17,6 +17,7 @@ from app.errors import BadInput
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
 from app.services import assessments as assessments_service
+from app.services import evidence as evidence_service
 from app.services import plan as plan_service
 from app.services import responses as responses_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
@@ -329,6 +330,9 @@ def results(
         changes=changes,
         counting_rule=scores.COUNTING_RULE,
         research_sharing=organization.research_sharing,
+        agreement=evidence_service.agreement_rows(
+            session, assessment=assessment, instrument=instrument, scorecard=scorecard
+        ),
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 
