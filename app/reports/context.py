@@ -12,7 +12,7 @@ the same stored data always gives the same PDF.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.db.models import Assessment, PlanItem, PlanStatus, ResponseStatus
@@ -30,10 +30,14 @@ from app.reports.models import (
     GroupRow,
     ItemLine,
     PlanAction,
+    QuestionLine,
+    QuestionOption,
+    QuestionSection,
     ReferenceEntry,
     ReportContext,
     ReportLevel,
 )
+from app.scoring.item_detail import ConditionItems
 from app.scoring.models import DomainResult, ItemResult, Scorecard
 from app.scoring.reasons import render_reasons
 from app.scoring.rules import round1
@@ -105,6 +109,7 @@ class ReportSources:
     previous: PreviousCycle | None
     commentary: CommentaryText | None
     counting_rule: str
+    questions: list[ConditionItems] = field(default_factory=list)  # per-question detail, disclosed
 
 
 def check_paper(paper: str) -> None:
@@ -221,6 +226,33 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
         change=_change(instrument, scorecard, sources.previous, lang) if has_scores else None,
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
+        questions=[
+            QuestionSection(
+                domain_id=c.domain_id,
+                title=c.title,
+                options=[label for _, label in c.options],
+                items=[
+                    QuestionLine(
+                        text=i.text,
+                        reverse=i.reverse,
+                        mean=i.mean,
+                        n_scored=i.n_scored,
+                        dont_know=i.dont_know,
+                        not_applicable=i.not_applicable,
+                        distribution=None
+                        if i.distribution is None
+                        else [
+                            QuestionOption(label=o.label, count=o.count, share=o.share)
+                            for o in i.distribution
+                        ],
+                        withheld=i.withheld,
+                    )
+                    for i in c.items
+                ],
+            )
+            for c in sources.questions
+            if c.items
+        ],
     )
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, InstrumentVersion, Organization, Portfolio, Role, User
 from app.disclosure import policy
+from app.disclosure.view import disclose_scorecard
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.instruments.models import Instrument
 from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA, MIN_SITES_FOR_ICC
@@ -26,6 +27,7 @@ from app.scoring.evidence import (
     condition_iccs,
     site_agreement,
 )
+from app.scoring.item_detail import ConditionItems, item_details, item_table_csv, item_table_xlsx
 from app.scoring.models import ResponseInput, Scorecard
 from app.scoring.research import ResearchTable, research_table
 from app.services import access, audit, instruments_store
@@ -283,3 +285,39 @@ def research_download(
 def research_sharing_of(session: Session, *, assessment: Assessment) -> bool:
     organization = session.get(Organization, assessment.organization_id)
     return bool(organization and organization.research_sharing)
+
+
+def question_rows(
+    session: Session,
+    *,
+    assessment: Assessment,
+    instrument: Instrument,
+    scorecard: Scorecard,
+    lang: str = "en",
+) -> list[ConditionItems]:
+    """Per-question detail beside a results page's (disclosed) scorecard."""
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    return item_details(instrument, counted.inputs, scorecard, lang=lang)
+
+
+def question_download(
+    session: Session, *, user: User, assessment_id: int, privacy_threshold: int, fmt: str
+) -> tuple[bytes, str]:
+    """The per-question table for the org lead, consultants and admins (never funders), under the
+    same disclosure rules as the page; audited like the PDF."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    scorecard, _ = scorecard_or_refresh(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    rows = question_rows(
+        session, assessment=assessment, instrument=instrument, scorecard=disclose_scorecard(scorecard)
+    )
+    body = item_table_xlsx(rows) if fmt == "xlsx" else item_table_csv(rows)
+    audit.record(
+        session,
+        actor=user,
+        action="questions.export",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={"format": fmt},
+    )
+    return body, f"peerready-questions-assessment-{assessment.id}.{fmt}"

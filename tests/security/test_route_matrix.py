@@ -354,6 +354,7 @@ MATRIX: dict[str, Rule] = {
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/questions.{fmt}": Rule(org_scoped(), params=lambda ctx: {"fmt": "csv"}),
     # The research file: admins and the agency's consultants, once research sharing is on
     "GET /assessments/{assessment_id}/research.xlsx": Rule(org_scoped(org_lead=403), params=_sharing_on),
     "GET /assessments/{assessment_id}/research.zip": Rule(org_scoped(org_lead=403), params=_sharing_on),

@@ -333,6 +333,12 @@ def results(
         agreement=evidence_service.agreement_rows(
             session, assessment=assessment, instrument=instrument, scorecard=scorecard
         ),
+        questions={
+            c.domain_id: c
+            for c in evidence_service.question_rows(
+                session, assessment=assessment, instrument=instrument, scorecard=scorecard
+            )
+        },
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 

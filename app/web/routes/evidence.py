@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -19,6 +19,7 @@ from app.services.evidence import (
     ResearchExport,
     portfolio_iccs,
     psychometrics_for,
+    question_download,
     research_download,
     used_instruments,
 )
@@ -29,6 +30,7 @@ router = APIRouter()
 _authors = require_roles(Role.admin, Role.consultant)
 
 NO_STORE = "private, no-store"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _name(export: ResearchExport, suffix: str) -> str:
@@ -44,7 +46,7 @@ def research_workbook(
     )
     return Response(
         content=research_xlsx(export.table, export.instrument),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={
             "Content-Disposition": f'attachment; filename="{_name(export, "xlsx")}"',
             "Cache-Control": NO_STORE,
@@ -72,6 +74,25 @@ def research_csv_zip(
             "Content-Disposition": f'attachment; filename="{_name(export, "zip")}"',
             "Cache-Control": NO_STORE,
         },
+    )
+
+
+@router.get("/assessments/{assessment_id}/questions.{fmt}", include_in_schema=False)
+def question_table(
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    assessment_id: int,
+    fmt: Literal["csv", "xlsx"],
+) -> Response:
+    body, filename = question_download(
+        session, user=user, assessment_id=assessment_id, privacy_threshold=settings.privacy_threshold, fmt=fmt
+    )
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
+    return Response(
+        content=body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": NO_STORE},
     )
 
 
