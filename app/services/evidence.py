@@ -274,11 +274,9 @@ def research_download(
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     if user.role not in RESEARCH_ROLES:
         raise Forbidden("Only administrators and the agency's consultants can download the research file.")
+    assert assessment.id is not None  # a stored row
     return research_export(
-        session,
-        assessment_id=assessment.id,
-        privacy_threshold=privacy_threshold,
-        actor=user,  # type: ignore[arg-type]
+        session, assessment_id=assessment.id, privacy_threshold=privacy_threshold, actor=user
     )
 
 
