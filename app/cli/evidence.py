@@ -188,7 +188,7 @@ def export_responses(assessment_id: int, out: Path, fmt: str) -> None:
     click.echo(f"Wrote {out} ({len(export.table.rows)} respondents), {codebook_path} and {notes_path}")
 
 
-def _instrument(ref: str):  # type: ignore[no-untyped-def]
+def _instrument(ref: str):
     from app.cli.scoring import _load_instrument, _SettingsOnce
     from app.instruments.errors import InstrumentInvalid
 

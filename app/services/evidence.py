@@ -79,7 +79,7 @@ def agreement_rows(
     lang: str = "en",
 ) -> list[ConditionAgreementRow]:
     """rwg(j)/awg(j) per condition beside a results page's (disclosed) scorecard."""
-    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
     return site_agreement(
         instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang
     )
@@ -106,7 +106,7 @@ def portfolio_iccs(
     take part, so no site enters a figure that its own page would hide. Funders and admins."""
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     by_instrument: dict[str, tuple[Instrument, dict[str, list[ResponseInput]], list[int]]] = {}
-    for assessment_id in latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id):  # type: ignore[arg-type]
+    for assessment_id in latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id):
         assessment = _assessment(session, assessment_id)
         instrument = instruments_store.instrument_for(session, assessment)
         entry = by_instrument.setdefault(instrument.id, (instrument, {}, [0]))
@@ -294,7 +294,7 @@ def question_rows(
     lang: str = "en",
 ) -> list[ConditionItems]:
     """Per-question detail beside a results page's (disclosed) scorecard."""
-    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
     return item_details(instrument, counted.inputs, scorecard, lang=lang)
 
 

@@ -116,7 +116,7 @@ def _questions(
     session: Session, *, assessment: Assessment, instrument: Instrument, scorecard: Scorecard
 ) -> list[ConditionItems]:
     """Per-question detail for the report's appendix, as on the results page (disclosed)."""
-    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
     return item_details(instrument, counted.inputs, scorecard)
 
 
