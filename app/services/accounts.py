@@ -7,14 +7,16 @@ timing does not tell them apart either.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NoReturn
 
 from pwdlib import PasswordHash
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
@@ -26,6 +28,10 @@ MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work
 LOGIN_FAILED_MESSAGE = (
     "That email and password do not match an active account. "
     "After several failed attempts sign-in pauses for a while; try again later or ask your administrator."
+)
+LOGIN_PAUSED_MESSAGE = (
+    "Sign-in with this email address is paused for a while after several failed attempts. "
+    "Try again in a few minutes, or ask your administrator."
 )
 # Failed sign-ins allowed from one client address in the window before it gets 429.
 LOGIN_IP_LIMIT = 30
@@ -91,6 +97,11 @@ class LoginResult:
         return self.user is not None
 
 
+def _email_bucket(email: str) -> str:
+    # Hashed: the bucket table is no place to collect the addresses people typed.
+    return "login-email:" + hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
 def authenticate(
     session: Session,
     *,
@@ -104,6 +115,16 @@ def authenticate(
 
     Returns a LoginResult instead of raising so the caller's transaction commits the failure
     counters. Raises TooManyRequests when this client address has failed too often.
+
+    Every limit is counted atomically (one UPDATE ... RETURNING or upsert per attempt), so
+    parallel attempts cannot all read "under the limit": 20 wrong passwords at once lock the
+    account once, and at most LOGIN_IP_LIMIT failures per address get past the address limit.
+
+    Locked: after `login_max_failures` failures in a row, sign-in to that email address is paused
+    — for an account, until `locked_until`; for an address without an active account, for the
+    first lock's duration (a bucket counts its failures). While paused, every attempt gets
+    LOGIN_PAUSED_MESSAGE, the right password too, and whether the account exists: so the pause
+    tells neither whether the password was right nor whether the account exists.
     """
     now = now or utcnow()
     ip_bucket = f"login-ip:{client_ip}"
@@ -111,45 +132,53 @@ def authenticate(
         ratelimit.count(session, bucket=ip_bucket, window_seconds=LOGIN_IP_WINDOW_SECONDS, now=now)
         >= LOGIN_IP_LIMIT
     ):
-        audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
-        raise TooManyRequests(
-            "Too many sign-in attempts from this network. Wait a few minutes and try again."
-        )
+        _refuse_address(session, client_ip=client_ip)
 
     email = normalize_email(email)[:254]
     password = password[:MAX_PASSWORD_LENGTH]
     user = session.exec(select(User).where(User.email == email)).first() if email else None
 
-    if user is None or not user.is_active or (user.locked_until is not None and user.locked_until > now):
+    if user is None or not user.is_active:
         verify_password(password, _dummy_hash())  # same cost as a real check
-        ratelimit.hit(session, bucket=ip_bucket, now=now)
-        reason = "unknown" if user is None else ("inactive" if not user.is_active else "locked")
+        _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        failures = ratelimit.hit(
+            session, bucket=_email_bucket(email), window_seconds=settings.login_lockout_seconds, now=now
+        )
         audit.record(
             session,
             actor=user if user else "anonymous",
             action="login.failed",
             target=f"user:{user.id}" if user else None,
-            detail={"reason": reason, "ip": client_ip},
+            detail={"reason": "unknown" if user is None else "inactive", "ip": client_ip},
         )
-        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+        paused = failures >= settings.login_max_failures
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE if paused else LOGIN_FAILED_MESSAGE)
 
     try:
         valid, rehashed = _hasher.verify_and_update(password, user.password_hash)
     except Exception:  # a malformed stored hash is a failed check, never a crash
         valid, rehashed = False, None
+
+    if user.locked_until is not None and user.locked_until > now:
+        if not valid:
+            _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        audit.record(
+            session,
+            actor=user,
+            action="login.failed",
+            target=f"user:{user.id}",
+            detail={"reason": "locked", "ip": client_ip},
+        )
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE)
+
     if not valid:
-        ratelimit.hit(session, bucket=ip_bucket, now=now)
-        user.failed_logins += 1
+        _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        locked_for = _count_account_failure(session, user=user, settings=settings, now=now)
         detail: dict = {"reason": "password", "ip": client_ip}
-        if user.failed_logins >= settings.login_max_failures:
-            seconds = settings.login_lockout_seconds * 2 ** min(user.lockouts, 16)
-            user.locked_until = now + timedelta(seconds=seconds)
-            user.lockouts += 1
-            user.failed_logins = 0
-            detail["locked_for_seconds"] = seconds
-        session.add(user)
+        if locked_for:
+            detail["locked_for_seconds"] = locked_for
         audit.record(session, actor=user, action="login.failed", target=f"user:{user.id}", detail=detail)
-        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE if locked_for is not None else LOGIN_FAILED_MESSAGE)
 
     if rehashed:  # stored with older parameters: upgrade while we have the password
         user.password_hash = rehashed
@@ -162,6 +191,46 @@ def authenticate(
         session, actor=user, action="login.succeeded", target=f"user:{user.id}", detail={"ip": client_ip}
     )
     return LoginResult(user)
+
+
+def _refuse_address(session: Session, *, client_ip: str) -> NoReturn:
+    audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
+    raise TooManyRequests("Too many sign-in attempts from this network. Wait a few minutes and try again.")
+
+
+def _count_address_failure(session: Session, *, ip_bucket: str, client_ip: str, now: datetime) -> None:
+    failures = ratelimit.hit(session, bucket=ip_bucket, window_seconds=LOGIN_IP_WINDOW_SECONDS, now=now)
+    if failures > LOGIN_IP_LIMIT:
+        _refuse_address(session, client_ip=client_ip)
+
+
+def _count_account_failure(session: Session, *, user: User, settings: Settings, now: datetime) -> int | None:
+    """Add one failed sign-in to the account, atomically; lock it when that makes
+    `login_max_failures`. Returns the lock's seconds when this attempt locked it, 0 when another
+    attempt locked it meanwhile, None when it is not locked."""
+    not_locked = or_(col(User.locked_until).is_(None), col(User.locked_until) <= now)
+    row = session.execute(
+        update(User)
+        .where(col(User.id) == user.id, not_locked)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(col(User.failed_logins), col(User.lockouts))
+        .execution_options(synchronize_session=False)
+    ).first()
+    locked_for: int | None = None
+    if row is None:  # a parallel attempt locked it after this one read the account
+        locked_for = 0
+    elif row[0] >= settings.login_max_failures:
+        # The UPDATE holds the row (PostgreSQL) or the database (SQLite) until commit, so no
+        # other attempt counts between it and this lock.
+        locked_for = settings.login_lockout_seconds * 2 ** min(row[1], 16)
+        session.execute(
+            update(User)
+            .where(col(User.id) == user.id)
+            .values(locked_until=now + timedelta(seconds=locked_for), lockouts=row[1] + 1, failed_logins=0)
+            .execution_options(synchronize_session=False)
+        )
+    session.expire(user)
+    return locked_for
 
 
 # --- passwords ------------------------------------------------------------------------------

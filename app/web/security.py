@@ -206,8 +206,13 @@ def respondent_csrf_token(request: Request) -> str | None:
     settings = getattr(request.app.state, "settings", None)
     if match is None or settings is None:
         return None
-    message = b"respond-csrf:" + match.group(1).encode()
-    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return respondent_csrf_for(settings.secret_key, match.group(1))
+
+
+def respondent_csrf_for(secret_key: str, personal_token: str) -> str:
+    """The CSRF token of the respondent pages under one personal link."""
+    message = b"respond-csrf:" + personal_token.encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 async def verify_csrf(request: Request) -> None:

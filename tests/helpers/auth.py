@@ -193,7 +193,7 @@ def logout(client) -> None:
     assert response.status_code == 303
 
 
-def sign_in_as(client, user: User, *, secret_key: str | None = None) -> str:
+def sign_in_as(client, user: User, *, secret_key: str | None = None, engine=None) -> str:
     """Put a signed session for `user` on `client` without the /login round trip (no argon2 cost);
     returns its CSRF token. Use `login()` when the sign-in itself is under test."""
     import json

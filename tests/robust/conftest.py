@@ -1,0 +1,64 @@
+"""A live uvicorn server on the current backend (SQLite file or PostgreSQL), for tests that need
+real concurrency: many requests at once, each in its own connection and transaction."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from app.config import Settings
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    settings: Settings
+    engine: Engine
+
+
+@pytest.fixture
+def server_settings(tmp_path) -> dict[str, object]:
+    """Extra settings for the live server; a test overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def live(engine: Engine, tmp_path, server_settings: dict[str, object]) -> Iterator[Server]:
+    from app.web.main import create_app
+
+    port = _free_port()
+    settings = Settings(
+        PEERREADY_ENV="test",
+        PEERREADY_DATA_DIR=tmp_path / "data",
+        PEERREADY_BASE_URL=f"http://127.0.0.1:{port}",
+        **server_settings,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings=settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", settings=settings, engine=engine)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
