@@ -137,8 +137,14 @@ def authenticate(
     email = normalize_email(email)[:254]
     password = password[:MAX_PASSWORD_LENGTH]
     user = session.exec(select(User).where(User.email == email)).first() if email else None
+    stored_hash = user.password_hash if user is not None else ""
+    locked_until = user.locked_until if user is not None else None
+    active = user is not None and user.is_active
+    # Nothing is written yet: end the read, so the database connection goes back to the pool
+    # while argon2 works (a burst of sign-ins must not hold every connection for the hashing).
+    session.rollback()
 
-    if user is None or not user.is_active:
+    if user is None or not active:
         verify_password(password, _dummy_hash())  # same cost as a real check
         _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
         failures = ratelimit.hit(
@@ -155,11 +161,11 @@ def authenticate(
         return LoginResult(None, LOGIN_PAUSED_MESSAGE if paused else LOGIN_FAILED_MESSAGE)
 
     try:
-        valid, rehashed = _hasher.verify_and_update(password, user.password_hash)
+        valid, rehashed = _hasher.verify_and_update(password, stored_hash)
     except Exception:  # a malformed stored hash is a failed check, never a crash
         valid, rehashed = False, None
 
-    if user.locked_until is not None and user.locked_until > now:
+    if locked_until is not None and locked_until > now:
         if not valid:
             _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
         audit.record(

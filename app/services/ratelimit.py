@@ -60,8 +60,17 @@ def hit(session: Session, *, bucket: str, window_seconds: int, now: datetime | N
 def hit_in_own_transaction(
     session: Session, *, bucket: str, window_seconds: int, now: datetime | None = None
 ) -> int:
-    """`hit`, committed at once in a transaction of its own (whatever happens to the caller's).
-    Uses a second connection for a moment."""
+    """`hit`, committed at once, whatever happens to the caller's transaction afterwards.
+
+    When the caller has changed nothing yet (a token lookup that failed), its read-only
+    transaction is ended and the hit committed on the same connection. Only otherwise is a
+    second connection used: a burst of failures, each request holding one connection while
+    waiting for another, would empty the pool."""
+    if not (session.new or session.dirty or session.deleted):
+        session.rollback()
+        hits = hit(session, bucket=bucket, window_seconds=window_seconds, now=now)
+        session.commit()
+        return hits
     with Session(session.get_bind()) as separate:
         hits = hit(separate, bucket=bucket, window_seconds=window_seconds, now=now)
         separate.commit()

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
@@ -71,6 +72,15 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         if exc.status_code == 404:
             message = "This page does not exist."
         return _error_response(request, exc.status_code, message)
+
+    @app.exception_handler(SqlPoolTimeout)
+    async def _busy(request: Request, exc: SqlPoolTimeout):
+        # Every database connection of this process stayed busy for the pool's whole timeout: a
+        # burst, not a bug. Nothing was saved; the client may simply try again.
+        log.warning("No database connection free for %s %s", request.method, request.url.path)
+        return _error_response(
+            request, 503, "PeerReady is very busy right now. Nothing was saved; try again in a moment."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

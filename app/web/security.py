@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from urllib.parse import urlsplit
@@ -15,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import Forbidden
+
+log = logging.getLogger("peerready")
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
@@ -132,10 +135,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             # Starlette answers unhandled errors from outside every middleware, so that page would
-            # lack these headers: answer here with the calm page, then let the error go on to be logged.
-            if not started:
-                await _calm_500(scope, receive, send_with_headers)
-            raise
+            # lack these headers: answer here with the calm page. Once it is sent, the error is
+            # logged and not raised again: re-raised, it reaches the server, which then drops the
+            # kept-alive connection, and the client's next request on it fails too.
+            if started:
+                raise  # half a response is on the wire: only closing the connection ends it
+            log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _calm_500(scope, receive, send_with_headers)
 
 
 SERVER_ERROR_MESSAGE = "Something went wrong on our side. Nothing was half-saved."
@@ -261,7 +267,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     from fastapi import Depends
 
     https = settings.base_url.startswith("https://")
+    from app.web.boundary import verify_input
+
     app.router.dependencies.append(Depends(verify_path_ids))
+    app.router.dependencies.append(Depends(verify_input))
     app.router.dependencies.append(Depends(verify_csrf))
     # Order: outermost first. Headers wrap everything, then the size limit, then the session.
     app.add_middleware(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
@@ -27,6 +28,7 @@ class Server:
     url: str
     settings: Settings
     engine: Engine
+    app: FastAPI
 
 
 @pytest.fixture
@@ -46,11 +48,8 @@ def live(engine: Engine, tmp_path, server_settings: dict[str, object]) -> Iterat
         PEERREADY_BASE_URL=f"http://127.0.0.1:{port}",
         **server_settings,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings=settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
+    app = create_app(settings=settings, engine=engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -58,7 +57,7 @@ def live(engine: Engine, tmp_path, server_settings: dict[str, object]) -> Iterat
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.05)
     try:
-        yield Server(url=f"http://127.0.0.1:{port}", settings=settings, engine=engine)
+        yield Server(url=f"http://127.0.0.1:{port}", settings=settings, engine=engine, app=app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

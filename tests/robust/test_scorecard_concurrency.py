@@ -34,12 +34,16 @@ def _ready_respondents(db: Session, *, n: int) -> tuple[object, Assessment, list
     for k in range(n):
         group = groups[k % len(groups)]
         personal = invitations.new_token()
-        response = Response(assessment_id=assessment.id, group=group, token_hash=invitations.hash_token(personal))
+        response = Response(
+            assessment_id=assessment.id, group=group, token_hash=invitations.hash_token(personal)
+        )
         db.add(response)
         rows.append((response, full_answers(instrument, group, value=str(2 + k % 3))))
         ready.append((personal, group))
     db.flush()
-    db.add_all(Answer(response_id=r.id, item_id=i, value=v) for r, answers in rows for i, v in answers.items())
+    db.add_all(
+        Answer(response_id=r.id, item_id=i, value=v) for r, answers in rows for i, v in answers.items()
+    )
     db.commit()
     return cast, assessment, ready
 
@@ -66,7 +70,9 @@ def _assert_stored_equals_recompute(db: Session, assessment: Assessment, expecte
     assert stored is not None
     assert (stored.n_submitted, stored.n_respondents) == (expected_n, expected_n)
     assert stored.scorecard == fresh.model_dump(mode="json")
-    rows = {r.domain_id: r for r in db.exec(select(DomainScore).where(DomainScore.assessment_id == assessment.id))}
+    rows = {
+        r.domain_id: r for r in db.exec(select(DomainScore).where(DomainScore.assessment_id == assessment.id))
+    }
     for domain in fresh.domains:
         assert (rows[domain.domain_id].n, rows[domain.domain_id].score) == (domain.n, domain.score)
 
@@ -75,10 +81,10 @@ def test_parallel_submits_on_a_new_cycle_all_count(db, live):
     _, assessment, ready = _ready_respondents(db, n=N)
     start = threading.Barrier(N)
     with ThreadPoolExecutor(max_workers=N) as pool:
-        results = list(
-            pool.map(lambda r: _submit(live.url, live.settings.secret_key, r[0], start), ready)
-        )
-    assert [r.status_code for r in results] == [303] * N, [r.text[:200] for r in results if r.status_code != 303]
+        results = list(pool.map(lambda r: _submit(live.url, live.settings.secret_key, r[0], start), ready))
+    assert [r.status_code for r in results] == [303] * N, [
+        r.text[:200] for r in results if r.status_code != 303
+    ]
     _assert_stored_equals_recompute(db, assessment, N)
 
 
@@ -98,9 +104,7 @@ def test_submits_racing_a_close_are_accepted_before_it_or_refused_after_it(db, l
 
     with ThreadPoolExecutor(max_workers=N + 1) as pool:
         closing = pool.submit(close)
-        results = list(
-            pool.map(lambda r: _submit(live.url, live.settings.secret_key, r[0], start), ready)
-        )
+        results = list(pool.map(lambda r: _submit(live.url, live.settings.secret_key, r[0], start), ready))
     assert closing.result().status_code == 303, closing.result().text[:300]
     assert {r.status_code for r in results} <= {303, 409}, [r.text[:200] for r in results]
 

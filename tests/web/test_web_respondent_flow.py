@@ -8,8 +8,15 @@ import re
 import pytest
 from sqlmodel import func, select
 
-from app.db.models import Answer, AssessmentScore, Comment, Invitation, Response, ResponseStatus
-from app.db.models import RateLimitBucket
+from app.db.models import (
+    Answer,
+    AssessmentScore,
+    Comment,
+    Invitation,
+    RateLimitBucket,
+    Response,
+    ResponseStatus,
+)
 from app.scoring import ResponseInput, score_responses
 from app.services import instruments_store, invitations, responses
 from tests.helpers.auth import login, make_cast
