@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
 from app.errors import BadInput, Conflict, NotFound, TooManyRequests
-from app.services import access, audit, ratelimit
+from app.services import access, audit, ratelimit, sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
@@ -55,11 +55,6 @@ def verify_password(password: str, hashed: str) -> bool:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return hash_password("not-a-real-password-only-for-timing")
-
-
-def session_fingerprint(user: User) -> str:
-    """Stored in the session cookie; a password change or reset ends every other session."""
-    return user.password_hash[-16:]
 
 
 def normalize_email(email: str) -> str:
@@ -249,19 +244,27 @@ def change_password(session: Session, *, user: User, current: str, new: str, rep
     if new == current:
         raise BadInput("Choose a new password that differs from the current one.")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     session.add(user)
+    # Every session of this user ends; the caller signs the current browser in afresh.
+    sessions.end_all(session, user_id=user.id)
     audit.record(session, actor=user, action="password.changed", target=f"user:{user.id}")
 
 
-def reset_password(session: Session, *, actor: User | str, user: User, temporary_password: str) -> None:
+def reset_password(
+    session: Session, *, actor: User | str, user: User, temporary_password: str, temporary: bool = False
+) -> None:
     """An administrator (or the operator, actor "command line") sets a new password; it also
-    lifts any lockout."""
+    lifts any lockout and ends every session of the user. `temporary`: the user must choose
+    their own password at their next sign-in (an administrator's reset of someone else)."""
     validate_new_password(temporary_password)
     user.password_hash = hash_password(temporary_password)
     user.failed_logins = 0
     user.lockouts = 0
     user.locked_until = None
+    user.must_change_password = temporary
     session.add(user)
+    sessions.end_all(session, user_id=user.id)
     audit.record(
         session, actor=actor, action="password.reset", target=f"user:{user.id}", detail={"email": user.email}
     )
@@ -302,7 +305,10 @@ def create_user(
     password: str,
     actor: User | str | None = None,
     is_active: bool = True,
+    temporary: bool = False,
 ) -> User:
+    """A new account. `temporary`: the password was made up by an administrator, so the first
+    sign-in leads to "Change your password" until the user has chosen their own."""
     email = validate_email(email)
     name = name.strip() or email.split("@")[0]
     if len(name) > 200:
@@ -314,7 +320,14 @@ def create_user(
     validate_new_password(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise Conflict("A user with this email already exists.")
-    user = User(email=email, name=name, role=role, password_hash=hash_password(password), is_active=is_active)
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        is_active=is_active,
+        must_change_password=temporary,
+    )
     session.add(user)
     session.flush()
     audit.record(
@@ -350,6 +363,9 @@ def update_user(
     if before["role"] != after["role"]:
         # A role change drops memberships that no longer fit the new role.
         _drop_memberships_outside_role(session, user=user)
+    if before["role"] != after["role"] or not is_active:
+        # What a session may do follows from the role: the user signs in again under the new one.
+        sessions.end_all(session, user_id=user.id)
     session.add(user)
     changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if changes:
@@ -469,3 +485,16 @@ def portfolios_of(session: Session, *, user: User) -> list[Portfolio]:
             .order_by(Portfolio.name)
         )
     )
+
+
+def end_sessions(session: Session, *, actor: User, user: User) -> int:
+    """An administrator's "End all sessions": every browser signed in as `user` is signed out."""
+    ended = sessions.end_all(session, user_id=user.id)
+    audit.record(
+        session, actor=actor, action="sessions.ended", target=f"user:{user.id}", detail={"sessions": ended}
+    )
+    return ended
+
+
+def open_sessions(session: Session, *, user: User) -> int:
+    return sessions.count_for(session, user_id=user.id)

@@ -14,9 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
 from app.db.engine import engine_from_settings
-from app.errors import NotAuthenticated, PeerReadyError
+from app.errors import NotAuthenticated, PasswordChangeRequired, PeerReadyError
 from app.paths import STATIC_DIR
 from app.web import security
+from app.web.deps import CHANGE_PASSWORD_PATH
 from app.web.routes import ROUTERS
 from app.web.templating import build_templates, render
 
@@ -59,6 +60,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     async def _domain_error(request: Request, exc: PeerReadyError):
         if isinstance(exc, NotAuthenticated) and not _wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
+            return RedirectResponse(CHANGE_PASSWORD_PATH, status_code=303)
         return _error_response(request, exc.status_code, exc.message)
 
     @app.exception_handler(RequestValidationError)

@@ -23,6 +23,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 TOO_LARGE = b"Request body too large."
+NO_STORE = b"no-store"
 
 SECURITY_HEADERS = [
     (
@@ -119,13 +120,19 @@ class SecurityHeaders:
             return
 
         started = False
+        # Every page but the static files is no-store: signed-in pages and downloads hold
+        # people's data, and a shared computer's cache or back button must not show them later.
+        static = str(scope.get("path", "")).startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [h for h in message.get("headers", []) if h[0] not in dict(SECURITY_HEADERS)]
-                headers += SECURITY_HEADERS
+                replaced = dict(SECURITY_HEADERS)
+                if not static:
+                    replaced[b"cache-control"] = NO_STORE
+                headers = [h for h in message.get("headers", []) if h[0] not in replaced]
+                headers += list(replaced.items())
                 if self.https:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
