@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout  # noqa: F401  (for the web's error handler)
 from sqlmodel import Session, create_engine
 
 from app.config import Settings

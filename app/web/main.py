@@ -9,11 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.db.engine import engine_from_settings
+from app.db.engine import PoolTimeout, engine_from_settings
 from app.errors import NotAuthenticated, PasswordChangeRequired, PeerReadyError
 from app.paths import STATIC_DIR
 from app.web import security
@@ -76,8 +75,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             message = "This page does not exist."
         return _error_response(request, exc.status_code, message)
 
-    @app.exception_handler(SqlPoolTimeout)
-    async def _busy(request: Request, exc: SqlPoolTimeout):
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout):
         # Every database connection of this process stayed busy for the pool's whole timeout: a
         # burst, not a bug. Nothing was saved; the client may simply try again.
         log.warning("No database connection free for %s %s", request.method, request.url.path)
