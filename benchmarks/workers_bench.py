@@ -202,9 +202,7 @@ def main() -> int:
                     f"submits answered {sorted(set(statuses))}: only 303 (or 503, busy) may occur"
                 )
             if accepted < len(tokens):
-                print(
-                    f"  {len(tokens) - accepted} submits refused as busy (503: no free connection in time)"
-                )
+                print(f"  {len(tokens) - accepted} submits refused as busy (503: no free connection in time)")
 
             lead = httpx.Client(base_url=base, timeout=60)
             token = CSRF.search(lead.get("/login").text).group(1)

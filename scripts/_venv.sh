@@ -4,7 +4,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   PY=""
   for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
     [ -n "$candidate" ] || continue
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    # Quietly: a pyenv shim for a version that is not installed prints an error when run.
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
       PY="$candidate"; break
     fi
   done

@@ -49,6 +49,7 @@ QUERY_METHODS = {
 PURE = (
     "app/instruments/",
     "app/scoring/",
+    "app/disclosure/",
     "app/portfolio/params.py",
     "app/portfolio/privacy.py",
     "app/portfolio/view.py",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 # Named constraints, so later migrations can refer to them on SQLite and PostgreSQL alike.
@@ -45,6 +45,9 @@ class Organization(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=100)
     cohort: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    # The agency agreed to share de-identified row-level answers for research (docs/privacy.md).
+    # Off by default; only an administrator switches it, and every switch is audited.
+    research_sharing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Portfolio(SQLModel, table=True):
@@ -77,6 +80,8 @@ class User(SQLModel, table=True):
     lockouts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # The interface language the user chose in their account; None: the browser's (Accept-Language).
+    language: str | None = Field(default=None, max_length=16)
     # Set when an administrator creates the account or resets its password: the next sign-in
     # leads to "Change your password" until the user has chosen their own.
     must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
@@ -176,6 +181,9 @@ class Response(SQLModel, table=True):
     status: ResponseStatus = ResponseStatus.in_progress
     source: str = Field(default="web", max_length=20)  # web | import
     last_page: int = 0
+    # The language the response is answered in (the link's, the switch's, or the browser's);
+    # None for imported paper responses and for responses started before languages existed.
+    language: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     submitted_at: datetime | None = None

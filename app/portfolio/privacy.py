@@ -1,5 +1,5 @@
-"""The funder privacy rules of the portfolio, in one place (a later issue folds them, with the
-group rules of the scorecard, into one disclosure-control layer; docs/privacy.md describes them).
+"""The funder privacy rules of the portfolio: the disclosure layer (app/disclosure) applied to
+the site-level figures of a release (docs/privacy.md describes them).
 
 Funders see site-level aggregates of completed cycles only, from stored scores:
 - A site whose latest completed cycle has fewer respondents than the privacy threshold shows no
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from app.disclosure import policy
 from app.portfolio.schemas import ScoreStatus
 from app.scoring.numbers import rate_value, score_value
 
@@ -23,7 +24,7 @@ StoredScore = tuple[float | None, str | None, int]
 
 def cycle_is_shown(n_respondents: int, *, threshold: int) -> bool:
     """Whether any figure of a cycle may be shown to a funder."""
-    return n_respondents >= threshold
+    return policy.may_show_site(n_respondents, threshold)
 
 
 def below_threshold_text(threshold: int) -> str:
@@ -49,7 +50,7 @@ def shown_condition_score(
     if stored is None:
         return None, None, None, "no_score"
     score, level_id, n = stored
-    if n < threshold:
+    if not policy.may_show_site(n, threshold):
         return None, None, None, "suppressed"
     if score is None:
         return None, None, None, "no_score"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.db.models import Assessment, PlanItem, PlanStatus, ResponseStatus
+from app.instruments.citations import short_citation
 from app.instruments.models import Instrument, text
 from app.reports.models import (
     PAPERS,
@@ -75,6 +76,10 @@ class PreviousCycle:
     scorecard: Scorecard
     computed_at: datetime | None
     same_instrument_version: bool
+    # The cycle's own date (when it closed, or started if still open): what "Change since X (date)"
+    # names. Not computed_at, which moves whenever the scores are recomputed.
+    held_on: datetime | None = None
+    closed: bool = True
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,9 @@ def _reference(instrument: Instrument, key: str) -> ReferenceEntry:
     reference = instrument.references.get(key)
     if reference is None:
         # A custom plan action may name a key the instrument does not define; say so, do not drop it.
-        return ReferenceEntry(key=key, citation="No citation for this key in the instrument.")
-    return ReferenceEntry(key=key, citation=" ".join(reference.citation.split()), url=reference.url)
+        return ReferenceEntry(key=key, short=key, citation="No citation for this key in the instrument.")
+    citation = " ".join(reference.citation.split())
+    return ReferenceEntry(key=key, short=short_citation(citation), citation=citation, url=reference.url)
 
 
 def _group_label(instrument: Instrument, group_id: str, lang: str, labels: dict[str, str]) -> str:
@@ -411,7 +417,8 @@ def _change(
         )
     return ChangeSection(
         previous_cycle=previous.name,
-        previous_date=long_date(previous.computed_at),
+        previous_date=long_date(previous.held_on),
+        previous_closed=previous.closed,
         same_instrument_version=previous.same_instrument_version,
         rows=rows,
     )

@@ -106,6 +106,7 @@ class ChangeRow(_Data):
 class ChangeSection(_Data):
     previous_cycle: str
     previous_date: str | None
+    previous_closed: bool = True
     same_instrument_version: bool
     rows: list[ChangeRow]
 
@@ -119,6 +120,7 @@ class GroupCount(_Data):
 
 class ReferenceEntry(_Data):
     key: str
+    short: str  # "Valentine et al., 2022": what the text prints where a source is cited
     citation: str
     url: str | None = None
 
@@ -168,6 +170,11 @@ class ReportContext(_Data):
     change: ChangeSection | None
     commentary: CommentaryBlock | None
     references: list[ReferenceEntry]
+
+    def cite(self, keys: list[str]) -> str:
+        """The short citations of `keys`, as printed after "Evidence:" ("Valentine et al., 2022; …")."""
+        shorts = {ref.key: ref.short for ref in self.references}
+        return "; ".join(shorts.get(key, key) for key in keys)
 
     def canonical_json(self) -> str:
         # Pydantic dumps fields in declaration order, lists in their given order: stable.

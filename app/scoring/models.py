@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Frozen(BaseModel):
@@ -49,11 +49,26 @@ Reasons = Annotated[list[Reason], BeforeValidator(_reasons_from_text)]
 
 
 class ResponseInput(Frozen):
-    """One respondent's answers: item id -> option value (scored, "don't know", "N/A" or choice)."""
+    """One respondent's answers: item id -> option value (scored, "don't know", "N/A" or choice).
+
+    `asked` is for a research export (docs/csv-layout.md, "Research exports"), which has no
+    respondent group: the items the respondent was shown, as recorded there. With it, `group` is
+    "" and visibility is read from `asked` instead of being worked out from group and answers.
+    """
 
     respondent_id: str
     group: str
     answers: dict[str, str] = Field(default_factory=dict)
+    # "web" (the form) or "import" (paper rows): each source must reach the privacy threshold on
+    # its own in a cell before that cell's figure is shown (app/disclosure/policy.py).
+    source: str = "web"
+    asked: frozenset[str] | None = None
+
+    @model_validator(mode="after")
+    def _group_or_asked(self) -> ResponseInput:
+        if not self.group and self.asked is None:
+            raise ValueError("a response needs a respondent group, or the items it was asked")
+        return self
 
 
 class GroupScore(Frozen):
@@ -86,6 +101,9 @@ class ItemResult(Frozen):
     # is withheld because fewer than privacy_threshold respondents gave it a scored answer.
     choice: int = 0
     suppressed: bool = False
+    # Set by the disclosure layer: the "Don't know" / "Not applicable" / choice counts are
+    # withheld (shown as hidden, stored as 0) because fewer than the threshold saw the item.
+    counts_withheld: bool = False
 
 
 class DomainResult(Frozen):
@@ -122,6 +140,9 @@ class DomainResult(Frozen):
     # because fewer than privacy_threshold respondents have a condition score.
     n_all_not_applicable: int = 0
     suppressed: bool = False
+    # Set by the disclosure layer: the condition's "Don't know" / "Not applicable" counts and rate
+    # are withheld (stored as 0) because the site row itself may not be shown.
+    counts_withheld: bool = False
 
 
 class SelectedAction(Frozen):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
+from app.disclosure import policy
 from app.instruments.models import Action, Instrument, Item, ReadinessLevel, Scale, ScaleOption, text
 from app.scoring.models import (
     DomainResult,
@@ -59,8 +60,10 @@ __all__ = [
     "POOLED_LABEL",
     "item_value",
     "readiness_level",
+    "respondent_scores",
     "round1",
     "score_responses",
+    "shown_items",
     "visible_items",
 ]
 
@@ -110,6 +113,14 @@ def visible_items(instrument: Instrument, *, group: str, answers: Mapping[str, s
         return result
 
     return [item for item in instrument.items if shown(item, frozenset())]
+
+
+def shown_items(instrument: Instrument, response: ResponseInput) -> list[Item]:
+    """The items `response` was shown: from its group and answers (`visible_items`), or, for a
+    row of a research export (no group), the items it records as asked."""
+    if response.asked is not None:
+        return [item for item in instrument.items if item.id in response.asked]
+    return visible_items(instrument, group=response.group, answers=response.answers)
 
 
 # --- item values -----------------------------------------------------------------------------
@@ -220,7 +231,11 @@ class _Respondent:
 
 def _check(instrument: Instrument, infos: Mapping[str, _ItemInfo], response: ResponseInput) -> None:
     who = f"respondent {response.respondent_id!r}"
-    if not instrument.has_group(response.group):
+    if response.asked is not None and not response.group:
+        unknown = sorted(i for i in response.asked if not instrument.has_item(i))
+        if unknown:
+            raise ValueError(f"{who}: unknown item {unknown[0]!r} among the items asked")
+    elif not instrument.has_group(response.group):
         allowed = ", ".join(g.id for g in instrument.groups)
         raise ValueError(f"{who}: unknown respondent group {response.group!r} (expected one of: {allowed})")
     for item_id, value in response.answers.items():
@@ -239,7 +254,7 @@ def _respondent(
     instrument: Instrument, infos: Mapping[str, _ItemInfo], coverage: Fraction, response: ResponseInput
 ) -> _Respondent:
     _check(instrument, infos, response)
-    visible = visible_items(instrument, group=response.group, answers=response.answers)
+    visible = shown_items(instrument, response)
     options: dict[str, ScaleOption] = {}
     tallies = {d.id: _DomainTally() for d in instrument.domains}
     for item in visible:
@@ -269,6 +284,22 @@ def _respondent(
     return _Respondent(response, frozenset(i.id for i in visible), options, tallies, scores)
 
 
+def respondent_scores(
+    instrument: Instrument, responses: Sequence[ResponseInput], domain_id: str
+) -> list[Fraction]:
+    """INTERNAL: the condition score (0-100, exact) of each respondent who has one, in order.
+    Never shown; for statistics over sites such as ICC(1)/ICC(2), which need the spread within
+    sites as well as between them."""
+    infos = _item_infos(instrument)
+    coverage = exact(instrument.scoring.coverage)
+    found = []
+    for response in responses:
+        value = _respondent(instrument, infos, coverage, response).scores.get(domain_id)
+        if value is not None:
+            found.append(value)
+    return found
+
+
 # --- levels ----------------------------------------------------------------------------------
 
 
@@ -292,31 +323,25 @@ def readiness_level(instrument: Instrument, score: Number | None) -> ReadinessLe
 
 
 def _group_rows(
-    instrument: Instrument, by_group: dict[str, list[Fraction]], threshold: int, lang: str
+    instrument: Instrument,
+    by_group: dict[str, list[Fraction]],
+    sources: dict[str, dict[str, int]],
+    threshold: int,
+    lang: str,
 ) -> tuple[list[GroupScore], set[str]]:
     """Group rows for one condition, and the groups that could not be shown on their own.
 
-    A group is shown alone only with n >= threshold. Smaller groups are pooled into one row. If
-    that pool is still too small while other groups are shown, the smallest shown group joins the
-    pool (so nobody can subtract the shown groups from the site score to recover a small group).
-    Rows: the groups shown alone in the instrument's group order, then the pooled row.
+    Which groups are shown alone, pooled or hidden is decided by the disclosure layer
+    (`app.disclosure.policy.pool_groups`: pooling with complementary suppression, each source
+    reaching the threshold on its own). Rows: the groups shown alone in the instrument's group
+    order, then the pooled row.
     """
     order = [g.id for g in instrument.groups]
-    present = [g for g in order if by_group.get(g)]
-    shown = [g for g in present if len(by_group[g]) >= threshold]
-    pooled = [g for g in present if len(by_group[g]) < threshold]
-
-    def pool_n() -> int:
-        return sum(len(by_group[g]) for g in pooled)
-
-    if pooled and pool_n() < threshold and shown:
-        # smallest shown group (the later one in instrument order on a tie) joins the pool
-        smallest = min(shown, key=lambda g: (len(by_group[g]), -order.index(g)))
-        shown.remove(smallest)
-        pooled = [g for g in order if g in pooled or g == smallest]
-
+    plan = policy.pool_groups(
+        {g: sources.get(g, {"web": len(v)}) for g, v in by_group.items() if v}, order, threshold
+    )
     rows = []
-    for group_id in shown:
+    for group_id in plan.shown:
         values = by_group[group_id]
         rows.append(
             GroupScore(
@@ -326,20 +351,19 @@ def _group_rows(
                 score=score_value(mean(values)),
             )
         )
-    if pooled:
-        values = [v for g in pooled for v in by_group[g]]
-        ok = len(values) >= threshold
+    if plan.pooled:
+        values = [v for g in plan.pooled for v in by_group[g]]
         rows.append(
             GroupScore(
                 group=POOLED,
-                label=POOLED_LABEL if shown else POOLED_ALL_LABEL,
+                label=POOLED_LABEL if plan.shown else POOLED_ALL_LABEL,
                 n=len(values),
-                score=score_value(mean(values)) if ok else None,
-                suppressed=not ok,
-                pooled_groups=list(pooled),
+                score=score_value(mean(values)) if plan.pooled_visible else None,
+                suppressed=not plan.pooled_visible,
+                pooled_groups=list(plan.pooled),
             )
         )
-    return rows, set(pooled)
+    return rows, set(plan.pooled)
 
 
 def _gap_pairs(rows: list[GroupScore]) -> list[PerceptionGap]:
@@ -465,6 +489,8 @@ def _score_domain(
 
     scores: list[Fraction] = []
     by_group: dict[str, list[Fraction]] = {}
+    site_sources: dict[str, int] = {}
+    group_sources: dict[str, dict[str, int]] = {}
     n_below = n_all_na = dk = na = shown_pairs = 0
     for person in people:
         tally = person.tallies.get(domain_id, _DomainTally())
@@ -480,12 +506,18 @@ def _score_domain(
             value = person.scores[domain_id]
             assert value is not None
             scores.append(value)
-            by_group.setdefault(person.response.group, []).append(value)
+            source = person.response.source
+            site_sources[source] = site_sources.get(source, 0) + 1
+            if person.response.group:  # a research export's rows have no group
+                by_group.setdefault(person.response.group, []).append(value)
+                counts = group_sources.setdefault(person.response.group, {})
+                counts[source] = counts.get(source, 0) + 1
 
     n = len(scores)
-    site_ok = n >= threshold and n > 0
+    site_ok = policy.may_show_site(n, threshold, site_sources)
     score = score_value(mean(scores)) if site_ok else None
-    shown_sd = sample_sd(scores) if site_ok else None
+    spread_ok = policy.may_show_spread(n, threshold, site_row=True, by_source=site_sources)
+    shown_sd = sample_sd(scores) if spread_ok else None
     sd = float(shown_sd) if shown_sd is not None else None
     level = readiness_level(instrument, score)
 
@@ -495,6 +527,7 @@ def _score_domain(
     for item in instrument.items_in(domain_id):
         info = infos[item.id]
         values: list[Fraction] = []
+        value_sources: dict[str, int] = {}
         shown_to = i_dk = i_na = i_choice = 0
         for person in people:
             if item.id not in person.visible_ids:
@@ -505,13 +538,15 @@ def _score_domain(
                 continue
             if option.kind == "scored":
                 values.append(info.value(option))  # type: ignore[arg-type]
+                source = person.response.source
+                value_sources[source] = value_sources.get(source, 0) + 1
             elif option.kind == "dont_know":
                 i_dk += 1
             elif option.kind == "not_applicable":
                 i_na += 1
             else:
                 i_choice += 1
-        mean_ok = len(values) >= threshold and len(values) > 0
+        mean_ok = policy.may_show_item_detail(len(values), threshold, value_sources)
         item_mean = score_value(mean(values)) if mean_ok else None
         flag = bool(item.critical and _below(item_mean, scoring.critical_below))
         if flag:
@@ -531,7 +566,7 @@ def _score_domain(
             )
         )
 
-    rows, not_alone = _group_rows(instrument, by_group, threshold, lang)
+    rows, not_alone = _group_rows(instrument, by_group, group_sources, threshold, lang)
     pairs = _gap_pairs(rows)
     gaps = [g for g in pairs if _at_least(g.difference, scoring.gap_threshold)]
 
@@ -568,8 +603,10 @@ def _score_domain(
         n_below_coverage=n_below,
         n_all_not_applicable=n_all_na,
         sd=sd,
-        min=score_value(min(scores)) if site_ok else None,
-        max=score_value(max(scores)) if site_ok else None,
+        # Never a range: the minimum and maximum are two respondents' own values
+        # (app.disclosure.policy.may_show_range).
+        min=None,
+        max=None,
         agreement=_agreement(instrument, sd),
         dont_know=dk,
         not_applicable=na,
@@ -732,8 +769,7 @@ def score_responses(
     id or a value that is not an option of the item's scale. Answers to items that are hidden
     for the respondent (other group, or show_if not met) are ignored.
     """
-    if privacy_threshold < 1:
-        raise ValueError("privacy_threshold must be at least 1")
+    policy.check_threshold(privacy_threshold)
     infos = _item_infos(instrument)
     coverage = exact(instrument.scoring.coverage)
     people = [_respondent(instrument, infos, coverage, r) for r in responses]
@@ -787,7 +823,8 @@ def score_responses(
 
     by_group = {g.id: 0 for g in instrument.groups}
     for r in responses:
-        by_group[r.group] += 1
+        if r.group:
+            by_group[r.group] += 1
     return Scorecard(
         instrument_id=instrument.id,
         instrument_version=instrument.version,

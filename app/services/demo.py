@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -204,6 +204,10 @@ def _cycle(
     )
     assessment.created_at = utcnow() - timedelta(days=days_ago)
     instrument = instruments_store.instrument_for(session, assessment)
+    latest_answer = min(
+        utcnow() - timedelta(hours=1),
+        assessment.created_at + timedelta(days=CLOSES_AFTER_DAYS - 1),
+    )
     invited = 0
     for group, size in GROUP_SIZES.items():
         if not instrument.has_group(group):
@@ -225,7 +229,9 @@ def _cycle(
             answers = _respondent_answers(
                 rng, instrument, group, profile, employs, share=1.0 if submitted else rng.uniform(0.2, 0.6)
             )
-            when = assessment.created_at + timedelta(days=rng.randint(1, 20))
+            # Within the cycle and never in the future (a cycle started 5 days ago has no answers
+            # from next week); the draw is kept so the demo's answers stay the same.
+            when = min(assessment.created_at + timedelta(days=rng.randint(1, 20)), latest_answer)
             response = Response(
                 assessment_id=assessment.id,
                 invitation_id=invitation.id,
@@ -248,13 +254,40 @@ def _cycle(
     assessment.expected_respondents = invited + rng.randint(2, 6)
     if closed:
         assessment.status = AssessmentStatus.closed
-        assessment.closed_at = assessment.created_at + timedelta(days=30)
+        assessment.closed_at = assessment.created_at + timedelta(days=CLOSES_AFTER_DAYS)
     session.add(assessment)
     session.flush()
     scores.refresh_scores(
         session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
     )
     return assessment
+
+
+# Every demo cycle: (name prefix, days before the load day it started). Names follow the start
+# date ("Baseline, autumn 2025"), so the demo reads true whichever day it is loaded.
+CYCLES: dict[str, tuple[str, int]] = {
+    "riverbend_baseline": ("Baseline", 380),
+    "riverbend_follow_up": ("Follow-up", 40),
+    "maple_baseline": ("Baseline", 12),
+    "harbor_baseline": ("Baseline", 200),
+    "quick_check": ("Quick check", 5),
+}
+CLOSES_AFTER_DAYS = 30
+
+
+def season(day: date) -> str:
+    """'spring 2026' for a day in March–May 2026 (northern seasons; December counts to its year)."""
+    name = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring"}.get(day.month)
+    if name is None:
+        name = "summer" if day.month <= 8 else "autumn"
+    return f"{name} {day.year}"
+
+
+def cycle_name(key: str, *, today: date | None = None) -> str:
+    """The name the demo gives cycle `key` of CYCLES when loaded on `today` (default: today, UTC)."""
+    prefix, days_ago = CYCLES[key]
+    start = (today or utcnow().date()) - timedelta(days=days_ago)
+    return f"{prefix}, {season(start)}"
 
 
 def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int) -> DemoSummary:
@@ -312,11 +345,11 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
             # baseline a year ago, then a follow-up: better in purpose and valuing
             baseline = _cycle(
                 **common,
-                name="Baseline, spring 2026",
+                name=cycle_name("riverbend_baseline"),
                 instrument_id="readiness_full",
                 profile=profile,
                 employs=employs,
-                days_ago=380,
+                days_ago=CYCLES["riverbend_baseline"][1],
                 submitted_share=1.0,
                 in_progress=0,
                 closed=True,
@@ -332,11 +365,11 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
             }
             follow_up = _cycle(
                 **common,
-                name="Follow-up, spring 2027",
+                name=cycle_name("riverbend_follow_up"),
                 instrument_id="readiness_full",
                 profile=better,
                 employs=employs,
-                days_ago=40,
+                days_ago=CYCLES["riverbend_follow_up"][1],
                 submitted_share=1.0,
                 in_progress=0,
                 # Closed, so the funder's portfolio shows Riverbend's change from baseline
@@ -349,11 +382,11 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
         elif spec["slug"] == "maple":
             _cycle(
                 **common,
-                name="Baseline, spring 2027",
+                name=cycle_name("maple_baseline"),
                 instrument_id="readiness_full",
                 profile=profile,
                 employs=employs,
-                days_ago=12,
+                days_ago=CYCLES["maple_baseline"][1],
                 submitted_share=0.6,
                 in_progress=2,
                 closed=False,
@@ -363,11 +396,11 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
         elif spec["slug"] == "harbor":
             done = _cycle(
                 **common,
-                name="Baseline, autumn 2026",
+                name=cycle_name("harbor_baseline"),
                 instrument_id="readiness_full",
                 profile=profile,
                 employs=employs,
-                days_ago=200,
+                days_ago=CYCLES["harbor_baseline"][1],
                 submitted_share=1.0,
                 in_progress=0,
                 closed=True,
@@ -378,11 +411,11 @@ def load_demo(session: Session, *, instruments_dir: Path, privacy_threshold: int
         else:
             _cycle(
                 **common,
-                name="Quick check, spring 2027",
+                name=cycle_name("quick_check"),
                 instrument_id="quick_check",
                 profile=profile,
                 employs=employs,
-                days_ago=5,
+                days_ago=CYCLES["quick_check"][1],
                 submitted_share=0.5,
                 in_progress=1,
                 closed=False,

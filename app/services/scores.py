@@ -37,6 +37,7 @@ from app.db.models import (
     utcnow,
 )
 from app.db.upsert import upsert
+from app.disclosure.view import comment_visibility
 from app.errors import NotFound
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput, Scorecard, score_responses
@@ -184,23 +185,23 @@ def comments_for_results(
     session: Session, *, assessment_id: int, instrument: Instrument, scorecard: Scorecard
 ) -> dict[str, list[ShownComment]]:
     """Free-text comments per condition, for the org lead, consultants and admins only (NEVER
-    funders). No comment is attributed to a person; the group is named only when the group
-    can be shown on its own (at least the privacy threshold and not suppressed by the rules).
+    funders). No comment is attributed to a person; a comment is shown only when the row of
+    the condition its writer belongs to is shown, and its group is named only when the group is
+    shown on its own (app.disclosure.view.comment_visibility).
     Like the figures, only submitted responses' comments are shown (COUNTING_RULE)."""
     rows = session.exec(
         select(Comment.domain_id, Comment.text, Response.group)
         .join(Response, col(Response.id) == Comment.response_id)
         .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
     ).all()
-    shown_alone = {
-        g
-        for g, n in scorecard.respondents_by_group.items()
-        if n >= scorecard.privacy_threshold and g not in scorecard.suppressed_groups
-    }
     result: dict[str, list[ShownComment]] = defaultdict(list)
     for domain_id, body, group in rows:
+        # A comment follows the figure it sits beside (app.disclosure.view.comment_visibility).
+        visibility = comment_visibility(scorecard, domain_id, group)
+        if visibility == "hidden":
+            continue
         label = None
-        if group in shown_alone and instrument.has_group(group):
+        if visibility == "named" and instrument.has_group(group):
             label = text(instrument.group_by_id(group).label)
         result[domain_id].append(ShownComment(domain_id, body, label))
     # Sorted by text, not by time, so the order does not hint at who wrote what.

@@ -14,6 +14,7 @@ from app.db import backup, migrate
 from app.db.engine import make_engine
 from app.db.models import Assessment, InstrumentVersion, Organization, User
 from app.paths import INSTRUMENTS_DIR
+from app.services import demo
 from app.services.demo import DEMO_PASSWORD, load_demo
 from app.web.main import create_app
 from tests.backup.conftest import all_rows, archive_tables, settings_for, url_of
@@ -87,12 +88,14 @@ def test_demo_restores_row_for_row_with_the_same_results_and_pdf(
         for name in original:
             assert copy[name] == original[name], f"table {name} differs after the restore"
 
-        follow_up = db.exec(select(Assessment).where(Assessment.name == "Follow-up, spring 2027")).one()
+        follow_up = db.exec(
+            select(Assessment).where(Assessment.name == demo.cycle_name("riverbend_follow_up"))
+        ).one()
         # The PDF (seconds to render) is compared when moving between the two kinds of database.
         with_pdf = backend != target
         before = _results_and_pdf(source_settings, engine, follow_up.id, with_pdf=with_pdf)
         after = _results_and_pdf(target_settings, target_engine, follow_up.id, with_pdf=with_pdf)
-        assert "Change since “Baseline, spring 2026”" in after[0]
+        assert f"Change since “{demo.cycle_name('riverbend_baseline')}”" in after[0]
         assert after[0] == before[0]
         if with_pdf:
             assert "Riverbend Family Services" in after[1] and after[1] == before[1]

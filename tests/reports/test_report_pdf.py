@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from app.db.models import Assessment, AssessmentScore, Comment, Commentary, PlanItem, PlanStatus, Response
 from app.reports import pdf as report_pdf
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
+from app.reports.context import long_date
 from app.reports.pdf import (
     ReportAssetFetcher,
     html_to_pdf,
@@ -94,6 +95,11 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
     # Change since the baseline, per condition.
     assert context.change is not None
     assert "Change since Baseline, spring 2027" in text
+    # The baseline's own date, not the day its scores were last computed.
+    baseline = db.get(Assessment, follow_up.previous_assessment_id)
+    held = baseline.closed_at or baseline.created_at
+    closed_word = "closed" if baseline.closed_at else "started"
+    assert f"Scores in Baseline, spring 2027 ({closed_word} {long_date(held)}) and now" in text
     for row in context.change.rows:
         assert row.then is not None and row.now is not None
         assert f"{row.title} {row.then:.1f} {row.now:.1f}" in text
@@ -106,6 +112,13 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
     assert {r.key for r in context.references} == cited
     for reference in context.references:
         assert reference.citation[:60] in text
+    # Readers get author–year citations in the text and the references; keys are for authors.
+    assert "Evidence: Valentine et al., 2022" in text
+    assert "valentine2022" not in text and "nicholson2018" not in text
+    assert "Nicholson & Valentine, 2018 Nicholson, J., & Valentine, A. (2018)" in text
+    # The cover names the agency once (the running head starts on page 2).
+    cover = " ".join((pdf_reader(data).pages[0].extract_text() or "").split())
+    assert cover.count("Riverside Family Services") == 1
 
     # Quality: page count, running header, page numbers, Letter paper.
     pages = len(pdf_reader(data).pages)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
+from app.disclosure.view import disclose_scorecard
 from app.errors import BadInput
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
@@ -310,6 +311,7 @@ def results(
     scorecard, stored = scores.scorecard_or_refresh(
         session, assessment=assessment, privacy_threshold=settings.privacy_threshold
     )
+    scorecard = disclose_scorecard(scorecard)
     comments = scores.comments_for_results(
         session, assessment_id=assessment.id, instrument=instrument, scorecard=scorecard
     )
@@ -326,6 +328,7 @@ def results(
         comments=comments,
         changes=changes,
         counting_rule=scores.COUNTING_RULE,
+        research_sharing=organization.research_sharing,
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 
