@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
+from app.db.engine import make_engine
 
 
 def _free_port() -> int:
@@ -48,7 +49,16 @@ def live(engine: Engine, tmp_path, server_settings: dict[str, object]) -> Iterat
         PEERREADY_BASE_URL=f"http://127.0.0.1:{port}",
         **server_settings,
     )
-    app = create_app(settings=settings, engine=engine)
+    # Its own engine on the same database: requests wait for a free connection as long as the
+    # client waits (the tests send bursts on a machine that runs other suites too, where a 503
+    # "busy" would be a correct answer but not what they check).
+    served = make_engine(
+        engine.url.render_as_string(hide_password=False),
+        pool_size=30,
+        pool_timeout=600,
+        sqlite_busy_timeout=600,
+    )
+    app = create_app(settings=settings, engine=served)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -61,3 +71,4 @@ def live(engine: Engine, tmp_path, server_settings: dict[str, object]) -> Iterat
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        served.dispose()

@@ -24,7 +24,7 @@ def _sign_in_at_once(url: str, attempts: list[tuple[str, str]]) -> list[httpx.Re
     start = threading.Barrier(len(attempts))
 
     def attempt(pair: tuple[str, str]) -> httpx.Response:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=600) as client:
             token = csrf_from_html(client.get("/login").text)
             start.wait()
             return client.post(
@@ -69,7 +69,7 @@ def test_parallel_link_guesses_get_at_most_the_limit_of_404s(db: Session, live):
     start = threading.Barrier(len(guesses))
 
     def guess(made_up: str) -> int:
-        with httpx.Client(base_url=live.url, timeout=120) as client:
+        with httpx.Client(base_url=live.url, timeout=600) as client:
             start.wait()
             return client.get(f"/r/{made_up}", follow_redirects=False).status_code
 

@@ -51,7 +51,7 @@ def _ready_respondents(db: Session, *, n: int) -> tuple[object, Assessment, list
 def _submit(url: str, secret_key: str, personal: str, start: threading.Barrier) -> httpx.Response:
     from app.web.security import respondent_csrf_for
 
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=600) as client:
         start.wait()
         return client.post(
             f"/respond/{personal}/submit",
@@ -91,7 +91,7 @@ def test_parallel_submits_on_a_new_cycle_all_count(db, live):
 def test_submits_racing_a_close_are_accepted_before_it_or_refused_after_it(db, live):
     cast, assessment, ready = _ready_respondents(db, n=N)
     start = threading.Barrier(N + 1)
-    lead = httpx.Client(base_url=live.url, timeout=120)
+    lead = httpx.Client(base_url=live.url, timeout=600)
     csrf = sign_in_as(lead, cast.lead_a, secret_key=live.settings.secret_key, engine=live.engine)
 
     def close() -> httpx.Response:
