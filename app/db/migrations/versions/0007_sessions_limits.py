@@ -1,8 +1,8 @@
 """Server-side sessions (usersession), atomic rate-limit buckets (ratelimitbucket replaces the
 per-attempt ratelimithit rows, which need a count before each insert), user.must_change_password
 
-Revision ID: 0005_sessions_limits
-Revises: 0004_research_sharing
+Revision ID: 0007_sessions_limits
+Revises: 0006_invitation_kiosk
 Create Date: 2026-12-02 00:46:22.861263
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0005_sessions_limits'
-down_revision = '0004_research_sharing'
+revision = '0007_sessions_limits'
+down_revision = '0006_invitation_kiosk'
 branch_labels = None
 depends_on = None
 
