@@ -37,7 +37,6 @@ from app.db.models import (
 from app.disclosure.view import disclose_scorecard
 from app.errors import NotFound
 from app.reports.context import (
-    CommentaryText,
     PreviousCycle,
     ReportSources,
     assemble_report_context,
@@ -47,6 +46,7 @@ from app.reports.models import CommentLine, ReportContext
 from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
 from app.scoring.models import Scorecard
 from app.services import access, audit, instruments_store
+from app.services import commentary as commentary_service
 from app.services.scores import COUNTING_RULE, comments_for_results
 
 # --- one report -------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
             )
         ),
         previous=_previous_cycle(session, assessment) if has_scores else None,
-        commentary=_commentary(session, assessment_id),
+        commentary=commentary_service.commentary_text(session, assessment_id=assessment_id),
         counting_rule=COUNTING_RULE,
     )
 
@@ -133,14 +133,6 @@ def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle |
         closed=previous.closed_at is not None,
         same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
     )
-
-
-def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
-    row = session.get(Commentary, assessment_id)
-    if row is None:
-        return None
-    author = session.get(User, row.author_id) if row.author_id else None
-    return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
 
 
 def report_fingerprint(session: Session, *, assessment_id: int, paper: str, lang: str | None = None) -> str:

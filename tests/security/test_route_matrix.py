@@ -163,6 +163,15 @@ def _fresh_invitation(ctx: Ctx) -> dict[str, Any]:
     return {"invitation_id": invitation.id}
 
 
+def _switched_off_invitation(ctx: Ctx) -> dict[str, Any]:
+    params = _fresh_invitation(ctx)
+    invitation = ctx.db.get(Invitation, params["invitation_id"])
+    invitation.revoked_at = utcnow()
+    ctx.db.add(invitation)
+    ctx.db.commit()
+    return params
+
+
 def _spare_user(ctx: Ctx, role: Role = Role.consultant) -> User:
     return make_user(ctx.db, role=role, email=f"spare-{next(_numbers)}@example.org")
 
@@ -404,9 +413,12 @@ MATRIX: dict[str, Rule] = {
         org_scoped(303), params=_submitted_again
     ),
     "GET /assessments/{assessment_id}/invitations": Rule(org_scoped()),
-    "POST /assessments/{assessment_id}/invitations": Rule(org_scoped(200), data={"group": "clinical"}),
+    "POST /assessments/{assessment_id}/invitations": Rule(org_scoped(303), data={"group": "clinical"}),
     "POST /assessments/{assessment_id}/invitations/{invitation_id}/revoke": Rule(
         org_scoped(303), params=_fresh_invitation
+    ),
+    "POST /assessments/{assessment_id}/invitations/{invitation_id}/restore": Rule(
+        org_scoped(303), params=_switched_off_invitation
     ),
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),

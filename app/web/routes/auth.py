@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from app import i18n
 from app.db.models import User
 from app.errors import BadInput, NotFound, TooManyRequests
 from app.services import accounts, audit, jobs, password_resets, ratelimit, sessions
@@ -110,7 +111,9 @@ def password_form(request: Request, user: CurrentUser):
         done=False,
         forced=user.must_change_password,
         min_length=accounts.MIN_PASSWORD_LENGTH,
-        breadcrumbs=[("Change password", None)],
+        breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+        languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
+        language_saved=request.query_params.get("language") == "saved",
     )
 
 
@@ -136,7 +139,8 @@ def password_submit(
             done=False,
             forced=user.must_change_password,
             min_length=accounts.MIN_PASSWORD_LENGTH,
-            breadcrumbs=[("Change password", None)],
+            breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+            languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
         )
     # Every session of this user ended with the change; this browser gets a fresh one.
     sign_in(request, session, user)
@@ -149,8 +153,20 @@ def password_submit(
         start_page=START_PAGE[user.role],
         csrf_token=_fresh_csrf(request),
         min_length=accounts.MIN_PASSWORD_LENGTH,
-        breadcrumbs=[("Change password", None)],
+        breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+        languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
     )
+
+
+@router.post("/account/language", include_in_schema=False)
+def language_submit(
+    session: SessionDep,
+    user: CurrentUser,
+    language: Annotated[str, Form(max_length=16)] = "",
+):
+    """The interface language of this account (pages, and reports downloaded without ?lang)."""
+    accounts.set_language(session, user=user, language=language)
+    return RedirectResponse("/account/password?language=saved", status_code=303)
 
 
 def _fresh_csrf(request: Request) -> str:
