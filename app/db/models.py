@@ -143,6 +143,9 @@ class Invitation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    # A link for one shared device (an office PC, a tablet at a meeting): after each submit the
+    # device forgets the response and goes back to the start for the next person.
+    kiosk: bool = False
 
 
 class ResponseStatus(StrEnum):

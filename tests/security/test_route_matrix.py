@@ -408,6 +408,14 @@ MATRIX: dict[str, Rule] = {
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
+    # Preview and paper forms: the questions only, never an answer
+    "GET /instruments/{instrument_id}/preview": Rule(
+        org_scoped(consultant_other=200, org_lead_other=200),
+        params=lambda ctx: {"instrument_id": "quick_check"},
+    ),
+    "GET /assessments/{assessment_id}/preview": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/paper.pdf": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/paper-template.csv": Rule(org_scoped()),
     # The research file: admins and the agency's consultants, once research sharing is on
     "GET /assessments/{assessment_id}/research.xlsx": Rule(org_scoped(org_lead=403), params=_sharing_on),
     "GET /assessments/{assessment_id}/research.zip": Rule(org_scoped(org_lead=403), params=_sharing_on),
@@ -424,6 +432,8 @@ MATRIX: dict[str, Rule] = {
         everyone(400), token_route=True, params=_fresh_personal_token, notes="400: nothing answered yet"
     ),
     "GET /respond/{token}/done": Rule(everyone(303), token_route=True),
+    "GET /respond/{token}/next": Rule(everyone(303), token_route=True, notes="303: not submitted yet"),
+    "POST /respond/{token}/another": Rule(everyone(409), token_route=True, notes="409: not submitted yet"),
     # Action plan
     "GET /plan": Rule(org_scoped(303, consultant_other=303, org_lead_other=303, admin=200)),
     "GET /organizations/{organization_id}/plan": Rule(org_scoped()),
