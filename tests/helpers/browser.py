@@ -1,8 +1,9 @@
 """Browser test fixtures shared by every area: a live PeerReady server and a real Chromium page.
 
 - `live_server`: the app served by uvicorn in a thread on a free 127.0.0.1 port, backed by its
-  own migrated SQLite file (one per test session, so one per pytest-xdist worker). Use `live_server.url` for the base URL and
-  `with live_server.session() as session:` to create data (commits on exit). Tests share the
+  own migrated SQLite file (one per test session, so one per pytest-xdist worker). Use
+  `live_server.url` for the base URL and `with live_server.session() as session:` to create data
+  (commits on exit). Tests share the
   server, so give created rows unique names (`live_server.unique("Agency")`).
 - `browser`: one headless Debian Chromium per session (`playwright install` cannot download
   browsers here).

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.config import Settings
-
 from app.errors import BadInput, NotFound, TooManyRequests
 from app.services import accounts, audit, jobs, password_resets, ratelimit
 from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
