@@ -19,6 +19,7 @@ from app.instruments import catalog
 from app.services import access, instruments_store, invitations, scores
 from app.services import assessments as assessments_service
 from app.services import commentary as commentary_service
+from app.services import evidence as evidence_service
 from app.services import plan as plan_service
 from app.services import responses as responses_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
@@ -394,6 +395,15 @@ def results(
         commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         counting_rule=scores.COUNTING_RULE,
         research_sharing=organization.research_sharing,
+        agreement=evidence_service.agreement_rows(
+            session, assessment=assessment, instrument=instrument, scorecard=scorecard
+        ),
+        questions={
+            c.domain_id: c
+            for c in evidence_service.question_rows(
+                session, assessment=assessment, instrument=instrument, scorecard=scorecard
+            )
+        },
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 
