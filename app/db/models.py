@@ -32,6 +32,11 @@ def utcnow() -> datetime:
 # session.flush(); code that needs the new id flushes first (as the services do).
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already (as stored)."""
+    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
+
+
 class Role(StrEnum):
     admin = "admin"
     consultant = "consultant"
@@ -82,6 +87,21 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = None
     # The interface language the user chose in their account; None: the browser's (Accept-Language).
     language: str | None = Field(default=None, max_length=16)
+    # Set when an administrator creates the account or resets its password: the next sign-in
+    # leads to "Change your password" until the user has chosen their own.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The session cookie holds only a random token; its SHA-256 is stored
+    here and checked on every request, so deleting the row ends that sign-in at once (sign-out,
+    password change, role change, an administrator's "end all sessions")."""
+
+    id: int = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 class Membership(SQLModel, table=True):
@@ -271,12 +291,13 @@ class AuditEvent(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class RateLimitHit(SQLModel, table=True):
-    """Failed attempts (logins by IP, invitation-token guesses) within a sliding window."""
+class RateLimitBucket(SQLModel, table=True):
+    """Failed attempts (sign-ins by address and by email, invitation-token guesses) counted per
+    bucket in a fixed window; updated atomically by app/services/ratelimit.py."""
 
-    id: int = Field(default=None, primary_key=True)
-    bucket: str = Field(max_length=200, index=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    key: str = Field(primary_key=True, max_length=200)
+    hits: int = 0
+    window_start: datetime = Field(default_factory=utcnow, index=True)
 
 
 # --- background jobs (app/jobs) -------------------------------------------------------------
@@ -375,7 +396,7 @@ class EmailRecipient(SQLModel, table=True):
     secret key (only its SHA-256 is stored), and opens the one response `response_id`."""
 
     __table_args__ = (UniqueConstraint("assessment_id", "email_hash"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
     group: str = Field(max_length=64)
     # None once the cycle closes; the keyed hash stays, so an opted-out address is never re-added.
@@ -410,7 +431,7 @@ class EmailMessage(SQLModel, table=True):
     """Every message PeerReady sent, failed to send or kept in its outbox (no SMTP host set).
     Bodies (which hold personal links) are kept only for the outbox, which admins read."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32)  # invitation | reminder | password_reset
     assessment_id: int | None = Field(
         default=None, foreign_key="assessment.id", index=True, ondelete="CASCADE"
@@ -430,7 +451,7 @@ class EmailMessage(SQLModel, table=True):
 class PasswordReset(SQLModel, table=True):
     """A one-time password-reset link for a staff account; only the token's SHA-256 is stored."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     link_nonce: str = Field(max_length=64)
     token_hash: str = Field(max_length=64, unique=True, index=True)
