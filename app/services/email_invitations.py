@@ -569,7 +569,7 @@ def _due_reminders(session: Session, now: datetime, assessment_id: int | None) -
         days = schedule.reminder_days if schedule else DEFAULT_REMINDER_DAYS
         limit = min(schedule.max_reminders if schedule else DEFAULT_MAX_REMINDERS, MAX_REMINDERS)
         if row.reminders_sent < limit and row.last_sent_at <= now - timedelta(days=days):
-            due.append((int(row.id), row.reminders_sent))  # type: ignore[arg-type]
+            due.append((int(row.id), row.reminders_sent))
     return due
 
 

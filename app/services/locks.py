@@ -51,5 +51,5 @@ def share_assessment(session: Session, assessment_id: int) -> None:
     out); there the writer's own UPDATE takes the database's write lock, after which the caller
     reads the cycle's status again."""
     session.execute(
-        select(Assessment.id).where(col(Assessment.id) == assessment_id).with_for_update(read=True)
+        select(col(Assessment.id)).where(col(Assessment.id) == assessment_id).with_for_update(read=True)
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.models import RateLimitBucket, utcnow
 from app.db.upsert import upsert
@@ -95,5 +95,5 @@ def check(
 def prune(session: Session, *, now: datetime | None = None) -> int:
     """Delete buckets whose window started more than a day ago. Called now and then from sign-in."""
     cutoff = (now or utcnow()) - timedelta(seconds=KEEP_BUCKETS_SECONDS)
-    result = session.exec(delete(RateLimitBucket).where(RateLimitBucket.window_start < cutoff))  # type: ignore[call-overload]
+    result = session.exec(delete(RateLimitBucket).where(col(RateLimitBucket.window_start) < cutoff))
     return result.rowcount or 0

@@ -122,7 +122,7 @@ def refresh_scores(
     session.execute(
         upsert(
             session,
-            AssessmentScore.__table__,  # type: ignore[arg-type]
+            AssessmentScore.__table__,  # type: ignore[attr-defined]  # sqlmodel types no __table__ on table models
             values={
                 "assessment_id": assessment_id,
                 "scorecard": scorecard.model_dump(mode="json"),

@@ -57,12 +57,12 @@ def user_for(session: Session, *, token: str, now: datetime | None = None) -> Us
 
 def end(session: Session, *, token: str) -> None:
     """End one session (sign-out)."""
-    session.exec(delete(UserSession).where(col(UserSession.token_hash) == _hash(token)))  # type: ignore[call-overload]
+    session.exec(delete(UserSession).where(col(UserSession.token_hash) == _hash(token)))
 
 
 def end_all(session: Session, *, user_id: int) -> int:
     """End every session of a user; returns how many there were."""
-    result = session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))  # type: ignore[call-overload]
+    result = session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))
     return result.rowcount or 0
 
 
@@ -79,5 +79,5 @@ def count_for(session: Session, *, user_id: int, now: datetime | None = None) ->
 
 def prune(session: Session, *, now: datetime | None = None) -> int:
     """Delete expired sessions. Called now and then from sign-in."""
-    result = session.exec(delete(UserSession).where(col(UserSession.expires_at) <= (now or utcnow())))  # type: ignore[call-overload]
+    result = session.exec(delete(UserSession).where(col(UserSession.expires_at) <= (now or utcnow())))
     return result.rowcount or 0
