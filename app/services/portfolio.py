@@ -29,7 +29,7 @@ from app.db.models import (
     User,
 )
 from app.errors import Forbidden
-from app.portfolio.params import PortfolioFilters, SortOrder
+from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
 from app.portfolio.schemas import PortfolioRef
 from app.portfolio.view import CycleRow, FilterOptions, PortfolioView, SiteRow, build_portfolio_view
 from app.services import access, instruments_store
@@ -68,8 +68,10 @@ def portfolio_view(
     privacy_threshold: int,
     filters: PortfolioFilters | None = None,
     sort: SortOrder | None = None,
+    page: SitePage | None = None,
 ) -> PortfolioView:
     """Everything the portfolio page, its exports and the JSON API show, privacy rules applied.
+    `page` picks the part of the site table built in full (default: every site, for exports).
 
     Raises NotFound for a portfolio the user may not see and BadInput for an unknown sort key.
     """
@@ -92,6 +94,7 @@ def portfolio_view(
         filters=filters,
         sort=sort or SortOrder(),
         privacy_threshold=privacy_threshold,
+        page=page,
     )
 
 
