@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 # Named constraints, so later migrations can refer to them on SQLite and PostgreSQL alike.
@@ -40,6 +40,9 @@ class Organization(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=100)
     cohort: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    # The agency agreed to share de-identified row-level answers for research (docs/privacy.md).
+    # Off by default; only an administrator switches it, and every switch is audited.
+    research_sharing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Portfolio(SQLModel, table=True):

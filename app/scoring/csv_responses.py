@@ -18,8 +18,11 @@ from app.scoring.rules import visible_items
 
 RESPONDENT = "respondent"
 GROUP = "group"
+#: In a research export (no group column), the cell of an item the respondent was not shown.
+#: A dot, as Stata and SAS write a missing value; never an option value (the exporter checks).
+NOT_ASKED = "."
 
-__all__ = ["CsvError", "ResponsesCsvInvalid", "parse_responses_csv", "column_letter"]
+__all__ = ["NOT_ASKED", "CsvError", "ResponsesCsvInvalid", "parse_responses_csv", "column_letter"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,16 @@ def _hidden_reason(instrument: Instrument, item: Item, group: str) -> str:
     return f"item {item.id} is only asked when " + " and ".join(parts) + f" (leave {item.id} blank)"
 
 
-def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseInput]:
+def parse_responses_csv(
+    instrument: Instrument, content: str, *, research: bool = False
+) -> list[ResponseInput]:
     """Read responses from CSV text (layout: docs/csv-layout.md).
 
     Returns one ResponseInput per non-blank data row, or raises ResponsesCsvInvalid listing every
-    error (row number, column and what is wrong).
+    error (row number, column and what is wrong). With `research=True` a file without a `group`
+    column is read as a research export (`peerready export responses`): every item has a column,
+    and a cell holding NOT_ASKED marks an item the respondent was not shown. Such rows have no
+    group, so they can be scored (site and conditions) but never imported into a cycle.
     """
     content = content.lstrip("\ufeff")
     lines = content.splitlines()
@@ -118,7 +126,20 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
             )
         else:
             columns[name] = index
-    if GROUP not in columns:
+    research_rows = research and GROUP not in columns
+    if research_rows:
+        without = [i for i in item_ids if i not in columns]
+        if without:
+            errors.append(
+                CsvError(
+                    1,
+                    None,
+                    "a file without a 'group' column is read as a research export, which needs a column"
+                    f" for every item; missing: {', '.join(without)}",
+                )
+            )
+            raise ResponsesCsvInvalid(errors)
+    elif GROUP not in columns:
         errors.append(CsvError(1, None, "the header has no 'group' column (it is required)"))
         raise ResponsesCsvInvalid(errors)
 
@@ -158,6 +179,9 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
             )
         seen_ids.setdefault(respondent, row_number)
 
+        if research_rows:
+            _research_row(instrument, cells, columns, names, row_number, respondent, errors, responses)
+            continue
         raw_group = cells[columns[GROUP]]
         group = _match(raw_group, groups) or group_labels.get(raw_group.casefold())
         if group is None:
@@ -208,3 +232,44 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
     if errors:
         raise ResponsesCsvInvalid(errors)
     return responses
+
+
+def _research_row(
+    instrument: Instrument,
+    cells: list[str],
+    columns: dict[str, int],
+    names: list[str],
+    row_number: int,
+    respondent: str,
+    errors: list[CsvError],
+    responses: list[ResponseInput],
+) -> None:
+    """One row of a research export: the items asked are those whose cell is not NOT_ASKED."""
+    answers: dict[str, str] = {}
+    asked: set[str] = set()
+    for item in instrument.items:
+        index = columns[item.id]
+        value = cells[index]
+        if value == NOT_ASKED:
+            continue
+        asked.add(item.id)
+        if not value:
+            if item.required:
+                errors.append(CsvError(row_number, names[index], f"item {item.id} is required but is blank"))
+            continue
+        allowed = [o.value for o in instrument.scale_by_id(item.scale).options]
+        matched = _match(value, allowed)
+        if matched is None:
+            errors.append(
+                CsvError(
+                    row_number,
+                    names[index],
+                    f"{value!r} is not an answer to {item.id}; allowed: {', '.join(allowed)} "
+                    f"(or blank for no answer, {NOT_ASKED!r} for not asked)",
+                )
+            )
+        else:
+            answers[item.id] = matched
+    responses.append(
+        ResponseInput(respondent_id=respondent, group="", answers=answers, asked=frozenset(asked))
+    )

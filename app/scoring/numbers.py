@@ -33,6 +33,7 @@ from fractions import Fraction
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "INDEX_PLACES",
     "MISSING",
     "RATE_PLACES",
     "SCORE_PLACES",
@@ -41,6 +42,7 @@ __all__ = [
     "csv_score",
     "difference",
     "exact",
+    "format_index",
     "format_percent",
     "format_score",
     "format_signed",
@@ -59,6 +61,7 @@ Number = int | float | Decimal | Fraction
 
 SCORE_PLACES = 1  # scores, means, SD, min, max, gaps, changes: 62.25 -> 62.3
 RATE_PLACES = 3  # rates 0-1: 2/15 -> 0.133, shown as 13.3%
+INDEX_PLACES = 2  # agreement and reliability indices (rwg(j), awg(j), ICC, alpha): 0.834 -> 0.83
 MISSING = "–"  # what a page or the PDF prints for "no number" (en dash)
 DEFAULT_LOCALE = "en"
 
@@ -255,6 +258,14 @@ def format_percent(rate: Number | None, *, locale: str = DEFAULT_LOCALE, missing
     return symbols.percent.format(_write(round_rate(rate).scaleb(2), symbols))
 
 
+def format_index(value: Number | None, *, locale: str = DEFAULT_LOCALE, missing: str = MISSING) -> str:
+    """An agreement or reliability index (rwg(j), awg(j), ICC, alpha) as shown: two decimals,
+    half up, with the leading zero: "0.83", "−0.12" (minus sign), "1.00"."""
+    if value is None:
+        return missing
+    return _write(round_half_up(value, INDEX_PLACES), _symbols(locale))
+
+
 def csv_score(value: Number | None) -> str:
     """A score in a CSV cell: the same digits as the page ("59.5", "60.0"), always with a point
     and an ASCII minus whatever the page's language, so spreadsheets read it as a number; ""
@@ -268,7 +279,7 @@ def csv_rate(value: Number | None) -> str:
 
 
 def number_filters(locale: str = DEFAULT_LOCALE) -> dict[str, Callable[..., str]]:
-    """The template filters every Jinja environment registers: `score`, `pct`, `signed`."""
+    """The template filters every Jinja environment registers: `score`, `pct`, `signed`, `index`."""
     _symbols(locale)  # refuse an unknown locale now, not at the first render
 
     def score(value: Number | None) -> str:
@@ -280,4 +291,7 @@ def number_filters(locale: str = DEFAULT_LOCALE) -> dict[str, Callable[..., str]
     def signed(value: Number | None) -> str:
         return format_signed(value, locale=locale)
 
-    return {"score": score, "pct": pct, "signed": signed}
+    def index(value: Number | None) -> str:
+        return format_index(value, locale=locale)
+
+    return {"score": score, "pct": pct, "signed": signed, "index": index}

@@ -189,6 +189,14 @@ def _fresh_portfolio_membership(ctx: Ctx) -> dict[str, Any]:
     return {"user_id": user.id}
 
 
+def _sharing_on(ctx: Ctx) -> dict[str, Any]:
+    organization = ctx.db.get(Organization, ctx.side.organization_id)
+    organization.research_sharing = True
+    ctx.db.add(organization)
+    ctx.db.commit()
+    return {}
+
+
 def _fresh_job(ctx: Ctx, status: str = "running", *, with_file: bool = False) -> dict[str, Any]:
     """A report job of the side's organization, started by its lead, in the given state."""
     from app.db.models import Job
@@ -256,6 +264,9 @@ MATRIX: dict[str, Rule] = {
             "region": "North" if ctx.side is ctx.world.a else "South",
             "cohort": "2027" if ctx.side is ctx.world.a else "2026",
         },
+    ),
+    "POST /admin/organizations/{organization_id}/research-sharing": Rule(
+        admin_only(303), data={"enabled": "on"}
     ),
     "GET /admin/portfolios": Rule(admin_only()),
     "POST /admin/portfolios": Rule(admin_only(303), data=lambda ctx: {"name": _unique("New portfolio")}),
@@ -343,6 +354,9 @@ MATRIX: dict[str, Rule] = {
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
+    # The research file: admins and the agency's consultants, once research sharing is on
+    "GET /assessments/{assessment_id}/research.xlsx": Rule(org_scoped(org_lead=403), params=_sharing_on),
+    "GET /assessments/{assessment_id}/research.zip": Rule(org_scoped(org_lead=403), params=_sharing_on),
     # Respondent form: whoever holds the link (no account); never another respondent's comments
     "GET /r/{token}": Rule(everyone(303), token_route=True),
     "GET /respond/{token}": Rule(everyone(303), token_route=True),

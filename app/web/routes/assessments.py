@@ -328,6 +328,7 @@ def results(
         comments=comments,
         changes=changes,
         counting_rule=scores.COUNTING_RULE,
+        research_sharing=organization.research_sharing,
         breadcrumbs=_crumbs(assessment, organization, "Results"),
     )
 
