@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from app.db.models import Role
-from app.portfolio import exports, pdf
+from app.db.models import JobStatus, Role
+from app.portfolio import exports
 from app.portfolio.params import DEFAULT_PAGE_SIZE, FIXED_SORT_KEYS, PortfolioFilters, SitePage, SortOrder
 from app.portfolio.view import PortfolioView
-from app.services import audit
+from app.services import audit, jobs
 from app.services.portfolio import list_portfolios, portfolio_view
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import render
@@ -184,5 +184,22 @@ def portfolio_xlsx(session: SessionDep, user: CurrentUser, view: ViewDep):
 
 
 @router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
-def portfolio_pdf(session: SessionDep, user: CurrentUser, view: ViewDep):
-    return _download(session, user, view, "pdf", pdf.render_portfolio_pdf(view), "application/pdf")
+def portfolio_pdf(
+    settings: SettingsDep,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    """The portfolio PDF is printed by a background job (minutes for thousands of sites): this
+    starts it, or joins the same one already running, and shows its page (progress, cancel, the
+    download when done). The download is audited as the PDF export."""
+    _funder_or_admin(user)
+    params = {"portfolio_id": portfolio_id, "region": region, "cohort": cohort, "instrument": instrument}
+    job = jobs.start(session, "portfolio_pdf", params={**params, "sort": sort}, user=user, settings=settings)
+    if job.status == JobStatus.done:  # the immediate queue ran it already
+        return RedirectResponse(f"/jobs/{job.id}/download", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
