@@ -4,6 +4,7 @@ import click
 
 from app.cli import accounts as accounts_commands
 from app.cli import backup as backup_commands
+from app.cli import email as email_commands
 from app.cli import evidence as evidence_commands
 from app.cli import instruments as instruments_commands
 from app.cli import jobs as jobs_commands
@@ -28,6 +29,7 @@ for module in (
     scoring_commands,
     backup_commands,
     jobs_commands,
+    email_commands,
     evidence_commands,
 ):
     module.register(cli)

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 
 from app.instruments.models import Instrument, Item, text
+from app.instruments.outline import outline
 from app.scoring.models import ResponseInput
 from app.scoring.rules import visible_items
 
@@ -22,7 +23,14 @@ GROUP = "group"
 #: A dot, as Stata and SAS write a missing value; never an option value (the exporter checks).
 NOT_ASKED = "."
 
-__all__ = ["NOT_ASKED", "CsvError", "ResponsesCsvInvalid", "parse_responses_csv", "column_letter"]
+__all__ = [
+    "NOT_ASKED",
+    "CsvError",
+    "ResponsesCsvInvalid",
+    "blank_template",
+    "parse_responses_csv",
+    "column_letter",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,21 @@ def column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
+
+
+def blank_template(instrument: Instrument, group: str | None = None) -> str:
+    """A CSV with only the header row, for typing in paper answers (docs/csv-layout.md).
+
+    For one group: `respondent`, `group`, then the items that group may be asked, in the order of
+    its paper form (conditional items included: leave them blank when the form said to skip
+    them). Without a group: every item, in form order, for a file that mixes groups."""
+    if group is None:
+        item_ids = [i.id for d in instrument.domains for i in instrument.items if i.domain == d.id]
+    else:
+        item_ids = outline(instrument, group).item_ids
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([RESPONDENT, GROUP, *item_ids])
+    return buffer.getvalue()
 
 
 def _dialect(first_line: str) -> str:
