@@ -26,7 +26,7 @@ from app.db.models import (
 )
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, audit, instruments_store
+from app.services import access, audit, instruments_store, locks
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
 
@@ -218,7 +218,12 @@ def set_status(session: Session, *, user: User, assessment: Assessment, status: 
     """Close a cycle (no more answers) or open it again.
 
     Opening again also clears a close date that has passed: otherwise "Open the cycle again"
-    would say it is open while every respondent is still told the survey is closed."""
+    would say it is open while every respondent is still told the survey is closed.
+
+    Takes the assessment's write lock first, so a submit or import in flight either commits
+    before the close or waits for it and is refused."""
+    locks.lock_assessment(session, assessment.id)
+    session.refresh(assessment)
     detail: dict = {}
     if status == AssessmentStatus.open and assessment.close_date and assessment.close_date < utcnow().date():
         detail["cleared_close_date"] = assessment.close_date.isoformat()

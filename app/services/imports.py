@@ -31,7 +31,7 @@ from app.errors import BadInput, Conflict, Forbidden, Gone, TooLarge
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
-from app.services import access, audit, instruments_store
+from app.services import access, audit, instruments_store, locks
 from app.services.assessments import is_accepting_answers
 from app.services.scores import refresh_scores
 
@@ -205,7 +205,14 @@ def save_responses(
     privacy_threshold: int,
 ) -> dict[str, int]:
     """Add the rows as submitted, imported responses and refresh the stored scores (caller's
-    transaction: either every row is saved or none)."""
+    transaction: either every row is saved or none).
+
+    Takes the assessment's write lock and checks again that the cycle is open: a close that
+    committed while the file was being checked wins."""
+    locks.lock_assessment(session, assessment.id)
+    session.refresh(assessment)
+    if not is_accepting_answers(assessment):
+        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
     now = utcnow()
     responses = []
     for row in rows:
