@@ -105,6 +105,7 @@ class ReportSources:
     previous: PreviousCycle | None
     commentary: CommentaryText | None
     counting_rule: str
+    release_notes: tuple[str, ...] = ()
 
 
 def check_paper(paper: str) -> None:
@@ -221,6 +222,7 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
         change=_change(instrument, scorecard, sources.previous, lang) if has_scores else None,
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
+        release_notes=list(sources.release_notes),
     )
 
 
