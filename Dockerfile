@@ -16,12 +16,12 @@ RUN apt-get update \
     && mkdir -p /data && chown peerready /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY app ./app
 COPY instruments ./instruments
 COPY templates ./templates
 COPY reports ./reports
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c requirements.lock .
 
 USER 10001
 VOLUME ["/data"]

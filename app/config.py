@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     job_retry_delay: float = Field(
         default=10.0, ge=0, le=3600, validation_alias=_env("PEERREADY_JOB_RETRY_DELAY")
     )
+    # Re-render an assessment's PDFs in the background when what they show changes (app/services/
+    # report_prepare.py), so downloads are cache hits; and how many cached PDFs to keep.
+    prepare_reports: bool = Field(default=True, validation_alias=_env("PEERREADY_PREPARE_REPORTS"))
+    report_cache_keep: int = Field(
+        default=1000, ge=10, le=1_000_000, validation_alias=_env("PEERREADY_REPORT_CACHE_KEEP")
+    )
     # Where `peerready serve` (and so scripts/start.sh) listens unless --host/--port are given.
     host: str = Field(default="127.0.0.1", min_length=1, validation_alias=_env("PEERREADY_HOST"))
     port: int = Field(default=8000, ge=1, le=65535, validation_alias=_env("PEERREADY_PORT"))

@@ -163,7 +163,8 @@ def main() -> None:
 
     from app.web.main import create_app
 
-    settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=workdir / "web")
+    # Immediate queue: the first download runs the report job inside the request.
+    settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=workdir / "web", PEERREADY_QUEUE="immediate")
     with Session(engine, expire_on_commit=False) as session:
         lead = User(
             email="lead@example.org", name="Lee Lead", password_hash="bench-" + "x" * 40, role=Role.org_lead

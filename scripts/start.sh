@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-"$VENV/bin/python" -m pip install --quiet -e .
+"$VENV/bin/python" -m pip install --quiet -c requirements.lock -e .
 # Where to serve comes from the settings (PEERREADY_HOST, PEERREADY_PORT, environment or .env);
 # the demo prints PEERREADY_BASE_URL, which follows them unless it is set.
 "$VENV/bin/peerready" db upgrade

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-"$VENV/bin/python" -m pip install --quiet '.[test]'
+"$VENV/bin/python" -m pip install --quiet -c requirements.lock '.[test]'
 # Browser tests drive Debian's Chromium; PDF tests render pages with pdftoppm.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -21,6 +21,7 @@ import app.db.tables  # noqa: F401  (every table, for emptying them all)
 from app.config import Settings, environment_names
 from app.db import migrate
 from app.db.engine import make_engine
+from app.services import report_prepare
 
 # Browser fixtures (live server, Chromium) are shared by every test directory.
 pytest_plugins = ["tests.helpers.browser"]
@@ -104,6 +105,8 @@ def engine(backend: str, request: pytest.FixtureRequest, _engines: dict[str, Eng
     try:
         yield engine
     finally:
+        # The engine outlives the test: an app made in it must not prepare reports in the next.
+        report_prepare.unwatch(engine)
         _empty_all_tables(engine)
 
 
@@ -129,7 +132,9 @@ def _settings_only_from_tests() -> Iterator[None]:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path / "data")
+    # The immediate queue: a job (say, the report PDF a download asks for) runs inside the request
+    # that starts it, so tests need no worker. Tests of the real queue build their own settings.
+    return Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path / "data", PEERREADY_QUEUE="immediate")
 
 
 @pytest.fixture

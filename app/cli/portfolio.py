@@ -9,6 +9,7 @@ import click
 
 from app.cli.common import ready_engine
 from app.config import load_settings_or_exit
+from app.services import report_prepare
 
 
 @click.command("import-responses")
@@ -30,7 +31,9 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
     settings = load_settings_or_exit()
     content = csv_file.read_bytes()
     try:
-        with session_scope(ready_engine(settings)) as session:
+        engine = ready_engine(settings)
+        report_prepare.watch(engine, settings)  # the cycle's reports are re-rendered by a worker
+        with session_scope(engine) as session:
             rows, result = import_file_directly(
                 session,
                 assessment_id=assessment_id,

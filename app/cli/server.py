@@ -59,12 +59,14 @@ def db_upgrade() -> None:
 def demo() -> None:
     """Load demo agencies, users, cycles, responses and plans (safe to run twice)."""
     from app.db.engine import engine_from_settings, session_scope
+    from app.services import report_prepare
     from app.services.demo import load_demo
 
     settings = load_settings_or_exit()
     engine = engine_from_settings(settings)
     if settings.is_sqlite:
         _migrate(engine)
+    report_prepare.watch(engine, settings)  # the worker renders the demo's reports before the first click
     with session_scope(engine) as session:
         summary = load_demo(
             session, instruments_dir=settings.instruments_dir, privacy_threshold=settings.privacy_threshold

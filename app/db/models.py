@@ -72,6 +72,8 @@ class User(SQLModel, table=True):
     lockouts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    # The interface language the user chose in their account; None: the browser's (Accept-Language).
+    language: str | None = Field(default=None, max_length=16)
 
 
 class Membership(SQLModel, table=True):
@@ -160,6 +162,9 @@ class Response(SQLModel, table=True):
         default=None, foreign_key="importbatch.id", index=True, ondelete="CASCADE"
     )
     last_page: int = 0
+    # The language the response is answered in (the link's, the switch's, or the browser's);
+    # None for imported paper responses and for responses started before languages existed.
+    language: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     submitted_at: datetime | None = None

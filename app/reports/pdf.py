@@ -34,18 +34,19 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app import i18n
 from app.paths import REPORT_TEMPLATES_DIR
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.models import ReportContext
 from app.scoring import numbers
-from app.scoring.numbers import number_filters
 
 TEMPLATE_NAME = "action_plan.html"
 STYLESHEET_NAME = "report.css"
 ASSET_SCHEME = "peerready-asset"
 # Bump when the rendering code changes in a way the template hash would not show.
 RENDERER_VERSION = "1"
-CACHE_KEEP = 200
+# Default number of cached PDFs kept (PEERREADY_REPORT_CACHE_KEEP): two papers per assessment.
+CACHE_KEEP = 1000
 PAGE_SIZES = {"letter": "letter", "a4": "A4"}
 
 
@@ -61,8 +62,9 @@ def report_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # The one number formatter, as on the web pages (docs/scoring.md, section 14).
-    env.filters.update(number_filters())
+    # Interface text and the one number formatter, as on the web pages (docs/scoring.md,
+    # section 14), in the locale the report is rendered in (`app.i18n.use_locale`).
+    i18n.install_jinja(env)
     return env
 
 
@@ -256,8 +258,21 @@ def cache_key(context: ReportContext) -> str:
     return digest.hexdigest()
 
 
-def render_report_pdf(context: ReportContext, *, cache_dir: Path | None = None) -> bytes:
-    """The report as PDF bytes. With `cache_dir`, an unchanged report is read back from disk."""
+def cached_pdf(context: ReportContext, *, cache_dir: Path) -> Path | None:
+    """The cached PDF of exactly this content, if it is there (marked as recently used)."""
+    path = cache_dir / f"{cache_key(context)}.pdf"
+    try:
+        os.utime(path)  # recently used: keep it when pruning
+    except FileNotFoundError:
+        return None
+    return path
+
+
+def render_report_pdf(
+    context: ReportContext, *, cache_dir: Path | None = None, keep: int | None = None
+) -> bytes:
+    """The report as PDF bytes. With `cache_dir`, an unchanged report is read back from disk and a
+    new one is stored there (the `keep` most recently used files are kept)."""
     if cache_dir is None:
         return html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
     key = cache_key(context)
@@ -269,11 +284,11 @@ def render_report_pdf(context: ReportContext, *, cache_dir: Path | None = None) 
     except FileNotFoundError:
         pass
     data = html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
-    _store(cache_dir, path, data)
+    _store(cache_dir, path, data, keep=keep)
     return data
 
 
-def _store(cache_dir: Path, path: Path, data: bytes) -> None:
+def _store(cache_dir: Path, path: Path, data: bytes, *, keep: int | None = None) -> None:
     """Write atomically (a reader never sees half a file), then keep the newest CACHE_KEEP."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".tmp-", suffix=".pdf", delete=False) as handle:
@@ -288,7 +303,7 @@ def _store(cache_dir: Path, path: Path, data: bytes) -> None:
             except FileNotFoundError:
                 continue
     entries.sort(reverse=True)
-    for _, stale in entries[CACHE_KEEP:]:
+    for _, stale in entries[CACHE_KEEP if keep is None else keep :]:
         try:
             os.remove(stale)
         except FileNotFoundError:

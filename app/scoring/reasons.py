@@ -21,20 +21,27 @@ from app.scoring.numbers import DEFAULT_LOCALE, format_percent, format_score
 
 __all__ = ["PATTERNS", "RATE_PARAMS", "SCORE_PARAMS", "mid_sentence", "render_reason", "render_reasons"]
 
-# The English sentence of each reason code: the msgid a translation starts from.
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext marker the catalog extractor looks for
+    """Mark a pattern for the interface catalog; it is translated where it is rendered."""
+    return message
+
+
+# The English sentence of each reason code: the msgid a translation starts from (marked with N_
+# so that `pybabel extract` puts it in the catalog, app/locale).
 PATTERNS: Mapping[str, str] = {
-    "priority_line": "{domain_title} scored {score}, below the priority line of {line}",
-    "critical_item": "Critical item \u201c{item_text}\u201d averaged {mean}, below {limit}",
-    "domain_below": "{domain_title} scored {score}, below {limit}",
-    "item_below": "\u201c{item_text}\u201d averaged {mean}, below {limit}",
-    "dont_know_above": (
+    "priority_line": N_("{domain_title} scored {score}, below the priority line of {line}"),
+    "critical_item": N_("Critical item \u201c{item_text}\u201d averaged {mean}, below {limit}"),
+    "domain_below": N_("{domain_title} scored {score}, below {limit}"),
+    "item_below": N_("\u201c{item_text}\u201d averaged {mean}, below {limit}"),
+    "dont_know_above": N_(
         "{rate} of answers in {domain_title} were \u201cDon't know\u201d (more than {rate_limit})"
     ),
-    "gap_at_least": (
+    "gap_at_least": N_(
         "{higher_label} and {lower_label} see {domain_title} differently "
         "({higher_score} vs {lower_score}, a gap of {difference} points)"
     ),
-    "gap_between": (
+    "gap_between": N_(
         "{first_label} scored {first_score} and {second_label_mid} {second_score} "
         "on {domain_title}: a gap of {difference} points"
     ),

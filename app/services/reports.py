@@ -2,8 +2,8 @@
 
 - `build_report_context` gathers one assessment's stored data (`ReportSources`) and lets the
   pure builder (`app.reports.context`) turn it into the `ReportContext` the renderer prints.
-- `report_pdf_for_download` (web) and `report_pdf_for_operator` (command line): access check,
-  context, cached render, audit.
+- `cached_report_for_download` (web: access check, fingerprint, the cached file or None, audit;
+  never a render) and `report_pdf_for_operator` (command line: cached render, audit).
 - `list_assessments` and `latest_assessment_ids_for_portfolio`: for `peerready assessments` and
   `peerready report --portfolio` (the operator of the instance sees every organization, so there
   is no per-user filter there).
@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,8 +44,14 @@ from app.reports.context import (
     check_paper,
 )
 from app.reports.models import CommentLine, ReportContext
+<<<<<<< HEAD
 from app.reports.pdf import render_report_pdf, report_filename
 from app.services import access, audit, imports, instruments_store, releases
+=======
+from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
+from app.scoring.models import Scorecard
+from app.services import access, audit, instruments_store
+>>>>>>> main
 from app.services.scores import COUNTING_RULE, comments_for_results
 
 # --- one report -------------------------------------------------------------------------------
@@ -170,23 +180,132 @@ def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
     return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
 
 
-def report_pdf_for_download(
-    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path | None
-) -> tuple[bytes, str]:
-    """PDF bytes and a download name. Raises NotFound (other organization or unknown id) or
-    Forbidden (funder) through app.services.access; records the export in the audit log."""
+def report_fingerprint(session: Session, *, assessment_id: int, paper: str) -> str:
+    """A digest of every stored row the report of `assessment_id` is made from (the cycle, its
+    organization's name, the instrument snapshot, its and the previous cycle's stored scores, the
+    commentary and its author, the organization's plan, the response counts), the renderer's
+    version and the paper. A few narrow queries, no parsing: what a download computes to find the
+    cached PDF. The report job records which PDF each fingerprint printed (`remember_render`).
+    Raises NotFound for an unknown id."""
+    check_paper(paper)
+    digest = hashlib.sha256(f"{TEMPLATE_VERSION}\0{paper}\0{COUNTING_RULE}".encode())
+
+    def add(rows: object) -> None:
+        digest.update(b"\0")
+        digest.update(repr(rows).encode())
+
+    assessment_columns = Assessment.__table__.c  # type: ignore[attr-defined]
+    cycle = session.exec(select(*assessment_columns).where(Assessment.id == assessment_id)).first()
+    if cycle is None:
+        raise NotFound("No such assessment.")
+    add(tuple(cycle))
+    cycles = [assessment_id]
+    if cycle.previous_assessment_id is not None:
+        cycles.append(cycle.previous_assessment_id)
+        add(
+            session.exec(
+                select(Assessment.organization_id, Assessment.name, Assessment.instrument_version_id).where(
+                    Assessment.id == cycle.previous_assessment_id
+                )
+            ).first()
+        )
+    add(session.exec(select(Organization.name).where(Organization.id == cycle.organization_id)).first())
+    add(
+        session.exec(
+            select(InstrumentVersion.content_hash).where(InstrumentVersion.id == cycle.instrument_version_id)
+        ).first()
+    )
+    add(
+        session.exec(
+            select(AssessmentScore.assessment_id, AssessmentScore.computed_at, AssessmentScore.n_respondents)
+            .where(col(AssessmentScore.assessment_id).in_(cycles))
+            .order_by(col(AssessmentScore.assessment_id))
+        ).all()
+    )
+    add(
+        session.exec(
+            select(Commentary.text, Commentary.updated_at, User.name)
+            .outerjoin(User, col(User.id) == Commentary.author_id)
+            .where(Commentary.assessment_id == assessment_id)
+        ).first()
+    )
+    plan_columns = PlanItem.__table__.c  # type: ignore[attr-defined]
+    add(
+        session.exec(
+            select(*plan_columns)
+            .where(PlanItem.organization_id == cycle.organization_id)
+            .order_by(col(PlanItem.id))
+        ).all()
+    )
+    add(sorted(_response_counts(session, assessment_id).items()))
+    return digest.hexdigest()
+
+
+def _ref_path(cache_dir: Path, fingerprint: str) -> Path:
+    return cache_dir / f"{fingerprint}.ref"
+
+
+def remember_render(cache_dir: Path, *, fingerprint: str, pdf_path: Path, filename: str) -> None:
+    """Record that the report with `fingerprint` is the PDF at `pdf_path` (written atomically)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    ref = _ref_path(cache_dir, fingerprint)
+    partial = ref.with_name(f".tmp-{secrets.token_hex(6)}-{ref.name}")
+    partial.write_text(json.dumps({"pdf": pdf_path.name, "filename": filename}))
+    os.replace(partial, ref)
+
+
+def _remembered(cache_dir: Path, fingerprint: str) -> tuple[Path, str] | None:
+    try:
+        ref = json.loads(_ref_path(cache_dir, fingerprint).read_text())
+        path = cache_dir / str(ref["pdf"])
+        if path.parent != cache_dir or not path.name.endswith(".pdf"):
+            return None
+        os.utime(path)  # recently used: kept when the cache is pruned
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    return path, str(ref["filename"])
+
+
+@dataclass(frozen=True)
+class ReportDownload:
+    """A report download: the cached PDF of the current content, or None while it is prepared."""
+
+    assessment_id: int
+    organization_id: int
+    filename: str | None
+    path: Path | None
+
+
+def cached_report_for_download(
+    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path
+) -> ReportDownload:
+    """The cached PDF of the assessment's report as it is now, never rendered here (a request
+    reads a file or is told to wait). Raises NotFound (other organization or unknown id) or
+    Forbidden (funder) through app.services.access; a download served is audited."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    context = build_report_context(session, assessment_id=assessment.id, paper=paper)  # type: ignore[arg-type]
-    body = render_report_pdf(context, cache_dir=cache_dir)
+    assert assessment.id is not None
+    fingerprint = report_fingerprint(session, assessment_id=assessment.id, paper=paper)
+    found = _remembered(cache_dir, fingerprint)
+    if found is None:
+        # Not printed under this fingerprint (say, the cache was filled by `peerready report`):
+        # the PDF of the same content may still be there.
+        context = build_report_context(session, assessment_id=assessment.id, paper=paper)
+        pdf = cached_pdf(context, cache_dir=cache_dir)
+        if pdf is not None:
+            found = (pdf, report_filename(context))
+            remember_render(cache_dir, fingerprint=fingerprint, pdf_path=pdf, filename=found[1])
+    if found is None:
+        return ReportDownload(assessment.id, assessment.organization_id, None, None)
+    path, filename = found
     audit.record(
         session,
         actor=user,
         action="report.export",
         target=f"assessment:{assessment.id}",
         organization_id=assessment.organization_id,
-        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        detail={"paper": paper, "format": "pdf", "bytes": path.stat().st_size},
     )
-    return body, report_filename(context)
+    return ReportDownload(assessment.id, assessment.organization_id, filename, path)
 
 
 def report_pdf_for_operator(

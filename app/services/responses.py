@@ -371,6 +371,13 @@ def remember_page(session: Session, *, response: Response, page: int) -> None:
         session.add(response)
 
 
+def remember_language(session: Session, *, response: Response, language: str) -> None:
+    """Store the language the response is answered in (kept once it is submitted)."""
+    if response.status != ResponseStatus.submitted and response.language != language:
+        response.language = language
+        session.add(response)
+
+
 def submit(
     session: Session,
     *,

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.engine import engine_from_settings
 from app.errors import NotAuthenticated, PeerReadyError
 from app.paths import STATIC_DIR
+from app.services import report_prepare
 from app.web import security
 from app.web.routes import ROUTERS
 from app.web.templating import build_templates, render
@@ -48,6 +49,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else engine_from_settings(settings)
+    # Changes made through this app re-render the affected reports in the background.
+    report_prepare.watch(app.state.engine, settings)
     app.state.templates = build_templates(settings.templates_dir)
     security.install(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

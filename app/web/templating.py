@@ -12,10 +12,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from starlette.responses import Response
 
-from app.instruments.models import text as localized_text
+from app import i18n
 from app.paths import TEMPLATES_DIR
-from app.scoring.numbers import number_filters
-from app.scoring.reasons import render_reason
 
 
 def build_environment(templates_dir: Path | None = None) -> Environment:
@@ -25,10 +23,8 @@ def build_environment(templates_dir: Path | None = None) -> Environment:
         loaders.append(FileSystemLoader(str(templates_dir)))
     loaders += [shipped, PrefixLoader({"default": shipped}, delimiter=":")]
     env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True))
-    env.filters["t"] = localized_text
     # Numbers and reasons are written by the one formatter (docs/scoring.md, sections 14-15).
-    env.filters.update(number_filters())
-    env.filters["reason"] = render_reason
+    i18n.install_jinja(env)
     return env
 
 
@@ -43,4 +39,27 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     # Respondent pages post with the token bound to the personal link (see security.py).
     context.setdefault("respondent_csrf", getattr(request.state, "respondent_csrf_token", None) or "")
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    lang = page_locale(request)
+    context.setdefault("lang", lang)
+    # The template renders here (TemplateResponse renders on construction), in the page's language.
+    with i18n.use_locale(lang):
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def page_locale(request: Request) -> str:
+    """The language of a page: one a route chose (respondent pages: the response's language),
+    else `?lang=`, else the signed-in user's choice, else Accept-Language, else English."""
+    chosen = getattr(request.state, "locale", None)
+    if chosen:
+        return str(chosen)
+    user = getattr(request.state, "user", None)
+    return (
+        i18n.negotiate(
+            [
+                request.query_params.get("lang"),
+                getattr(user, "language", None),
+                *i18n.parse_accept_language(request.headers.get("accept-language")),
+            ]
+        )
+        or i18n.SOURCE_LANGUAGE
+    )

@@ -27,7 +27,9 @@ def url_of(engine: Engine) -> str:
 
 
 def settings_for(url: str, data_dir: Path) -> Settings:
-    return Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=data_dir, DATABASE_URL=url)
+    return Settings(
+        PEERREADY_ENV="test", PEERREADY_DATA_DIR=data_dir, DATABASE_URL=url, PEERREADY_QUEUE="immediate"
+    )
 
 
 @pytest.fixture

@@ -78,7 +78,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     migrate.upgrade(engine)
     port = _free_port()
     settings = Settings(
-        PEERREADY_ENV="test", PEERREADY_DATA_DIR=data_dir, PEERREADY_BASE_URL=f"http://127.0.0.1:{port}"
+        PEERREADY_ENV="test",
+        PEERREADY_DATA_DIR=data_dir,
+        PEERREADY_BASE_URL=f"http://127.0.0.1:{port}",
+        PEERREADY_QUEUE="immediate",
     )
     app = create_app(settings=settings, engine=engine)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

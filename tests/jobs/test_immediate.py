@@ -40,12 +40,12 @@ def test_report_job_renders_both_papers_into_the_report_cache(db, engine, cast, 
         data = (cache / name).read_bytes()
         assert data.startswith(b"%PDF") and _pdf_pages(data) >= 1
     # The web download of the same report is now a cache hit: same bytes, no render.
-    from app.services.reports import report_pdf_for_download
+    from app.services.reports import cached_report_for_download
 
-    body, _ = report_pdf_for_download(
+    download = cached_report_for_download(
         db, user=cast.lead_a, assessment_id=assessment.id, paper="a4", cache_dir=cache
     )
-    assert body == (cache / files["a4"]).read_bytes()
+    assert download.path == cache / files["a4"]
 
     again = jobs.start(
         db, "report", params={"assessment_id": assessment.id}, user=cast.lead_a, settings=immediate_settings

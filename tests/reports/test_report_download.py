@@ -29,7 +29,8 @@ def test_report_download_for_the_org_lead_only(client, db: Session, settings):
     )
     # A repeat download of the unchanged report is the cached file, byte for byte.
     assert client.get(url).content == response.content
-    assert len(list((settings.data_dir / "report-cache").glob("*.pdf"))) == 1
+    # The first download ran the report job (immediate queue in tests): both paper sizes.
+    assert len(list((settings.data_dir / "report-cache").glob("*.pdf"))) == 2
     a4 = client.get(url + "?paper=a4")
     assert a4.status_code == 200 and a4.content != response.content
     assert client.get(url + "?paper=legal").status_code == 422

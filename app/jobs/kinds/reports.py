@@ -27,7 +27,7 @@ from app.jobs.runner import JobContext
 from app.reports.models import PAPERS, ReportContext
 from app.reports.pdf import cache_key, render_report_pdf, report_filename
 from app.services import access
-from app.services.reports import build_report_context
+from app.services.reports import build_report_context, remember_render, report_fingerprint
 
 PAPER_LABELS = {"letter": "Letter", "a4": "A4"}
 MAX_BATCH_SITES = 5000
@@ -37,17 +37,23 @@ ZIP = "application/zip"
 
 def report_cache_dir(settings: Settings) -> Path:
     """The cache the report download route reads (app/web/routes/report_downloads.py)."""
-    return settings.data_dir / "report-cache"
+    return settings.report_cache_dir
 
 
-def render_into_cache(ctx: JobContext, context: ReportContext) -> tuple[Path, bytes, bool]:
-    """The PDF of `context` in the report cache: (its path, its bytes, whether this call rendered it)."""
+def render_into_cache(
+    ctx: JobContext, context: ReportContext, *, fingerprint: str | None = None
+) -> tuple[Path, bytes, bool]:
+    """The PDF of `context` in the report cache: (its path, its bytes, whether this call rendered it).
+    With `fingerprint` (of the rows the context was read from), downloads find it without
+    rebuilding the context (app.services.reports.report_fingerprint)."""
     cache_dir = report_cache_dir(ctx.settings)
     key = cache_key(context)
     path = cache_dir / f"{key}.pdf"
     with ctx.lease(f"report-pdf:{key}"):
         rendered = not path.exists()
-        data = render_report_pdf(context, cache_dir=cache_dir)
+        data = render_report_pdf(context, cache_dir=cache_dir, keep=ctx.settings.report_cache_keep)
+    if fingerprint is not None:
+        remember_render(cache_dir, fingerprint=fingerprint, pdf_path=path, filename=report_filename(context))
     return path, data, rendered
 
 
@@ -106,8 +112,11 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> Output:
         with ctx.session() as session:
             if ctx.user is not None:
                 access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)
+            # Fingerprint first, context second: the context is then never older than the
+            # fingerprint it is recorded under (a change in between only maps a stale fingerprint).
+            fingerprint = report_fingerprint(session, assessment_id=assessment_id, paper=paper)
             context = build_report_context(session, assessment_id=assessment_id, paper=paper)
-        path, _, was_rendered = render_into_cache(ctx, context)
+        path, _, was_rendered = render_into_cache(ctx, context, fingerprint=fingerprint)
         files[paper] = path.name
         if was_rendered:
             rendered.append(paper)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from app import i18n
 from app.db.models import Assessment, Response, ResponseStatus
 from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument
@@ -46,6 +47,10 @@ def open_invitation(token: str, request: Request, session: SessionDep):
     target = f"/respond/{personal}"
     if response.status != ResponseStatus.submitted and response.last_page == 0:
         target += "/page/0"
+    # A link for Spanish speakers carries ?lang=es (the invitation's language comes first).
+    asked = i18n.normalize(request.query_params.get("lang"))
+    if asked:
+        target += f"?lang={asked}"
     redirect = RedirectResponse(target, status_code=303)
     # Scoped to this invitation's path: reopening the same link in this browser resumes the same
     # response; another link (another group) or another browser starts a new one.
@@ -63,7 +68,36 @@ def open_invitation(token: str, request: Request, session: SessionDep):
 
 def _load(session, request: Request, token: str) -> tuple[Response, Assessment, Instrument]:
     response, assessment = responses_service.get_by_token(session, token=token, client_ip=_client_ip(request))
-    return response, assessment, instruments_store.instrument_for(session, assessment)
+    instrument = instruments_store.instrument_for(session, assessment)
+    _choose_language(session, request, response, instrument)
+    return response, assessment, instrument
+
+
+def offered_languages(instrument: Instrument) -> list[str]:
+    """The languages a respondent can choose: the instrument's that have an interface catalog,
+    the instrument's own default first."""
+    offered = [lang for lang in instrument.languages if i18n.normalize(lang) == lang]
+    return offered or [i18n.SOURCE_LANGUAGE]
+
+
+def _choose_language(session, request: Request, response: Response, instrument: Instrument) -> str:
+    """The respondent's language: `?lang=` (the link or the switch), else the one this response
+    was answered in so far, else the browser's, else the instrument's default. The choice is
+    stored on the response, so it is remembered on any device."""
+    offered = offered_languages(instrument)
+    chosen = i18n.negotiate(
+        [
+            request.query_params.get("lang"),
+            response.language,
+            *i18n.parse_accept_language(request.headers.get("accept-language")),
+        ],
+        offered,
+    )
+    chosen = chosen or offered[0]
+    responses_service.remember_language(session, response=response, language=chosen)
+    request.state.locale = chosen
+    request.state.languages = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in offered]
+    return chosen
 
 
 @router.get("/respond/{token}", include_in_schema=False)
@@ -98,6 +132,7 @@ def _page_context(
         "progress": responses_service.progress(instrument, response.group, answers),
         "locked": response.status == ResponseStatus.submitted,
         "personal_url": f"{str(request.base_url).rstrip('/')}/respond/{token}",
+        "languages": request.state.languages,
     }
 
 
@@ -130,6 +165,11 @@ def save_page(token: str, number: int, request: Request, session: SessionDep, fo
     """The form without JavaScript: save the whole page, then go on, back or stay."""
     response, assessment, instrument = _load(session, request, token)
     nav = form.get("nav", "next")
+    switch_to = i18n.normalize(form.get("lang"), offered_languages(instrument))
+    if switch_to:
+        # The language switch posts the page: save it, then show it again in the new language.
+        responses_service.remember_language(session, response=response, language=switch_to)
+        nav = "stay"
     pages = responses_service.form_pages(instrument, response.group)
     if number == 0:
         responses_service.ensure_editable(response, assessment)
@@ -164,7 +204,12 @@ def save_page(token: str, number: int, request: Request, session: SessionDep, fo
         # Without JavaScript, questions that depend on this page's answers appear only now.
         context = _page_context(session, request, token, response, assessment, instrument, number)
         context["flashes"] = [
-            ("ok", "Saved. Your answers opened more questions on this page; please look at them.")
+            (
+                "ok",
+                i18n.lazy_gettext(
+                    "Saved. Your answers opened more questions on this page; please look at them."
+                ),
+            )
         ]
         return _no_store(render(request, "respond/page.html", **context))
     if nav == "back":
@@ -315,5 +360,6 @@ def done(token: str, request: Request, session: SessionDep):
             response=response,
             assessment=assessment,
             instrument=instrument,
+            languages=request.state.languages,
         )
     )

@@ -8,10 +8,10 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       input.select();
-      var done = function () { if (status) { status.textContent = "Copied to the clipboard."; } };
+      var done = function () { if (status) { status.textContent = status.getAttribute("data-msg-copied") || "Copied to the clipboard."; } };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(input.value).then(done, function () {
-          if (status) { status.textContent = "Select the link and copy it (Ctrl+C or long press)."; }
+          if (status) { status.textContent = status.getAttribute("data-msg-copy-failed") || "Select the link and copy it (Ctrl+C or long press)."; }
         });
       } else {
         try { document.execCommand("copy"); done(); } catch (e) { /* the text stays selected */ }

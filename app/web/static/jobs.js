@@ -6,6 +6,10 @@
   var root = document.getElementById("job");
   if (!root || root.getAttribute("data-job-finished") === "true" || !window.fetch) { return; }
   var url = root.getAttribute("data-job-url");
+  // A "being prepared" page (report download): once the job is done, fetch the report again from
+  // its own address, which now reads the cached file (or, if the content changed meanwhile, says
+  // it is being prepared again).
+  var then = root.getAttribute("data-job-then");
   var labels = { queued: "Waiting to start", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled" };
   var delay = 1000;
   function byId(id) { return document.getElementById(id); }
@@ -33,12 +37,13 @@
     show("job-cancelling", job.cancel_requested && !job.finished);
     show("job-cancel", !job.finished && !job.cancel_requested);
     show("job-retry", job.status === "failed" || job.status === "cancelled");
-    if (job.download_url) {
+    if (job.download_url && !then) {
       byId("job-download-link").href = job.download_url;
       if (job.result_filename) { byId("job-download-link").textContent = "Download " + job.result_filename; }
     }
     show("job-download", !!job.download_url);
     if (job.finished) { root.setAttribute("data-job-finished", "true"); }
+    if (then && job.status === "done") { window.location.assign(then); }
   }
   function poll() {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })

@@ -14,6 +14,8 @@
   var sending = false;
   var retryDelay = 1000;
   var commentTimer = null;
+  // The words come from the page (data-msg-*), in the respondent's language; English if absent.
+  function msg(name, fallback) { return form.getAttribute("data-msg-" + name) || fallback; }
 
   function setState(kind, text) {
     if (!stateEl) { return; }
@@ -69,7 +71,7 @@
     if (sending || queue.length === 0) { return; }
     sending = true;
     var payload = queue[0];
-    setState("saving", "Saving…");
+    setState("saving", msg("saving", "Saving…"));
     fetch(url, {
       method: "POST",
       credentials: "same-origin",
@@ -89,11 +91,11 @@
           answeredEl.textContent = result.body.answered;
           shownEl.textContent = result.body.shown;
         }
-        if (queue.length === 0) { setState("saved", "Saved"); } else { send(); }
+        if (queue.length === 0) { setState("saved", msg("saved", "Saved")); } else { send(); }
       } else if (result.status >= 400 && result.status < 500 && result.status !== 429 && result.status !== 408) {
         // The server refused this answer (locked, closed or invalid): retrying will not help.
         queue.shift();
-        setState("failed", "Not saved — " + (result.body.detail || "the answer was refused."));
+        setState("failed", msg("not-saved", "Not saved —") + " " + (result.body.detail || msg("refused", "the answer was refused.")));
         send();
       } else {
         retryLater();
@@ -105,7 +107,7 @@
   }
 
   function retryLater() {
-    setState("failed", "Not saved — retrying…");
+    setState("failed", msg("retrying", "Not saved — retrying…"));
     setTimeout(send, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 30000);
   }
@@ -137,7 +139,7 @@
     };
     comment.addEventListener("input", function () {
       clearTimeout(commentTimer);
-      setState("", "Typing…");
+      setState("", msg("typing", "Typing…"));
       commentTimer = setTimeout(saveComment, 800);
     });
     comment.addEventListener("blur", function () { if (commentTimer) { saveComment(); commentTimer = null; } });
