@@ -23,12 +23,15 @@ from sqlmodel import Session, col, select
 
 from app.db.models import (
     Assessment,
+    AssessmentScore,
     Commentary,
+    ImportBatch,
     InstrumentVersion,
     Organization,
     PlanItem,
     Portfolio,
     PortfolioSite,
+    Release,
     Response,
     ResponseStatus,
     User,
@@ -44,14 +47,8 @@ from app.reports.context import (
     check_paper,
 )
 from app.reports.models import CommentLine, ReportContext
-<<<<<<< HEAD
-from app.reports.pdf import render_report_pdf, report_filename
-from app.services import access, audit, imports, instruments_store, releases
-=======
 from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
-from app.scoring.models import Scorecard
-from app.services import access, audit, instruments_store
->>>>>>> main
+from app.services import access, audit, imports, instruments_store, releases
 from app.services.scores import COUNTING_RULE, comments_for_results
 
 # --- one report -------------------------------------------------------------------------------
@@ -220,6 +217,21 @@ def report_fingerprint(session: Session, *, assessment_id: int, paper: str) -> s
             select(AssessmentScore.assessment_id, AssessmentScore.computed_at, AssessmentScore.n_respondents)
             .where(col(AssessmentScore.assessment_id).in_(cycles))
             .order_by(col(AssessmentScore.assessment_id))
+        ).all()
+    )
+    # The figures are the releases' (and the method notes name the approved imports).
+    add(
+        session.exec(
+            select(Release.assessment_id, Release.number, Release.created_at)
+            .where(col(Release.assessment_id).in_(cycles))
+            .order_by(col(Release.assessment_id), col(Release.number))
+        ).all()
+    )
+    add(
+        session.exec(
+            select(ImportBatch.id, ImportBatch.status, ImportBatch.decided_at)
+            .where(ImportBatch.assessment_id == assessment_id)
+            .order_by(col(ImportBatch.id))
         ).all()
     )
     add(
