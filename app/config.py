@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, validation_alias=_env("PEERREADY_PORT"))
     # Public address; empty means http://<host>:<port>.
     base_url: str = Field(default="", validation_alias=_env("PEERREADY_BASE_URL"))
+    # Email (invitations, reminders, password resets). No SMTP host: nothing is sent, every
+    # message goes to the outbox that administrators read at /admin/outbox.
+    smtp_host: str = Field(default="", validation_alias=_env("PEERREADY_SMTP_HOST"))
+    smtp_port: int = Field(default=587, ge=1, le=65535, validation_alias=_env("PEERREADY_SMTP_PORT"))
+    smtp_user: str = Field(default="", validation_alias=_env("PEERREADY_SMTP_USER"))
+    smtp_password: str = Field(default="", validation_alias=_env("PEERREADY_SMTP_PASSWORD"))
+    smtp_starttls: bool = Field(default=True, validation_alias=_env("PEERREADY_SMTP_STARTTLS"))
+    mail_from: str = Field(
+        default="PeerReady <peerready@localhost>", validation_alias=_env("PEERREADY_MAIL_FROM")
+    )
 
     @field_validator("instruments_dir", "templates_dir")
     @classmethod

@@ -4,6 +4,8 @@ import click
 
 from app.cli import accounts as accounts_commands
 from app.cli import backup as backup_commands
+from app.cli import email as email_commands
+from app.cli import evidence as evidence_commands
 from app.cli import instruments as instruments_commands
 from app.cli import jobs as jobs_commands
 from app.cli import portfolio as portfolio_commands
@@ -27,6 +29,8 @@ for module in (
     scoring_commands,
     backup_commands,
     jobs_commands,
+    email_commands,
+    evidence_commands,
 ):
     module.register(cli)
 

@@ -20,14 +20,16 @@ from app.errors import PeerReadyError
 BATCH_WORKERS = 2
 
 
-def write_report(engine: Engine, *, assessment_id: int, paper: str, out_dir: Path, cache_dir: Path) -> Path:
+def write_report(
+    engine: Engine, *, assessment_id: int, paper: str, out_dir: Path, cache_dir: Path, lang: str | None = None
+) -> Path:
     """Render one assessment's report into `out_dir`; returns the file written."""
     from app.db.engine import session_scope
     from app.services.reports import report_pdf_for_operator
 
     with session_scope(engine) as session:
         body, filename = report_pdf_for_operator(
-            session, assessment_id=assessment_id, paper=paper, cache_dir=cache_dir
+            session, assessment_id=assessment_id, paper=paper, cache_dir=cache_dir, lang=lang
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{assessment_id}-{filename}"
@@ -46,7 +48,7 @@ def _worker_init(url: str) -> None:
 
 
 def _worker_render(
-    assessment_id: int, paper: str, out_dir: str, cache_dir: str
+    assessment_id: int, paper: str, out_dir: str, cache_dir: str, lang: str | None = None
 ) -> tuple[int, str | None, str | None]:
     assert _worker_engine is not None
     try:
@@ -56,6 +58,7 @@ def _worker_render(
             paper=paper,
             out_dir=Path(out_dir),
             cache_dir=Path(cache_dir),
+            lang=lang,
         )
         return assessment_id, str(path), None
     except PeerReadyError as exc:
@@ -70,13 +73,18 @@ def render_batch(
     out_dir: Path,
     cache_dir: Path,
     workers: int = BATCH_WORKERS,
+    lang: str | None = None,
 ) -> list[tuple[int, str | None, str | None]]:
     """Reports for many assessments; with more than one, rendered in `workers` processes."""
     if len(assessment_ids) <= 1 or workers <= 1:
         return [
             (
                 i,
-                str(write_report(engine, assessment_id=i, paper=paper, out_dir=out_dir, cache_dir=cache_dir)),
+                str(
+                    write_report(
+                        engine, assessment_id=i, paper=paper, out_dir=out_dir, cache_dir=cache_dir, lang=lang
+                    )
+                ),
                 None,
             )
             for i in assessment_ids
@@ -88,7 +96,7 @@ def render_batch(
         max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(url,)
     ) as pool:
         futures = [
-            pool.submit(_worker_render, i, paper, str(out_dir), str(cache_dir)) for i in assessment_ids
+            pool.submit(_worker_render, i, paper, str(out_dir), str(cache_dir), lang) for i in assessment_ids
         ]
         return [future.result() for future in futures]
 
@@ -111,7 +119,15 @@ def render_batch(
     help="Folder for the PDF files.",
 )
 @click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter", show_default=True)
-def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, paper: str) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "es"]),
+    default=None,
+    help="Language of the report (default: the instrument's first language).",
+)
+def report(
+    assessment_id: int | None, portfolio_id: int | None, out_dir: Path, paper: str, lang: str | None
+) -> None:
     """Write the action-plan PDF of ASSESSMENT_ID (see `peerready assessments`), or of every site
     of a portfolio with --portfolio."""
     if (assessment_id is None) == (portfolio_id is None):
@@ -131,7 +147,9 @@ def report(assessment_id: int | None, portfolio_id: int | None, out_dir: Path, p
             if not ids:
                 click.echo(f"Portfolio {portfolio_id} has no site with an assessment; nothing to write.")
                 return
-        results = render_batch(engine, ids, paper=paper, out_dir=out_dir, cache_dir=settings.report_cache_dir)
+        results = render_batch(
+            engine, ids, paper=paper, out_dir=out_dir, cache_dir=settings.report_cache_dir, lang=lang
+        )
     except PeerReadyError as exc:
         raise click.ClickException(exc.message) from None
     failed = 0

@@ -168,7 +168,7 @@ def score_command(
         raise click.ClickException(f"{responses}: cannot read the file ({error.strerror})") from None
 
     try:
-        parsed = parse_responses_csv(instrument, content)
+        parsed = parse_responses_csv(instrument, content, research=True)
     except ResponsesCsvInvalid as invalid:
         lines = [f"{responses}: {e}" for e in invalid.errors[:MAX_ERRORS_SHOWN]]
         if len(invalid.errors) > MAX_ERRORS_SHOWN:

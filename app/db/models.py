@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 # Named constraints, so later migrations can refer to them on SQLite and PostgreSQL alike.
@@ -40,6 +40,9 @@ class Organization(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=100)
     cohort: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    # The agency agreed to share de-identified row-level answers for research (docs/privacy.md).
+    # Off by default; only an administrator switches it, and every switch is audited.
+    research_sharing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Portfolio(SQLModel, table=True):
@@ -140,6 +143,9 @@ class Invitation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    # A link for one shared device (an office PC, a tablet at a meeting): after each submit the
+    # device forgets the response and goes back to the start for the next person.
+    kiosk: bool = False
 
 
 class ResponseStatus(StrEnum):
@@ -393,3 +399,86 @@ class JobLock(SQLModel, table=True):
     job_id: int | None = Field(default=None, foreign_key="job.id", ondelete="CASCADE")
     acquired_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+# --- email (app/services/mail.py, app/services/email_invitations.py) ------------------------
+# A cycle's emailed people, the messages PeerReady sent or kept in its outbox, each cycle's
+# reminder schedule and staff password-reset tokens. Addresses are erased when a cycle closes.
+
+
+class RecipientStatus(StrEnum):
+    queued = "queued"  # the invitation waits for its send time
+    sending = "sending"  # claimed by one sender (two workers never mail one person twice)
+    sent = "sent"
+    failed = "failed"  # the mail server refused it; the reply is in last_error
+    opted_out = "opted_out"
+    bounced = "bounced"  # marked by the lead after a bounce reached them
+
+
+class EmailRecipient(SQLModel, table=True):
+    """One emailed person of a cycle. Their personal link is derived from `link_nonce` and the
+    secret key (only its SHA-256 is stored), and opens the one response `response_id`."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "email_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    group: str = Field(max_length=64)
+    # None once the cycle closes; the keyed hash stays, so an opted-out address is never re-added.
+    email: str | None = Field(default=None, max_length=254)
+    email_hash: str = Field(max_length=64)
+    language: str = Field(default="en", max_length=16)
+    link_nonce: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    response_id: int | None = Field(default=None, foreign_key="response.id", ondelete="SET NULL")
+    status: str = Field(default=RecipientStatus.queued, max_length=16, index=True)
+    send_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    reminders_sent: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    opted_out_at: datetime | None = None
+    bounced_at: datetime | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EmailSchedule(SQLModel, table=True):
+    """A cycle's reminder rule (defaults apply when a cycle has no row)."""
+
+    assessment_id: int = Field(primary_key=True, foreign_key="assessment.id", ondelete="CASCADE")
+    reminder_days: int = 7
+    max_reminders: int = 2
+
+
+class EmailMessage(SQLModel, table=True):
+    """Every message PeerReady sent, failed to send or kept in its outbox (no SMTP host set).
+    Bodies (which hold personal links) are kept only for the outbox, which admins read."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)  # invitation | reminder | password_reset
+    assessment_id: int | None = Field(
+        default=None, foreign_key="assessment.id", index=True, ondelete="CASCADE"
+    )
+    recipient_id: int | None = Field(
+        default=None, foreign_key="emailrecipient.id", index=True, ondelete="CASCADE"
+    )
+    to_address: str | None = Field(default=None, max_length=254)
+    subject: str = Field(max_length=300)
+    body_text: str | None = Field(default=None, sa_column=Column(Text))
+    body_html: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(max_length=16)  # outbox | sent | failed
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time password-reset link for a staff account; only the token's SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    link_nonce: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

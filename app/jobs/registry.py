@@ -33,7 +33,7 @@ from app.errors import BadInput
 if TYPE_CHECKING:
     from app.jobs.runner import JobContext
 
-BUILTIN_MODULES = ("app.jobs.kinds.reports", "app.jobs.kinds.portfolio")
+BUILTIN_MODULES = ("app.jobs.kinds.reports", "app.jobs.kinds.portfolio", "app.jobs.kinds.email")
 
 
 @dataclass(frozen=True)

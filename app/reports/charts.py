@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from app.i18n import gettext  # the words, in the language the report is rendered in
 from app.scoring.numbers import format_score
 
 # Light tints for the level bands (lowest level first), dark enough bars to read on any of them.
@@ -59,6 +60,9 @@ def condition_chart_svg(
         return label_width + plot_width * max(0.0, min(100.0, value)) / 100.0
 
     plot_bottom = top + len(bars) * (bar_height + row_gap)
+    # Outside the f-strings, where the catalog extractor finds them.
+    no_score = escape(gettext("No score"))
+    axis_label = escape(gettext("Score (0-100)"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_fmt(width)}" height="{_fmt(height)}" '
         f'viewBox="0 0 {_fmt(width)} {_fmt(height)}" role="img" font-family="DejaVu Sans" font-size="9">',
@@ -96,7 +100,7 @@ def condition_chart_svg(
         if bar.score is None:
             parts.append(
                 f'<text x="{_fmt(label_width + 6)}" y="{_fmt(middle)}" fill="{MUTED_FILL}" '
-                f'font-style="italic">No score</text>'
+                f'font-style="italic">{no_score}</text>'
             )
             continue
         x_end = x_of(bar.score)
@@ -119,7 +123,7 @@ def condition_chart_svg(
             )
     parts.append(
         f'<text x="{_fmt(label_width + plot_width / 2)}" y="{_fmt(height - 2)}" text-anchor="middle" '
-        f'fill="{MUTED_FILL}" font-size="7.5">Score (0-100)</text>'
+        f'fill="{MUTED_FILL}" font-size="7.5">{axis_label}</text>'
     )
     parts.append("</svg>")
     return "".join(parts)

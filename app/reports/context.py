@@ -15,7 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from app import i18n
 from app.db.models import Assessment, PlanItem, PlanStatus, ResponseStatus
+from app.i18n import N_, gettext, ngettext
 from app.instruments.citations import short_citation
 from app.instruments.models import Instrument, text
 from app.reports.models import (
@@ -35,14 +37,20 @@ from app.reports.models import (
     ReportLevel,
 )
 from app.scoring.models import DomainResult, ItemResult, Scorecard
-from app.scoring.reasons import render_reasons
+from app.scoring.reasons import in_language, render_reasons
 from app.scoring.rules import round1
 
+# English msgids, translated when the report is assembled (in the report's language).
 STATUS_LABELS = {
-    PlanStatus.in_progress: "In progress",
-    PlanStatus.accepted: "Planned",
-    PlanStatus.done: "Done",
-    PlanStatus.proposed: "Recommended, not yet decided",
+    PlanStatus.in_progress: N_("In progress"),
+    PlanStatus.accepted: N_("Planned"),
+    PlanStatus.done: N_("Done"),
+    PlanStatus.proposed: N_("Recommended, not yet decided"),
+}
+AGREEMENT_LABELS = {"high": N_("high"), "moderate": N_("moderate"), "low": N_("low")}
+POOLED_LABELS = {
+    "Other groups (combined)": N_("Other groups (combined)"),
+    "All groups (combined)": N_("All groups (combined)"),
 }
 # Decided actions first, the ones being worked on at the top.
 DECIDED_ORDER = {PlanStatus.in_progress: 0, PlanStatus.accepted: 1, PlanStatus.done: 2}
@@ -52,10 +60,11 @@ DECIDED_ORDER = {PlanStatus.in_progress: 0, PlanStatus.accepted: 1, PlanStatus.d
 
 
 def long_date(value: date | datetime | None) -> str | None:
-    """ "April 3, 2027": unambiguous for US and non-US readers alike."""
+    """ "April 3, 2027" ("3 de abril de 2027"), in the current language: the month written out is
+    unambiguous for US and non-US readers alike."""
     if value is None:
         return None
-    return f"{value:%B} {value.day}, {value.year}"
+    return i18n.format_date(value)
 
 
 def _level_label(instrument: Instrument, level_id: str | None, lang: str) -> str | None:
@@ -116,15 +125,30 @@ def check_paper(paper: str) -> None:
 # --- the context ------------------------------------------------------------------------------
 
 
-def assemble_report_context(sources: ReportSources, *, paper: str = "letter") -> ReportContext:
-    """The report of one assessment from its stored data. Raises ValueError for an unknown
-    paper size."""
+def report_language(instrument: Instrument, lang: str | None) -> str:
+    """The language a report is written in: the one asked for when both the instrument and the
+    interface have it, else the instrument's own (first) language."""
+    offered = [code for code in instrument.languages if i18n.normalize(code) == code]
+    return i18n.normalize(lang, offered) or instrument.languages[0]
+
+
+def assemble_report_context(
+    sources: ReportSources, *, paper: str = "letter", lang: str | None = None
+) -> ReportContext:
+    """The report of one assessment from its stored data, in `lang` (see `report_language`).
+    Raises ValueError for an unknown paper size."""
     check_paper(paper)
+    chosen = report_language(sources.instrument, lang)
+    # Every sentence built here (labels, notes, dates) is written in the report's language.
+    with i18n.use_locale(chosen):
+        return _assemble(sources, paper, chosen)
+
+
+def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
     assessment = sources.assessment
     assessment_id = assessment.id
     assert assessment_id is not None  # a stored row
     instrument = sources.instrument
-    lang = instrument.languages[0]
     scorecard = sources.scorecard
     has_scores = scorecard is not None and scorecard.n_respondents > 0
 
@@ -133,6 +157,9 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
     cited: list[str] = []  # evidence keys in order of first citation
 
     conditions: list[ConditionSection] = []
+    # Comments carry their group's label in the source language; print it in the report's.
+    source = instrument.languages[0]
+    group_labels = {text(g.label, source): text(g.label, lang) for g in instrument.groups}
     if has_scores:
         assert scorecard is not None
         for number, domain in enumerate(instrument.domains, start=1):
@@ -140,7 +167,9 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
             if result is None:
                 continue
             shown = [
-                CommentLine(text=c.text.strip(), group_label=c.group_label)
+                CommentLine(
+                    text=c.text.strip(), group_label=group_labels.get(c.group_label or "", c.group_label)
+                )
                 for c in comments.get(domain.id, [])
                 if c.text.strip()
             ]
@@ -167,7 +196,8 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
     return ReportContext(
         paper=paper,  # type: ignore[arg-type]
         lang=lang,
-        title=f"{sources.organization_name} – {assessment.name}: readiness results and action plan",
+        title=gettext("%(organization)s – %(cycle)s: readiness results and action plan")
+        % {"organization": sources.organization_name, "cycle": assessment.name},
         assessment_id=assessment_id,
         organization=sources.organization_name,
         cycle=assessment.name,
@@ -182,7 +212,7 @@ def assemble_report_context(sources: ReportSources, *, paper: str = "letter") ->
         n_respondents=scorecard.n_respondents if scorecard else 0,
         n_submitted=sum(n for (_, status), n in counts.items() if status == ResponseStatus.submitted),
         n_in_progress=sum(n for (_, status), n in counts.items() if status == ResponseStatus.in_progress),
-        counting_rule=sources.counting_rule,
+        counting_rule=gettext(sources.counting_rule),
         privacy_threshold=scorecard.privacy_threshold if scorecard else 3,
         coverage=instrument.scoring.coverage,
         strength_at=instrument.scoring.strength_at,
@@ -236,9 +266,31 @@ def _reference(instrument: Instrument, key: str) -> ReferenceEntry:
     reference = instrument.references.get(key)
     if reference is None:
         # A custom plan action may name a key the instrument does not define; say so, do not drop it.
-        return ReferenceEntry(key=key, short=key, citation="No citation for this key in the instrument.")
+        return ReferenceEntry(
+            key=key, short=key, citation=gettext("No citation for this key in the instrument.")
+        )
     citation = " ".join(reference.citation.split())
     return ReferenceEntry(key=key, short=short_citation(citation), citation=citation, url=reference.url)
+
+
+def _agreement_label(agreement: str) -> str:
+    return gettext(AGREEMENT_LABELS[agreement]) if agreement in AGREEMENT_LABELS else agreement
+
+
+def _row_label(instrument: Instrument, group_id: str, stored: str, lang: str) -> str:
+    """A group row's label in the report's language (stored labels are the source language)."""
+    if instrument.has_group(group_id):
+        return text(instrument.group_by_id(group_id).label, lang)
+    return gettext(POOLED_LABELS[stored]) if stored in POOLED_LABELS else stored
+
+
+def _stored_or_translated(
+    instrument: Instrument, lang: str, stored: str | None, level_id: str | None
+) -> str | None:
+    """A readiness level label: as stored in the source language, else from the instrument."""
+    if lang == instrument.languages[0] and stored:
+        return stored
+    return _level_label(instrument, level_id, lang) or stored
 
 
 def _group_label(instrument: Instrument, group_id: str, lang: str, labels: dict[str, str]) -> str:
@@ -257,7 +309,7 @@ def _condition(
 ) -> ConditionSection:
     domain = instrument.domain_by_id(result.domain_id)
     threshold = scorecard.privacy_threshold
-    labels = {g.group: g.label for g in result.groups}
+    labels = {g.group: _row_label(instrument, g.group, g.label, lang) for g in result.groups}
     groups = []
     for row in result.groups:
         # The stored scorecard already withholds small groups; the check is repeated so that a
@@ -265,10 +317,19 @@ def _condition(
         withheld = row.suppressed or row.score is None or row.n < threshold
         note = ""
         if row.pooled_groups:
-            note = "Combines: " + ", ".join(_group_label(instrument, g, lang, {}) for g in row.pooled_groups)
+            note = gettext("Combines: %(groups)s") % {
+                "groups": ", ".join(_group_label(instrument, g, lang, {}) for g in row.pooled_groups)
+            }
         if withheld:
-            note = (note + ". " if note else "") + f"Not shown: fewer than {threshold} respondents"
-        groups.append(GroupRow(label=row.label, n=row.n, score=None if withheld else row.score, note=note))
+            fewer = ngettext(
+                "Not shown: fewer than %(num)s respondent",
+                "Not shown: fewer than %(num)s respondents",
+                threshold,
+            ) % {"num": threshold}
+            note = (note + ". " if note else "") + fewer
+        groups.append(
+            GroupRow(label=labels[row.group], n=row.n, score=None if withheld else row.score, note=note)
+        )
     shown = {g.label for g in groups if g.score is not None}
     gaps = [
         GapRow(
@@ -288,7 +349,7 @@ def _condition(
     going_well = _item_lines(instrument, item_results, result.going_well, lang)
     to_work_on = _item_lines(instrument, item_results, result.to_work_on, lang)
     withheld_domain = result.suppressed or result.score is None
-    level_label = result.level_label or _level_label(instrument, result.level_id, lang)
+    level_label = _stored_or_translated(instrument, lang, result.level_label, result.level_id)
     return ConditionSection(
         domain_id=result.domain_id,
         number=number,
@@ -300,7 +361,7 @@ def _condition(
         n=result.n,
         n_below_coverage=result.n_below_coverage,
         sd=None if withheld_domain else result.sd,
-        agreement=None if withheld_domain else result.agreement,
+        agreement=None if withheld_domain or not result.agreement else _agreement_label(result.agreement),
         dont_know=result.dont_know,
         answers_shown=result.answers_shown,
         dont_know_rate=result.dont_know_rate,
@@ -308,7 +369,11 @@ def _condition(
         is_strength=result.is_strength,
         is_priority=result.is_priority,
         suppressed=result.suppressed,
-        priority_reasons=render_reasons(result.priority_reasons),
+        priority_reasons=render_reasons(
+            [in_language(r, instrument, lang) for r in result.priority_reasons],
+            locale=lang,
+            translate=gettext,
+        ),
         groups=groups,
         gaps=gaps,
         going_well=going_well,
@@ -374,16 +439,28 @@ def _plan_action(instrument: Instrument, row: PlanItem, lang: str) -> PlanAction
     condition = None
     if row.domain_id and row.domain_id in {d.id for d in instrument.domains}:
         condition = text(instrument.domain_by_id(row.domain_id).title, lang)
+    title, rationale, steps, timeframe = row.title, row.rationale or "", list(row.steps or []), row.timeframe
+    action = instrument.action_by_id(row.action_id) if row.action_id else None
+    source = instrument.languages[0]
+    # A library action is printed in the report's language unless the agency edited its words.
+    if action is not None and lang != source and row.title == text(action.title, source):
+        title = text(action.title, lang)
+        if rationale == text(action.rationale, source):
+            rationale = text(action.rationale, lang)
+        if [str(s) for s in steps] == [text(s, source) for s in action.steps]:
+            steps = [text(s, lang) for s in action.steps]
+        if action.timeframe is not None and timeframe == text(action.timeframe, source):
+            timeframe = text(action.timeframe, lang)
     return PlanAction(
-        title=row.title,
+        title=title,
         condition=condition,
-        rationale=row.rationale or "",
-        steps=[str(s) for s in (row.steps or []) if str(s).strip()],
-        timeframe=row.timeframe,
+        rationale=rationale,
+        steps=[str(s) for s in steps if str(s).strip()],
+        timeframe=timeframe,
         owner=row.owner,
         due_date=long_date(row.due_date),
         status=str(row.status),
-        status_label=STATUS_LABELS.get(row.status, str(row.status)),
+        status_label=gettext(STATUS_LABELS[row.status]) if row.status in STATUS_LABELS else str(row.status),
         notes=row.notes,
         evidence=[str(e) for e in (row.evidence or [])],
         custom=row.action_id is None,
@@ -413,8 +490,16 @@ def _change(
                 then=then_score,
                 now=now_score,
                 change=None if now_score is None or then_score is None else round1(now_score - then_score),
-                then_level=(then.level_label if then and then_score is not None else None),
-                now_level=(now.level_label if now and now_score is not None else None),
+                then_level=(
+                    _stored_or_translated(instrument, lang, then.level_label, then.level_id)
+                    if then and then_score is not None
+                    else None
+                ),
+                now_level=(
+                    _stored_or_translated(instrument, lang, now.level_label, now.level_id)
+                    if now and now_score is not None
+                    else None
+                ),
             )
         )
     return ChangeSection(

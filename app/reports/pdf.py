@@ -81,9 +81,12 @@ def _template_version() -> str:
     for name in REPORT_FILES:
         digest.update(name.encode())
         digest.update((REPORT_TEMPLATES_DIR / name).read_bytes())
-    # The number formatter writes every figure at render time, so its code is part of the version.
+    # The number formatter writes every figure at render time, so its code is part of the version;
+    # so are the interface catalogs, which write the report's words.
     for module in (Path(__file__), Path(__file__).with_name("charts.py"), Path(numbers.__file__)):
         digest.update(module.read_bytes())
+    for catalog in sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/*.po")):
+        digest.update(catalog.read_bytes())
     return digest.hexdigest()
 
 
@@ -126,11 +129,45 @@ class _Styles:
 _LOCAL = threading.local()
 
 
-def _stylesheets(paper: str) -> tuple[list[CSS], FontConfiguration]:
+def _css_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def page_words_css(lang: str) -> str:
+    """The running head and the page numbers in the report's language (report.css has the
+    English): margin boxes take their words from CSS, not from the HTML."""
+    with i18n.use_locale(lang):
+        kind = i18n.gettext("Readiness results and action plan")
+        page_of = i18n.gettext("Page %(page)s of %(pages)s")
+    parts = []
+    for piece in re.split(r"(%\(page\)s|%\(pages\)s)", page_of):
+        if piece == "%(page)s":
+            parts.append("counter(page)")
+        elif piece == "%(pages)s":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(_css_string(piece))
+    return (
+        f"@page {{ @top-right {{ content: {_css_string(kind)}; }} "
+        f"@bottom-right {{ content: {' '.join(parts)}; }} }}\n"
+        "@page :first { @top-right { content: none; } }"
+    )
+
+
+def _stylesheets(paper: str, lang: str = i18n.SOURCE_LANGUAGE) -> tuple[list[CSS], FontConfiguration]:
     styles: _Styles | None = getattr(_LOCAL, "styles", None)
     if styles is None:
         styles = _Styles(font_config=FontConfiguration())
         _LOCAL.styles = styles
+    key = f"{paper}:{lang}"
+    if key not in styles.css and lang != i18n.SOURCE_LANGUAGE:
+        base, _ = _stylesheets(paper)
+        words = CSS(
+            string=page_words_css(lang), font_config=styles.font_config, url_fetcher=ReportAssetFetcher()
+        )
+        styles.css[key] = [*base, words]
+    if key in styles.css:
+        return styles.css[key], styles.font_config
     if paper not in styles.css:
         fetcher = ReportAssetFetcher()
         main = CSS(
@@ -214,14 +251,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def chart_svg(context: ReportContext) -> str:
     bars = [ChartBar(label=c.title, score=c.score, level_label=c.level_label) for c in context.conditions]
     bands = [ChartBand(label=lv.label, min=lv.min, max=lv.max) for lv in context.levels]
-    return condition_chart_svg(bars, bands, title="Score for each condition, with readiness levels")
+    with i18n.use_locale(context.lang):
+        title = i18n.gettext("Score for each condition, with readiness levels")
+        return condition_chart_svg(bars, bands, title=title)
 
 
 def render_report_html(context: ReportContext) -> str:
-    return _ENV.get_template(TEMPLATE_NAME).render(
-        report=context,
-        chart_url=f"{ASSET_SCHEME}:chart.svg",
-    )
+    # Interface text, numbers and dates in the report's language (`<html lang>` says which).
+    with i18n.use_locale(context.lang):
+        return _ENV.get_template(TEMPLATE_NAME).render(
+            report=context,
+            chart_url=f"{ASSET_SCHEME}:chart.svg",
+        )
 
 
 def report_assets(context: ReportContext) -> dict[str, tuple[bytes, str]]:
@@ -234,12 +275,13 @@ def html_to_pdf(
     paper: str = "letter",
     assets: Mapping[str, tuple[bytes, str]] | None = None,
     fetcher: ReportAssetFetcher | None = None,
+    lang: str = i18n.SOURCE_LANGUAGE,
 ) -> bytes:
     """Print report HTML to a tagged PDF (PDF/UA-1) with the bundled stylesheet."""
     if paper not in PAGE_SIZES:
         raise ValueError(f"paper must be one of {', '.join(PAGE_SIZES)}")
     fetcher = fetcher or ReportAssetFetcher(assets)
-    stylesheets, font_config = _stylesheets(paper)
+    stylesheets, font_config = _stylesheets(paper, lang)
     with _cyclic_gc_paused():
         document = _ReportHTML(string=html, url_fetcher=fetcher, base_url=f"{ASSET_SCHEME}:")
         return document.write_pdf(
@@ -274,7 +316,9 @@ def render_report_pdf(
     """The report as PDF bytes. With `cache_dir`, an unchanged report is read back from disk and a
     new one is stored there (the `keep` most recently used files are kept)."""
     if cache_dir is None:
-        return html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
+        return html_to_pdf(
+            render_report_html(context), paper=context.paper, assets=report_assets(context), lang=context.lang
+        )
     key = cache_key(context)
     path = cache_dir / f"{key}.pdf"
     try:
@@ -283,7 +327,9 @@ def render_report_pdf(
         return data
     except FileNotFoundError:
         pass
-    data = html_to_pdf(render_report_html(context), paper=context.paper, assets=report_assets(context))
+    data = html_to_pdf(
+        render_report_html(context), paper=context.paper, assets=report_assets(context), lang=context.lang
+    )
     _store(cache_dir, path, data, keep=keep)
     return data
 
@@ -313,6 +359,8 @@ def _store(cache_dir: Path, path: Path, data: bytes, *, keep: int | None = None)
 def report_filename(context: ReportContext) -> str:
     """A safe download name: letters, digits and dashes only."""
     raw = f"peerready-{context.organization}-{context.cycle}"
+    if context.lang != i18n.SOURCE_LANGUAGE:
+        raw += f"-{context.lang}"
     safe = "".join(ch.lower() if ch.isascii() and ch.isalnum() else "-" for ch in raw)
     while "--" in safe:
         safe = safe.replace("--", "-")

@@ -31,7 +31,7 @@ from typing import Final, Literal
 
 from app.instruments.models import Instrument, Item
 from app.scoring.models import ResponseInput
-from app.scoring.rules import visible_items
+from app.scoring.rules import shown_items
 
 __all__ = [
     "ACCEPTABLE_AGREEMENT",
@@ -852,7 +852,9 @@ def raw_scale(instrument: Instrument, item: Item) -> RawScale:
 
 def _check_response(instrument: Instrument, response: ResponseInput) -> None:
     who = f"respondent {response.respondent_id!r}"
-    if not instrument.has_group(response.group):
+    if response.asked is not None and not response.group:
+        pass  # a research export's row: no group, the items asked are recorded
+    elif not instrument.has_group(response.group):
         raise ValueError(f"{who}: unknown respondent group {response.group!r}")
     for item_id, value in response.answers.items():
         if not instrument.has_item(item_id):
@@ -890,7 +892,7 @@ def condition_answers(
     rows: list[dict[str, float]] = []
     for response in responses:
         _check_response(instrument, response)
-        shown = {i.id for i in visible_items(instrument, group=response.group, answers=response.answers)}
+        shown = {i.id for i in shown_items(instrument, response)}
         row: dict[str, float] = {}
         for item in items:
             value = response.answers.get(item.id)

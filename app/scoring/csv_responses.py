@@ -13,13 +13,24 @@ import io
 from dataclasses import dataclass
 
 from app.instruments.models import Instrument, Item, text
+from app.instruments.outline import outline
 from app.scoring.models import ResponseInput
 from app.scoring.rules import visible_items
 
 RESPONDENT = "respondent"
 GROUP = "group"
+#: In a research export (no group column), the cell of an item the respondent was not shown.
+#: A dot, as Stata and SAS write a missing value; never an option value (the exporter checks).
+NOT_ASKED = "."
 
-__all__ = ["CsvError", "ResponsesCsvInvalid", "parse_responses_csv", "column_letter"]
+__all__ = [
+    "NOT_ASKED",
+    "CsvError",
+    "ResponsesCsvInvalid",
+    "blank_template",
+    "parse_responses_csv",
+    "column_letter",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,21 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def blank_template(instrument: Instrument, group: str | None = None) -> str:
+    """A CSV with only the header row, for typing in paper answers (docs/csv-layout.md).
+
+    For one group: `respondent`, `group`, then the items that group may be asked, in the order of
+    its paper form (conditional items included: leave them blank when the form said to skip
+    them). Without a group: every item, in form order, for a file that mixes groups."""
+    if group is None:
+        item_ids = [i.id for d in instrument.domains for i in instrument.items if i.domain == d.id]
+    else:
+        item_ids = outline(instrument, group).item_ids
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([RESPONDENT, GROUP, *item_ids])
+    return buffer.getvalue()
+
+
 def _dialect(first_line: str) -> str:
     # Spreadsheets in some locales save with ";" (or tabs); pick whichever the header uses.
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
@@ -80,11 +106,16 @@ def _hidden_reason(instrument: Instrument, item: Item, group: str) -> str:
     return f"item {item.id} is only asked when " + " and ".join(parts) + f" (leave {item.id} blank)"
 
 
-def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseInput]:
+def parse_responses_csv(
+    instrument: Instrument, content: str, *, research: bool = False
+) -> list[ResponseInput]:
     """Read responses from CSV text (layout: docs/csv-layout.md).
 
     Returns one ResponseInput per non-blank data row, or raises ResponsesCsvInvalid listing every
-    error (row number, column and what is wrong).
+    error (row number, column and what is wrong). With `research=True` a file without a `group`
+    column is read as a research export (`peerready export responses`): every item has a column,
+    and a cell holding NOT_ASKED marks an item the respondent was not shown. Such rows have no
+    group, so they can be scored (site and conditions) but never imported into a cycle.
     """
     content = content.lstrip("\ufeff")
     lines = content.splitlines()
@@ -118,7 +149,20 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
             )
         else:
             columns[name] = index
-    if GROUP not in columns:
+    research_rows = research and GROUP not in columns
+    if research_rows:
+        without = [i for i in item_ids if i not in columns]
+        if without:
+            errors.append(
+                CsvError(
+                    1,
+                    None,
+                    "a file without a 'group' column is read as a research export, which needs a column"
+                    f" for every item; missing: {', '.join(without)}",
+                )
+            )
+            raise ResponsesCsvInvalid(errors)
+    elif GROUP not in columns:
         errors.append(CsvError(1, None, "the header has no 'group' column (it is required)"))
         raise ResponsesCsvInvalid(errors)
 
@@ -158,6 +202,9 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
             )
         seen_ids.setdefault(respondent, row_number)
 
+        if research_rows:
+            _research_row(instrument, cells, columns, names, row_number, respondent, errors, responses)
+            continue
         raw_group = cells[columns[GROUP]]
         group = _match(raw_group, groups) or group_labels.get(raw_group.casefold())
         if group is None:
@@ -208,3 +255,44 @@ def parse_responses_csv(instrument: Instrument, content: str) -> list[ResponseIn
     if errors:
         raise ResponsesCsvInvalid(errors)
     return responses
+
+
+def _research_row(
+    instrument: Instrument,
+    cells: list[str],
+    columns: dict[str, int],
+    names: list[str],
+    row_number: int,
+    respondent: str,
+    errors: list[CsvError],
+    responses: list[ResponseInput],
+) -> None:
+    """One row of a research export: the items asked are those whose cell is not NOT_ASKED."""
+    answers: dict[str, str] = {}
+    asked: set[str] = set()
+    for item in instrument.items:
+        index = columns[item.id]
+        value = cells[index]
+        if value == NOT_ASKED:
+            continue
+        asked.add(item.id)
+        if not value:
+            if item.required:
+                errors.append(CsvError(row_number, names[index], f"item {item.id} is required but is blank"))
+            continue
+        allowed = [o.value for o in instrument.scale_by_id(item.scale).options]
+        matched = _match(value, allowed)
+        if matched is None:
+            errors.append(
+                CsvError(
+                    row_number,
+                    names[index],
+                    f"{value!r} is not an answer to {item.id}; allowed: {', '.join(allowed)} "
+                    f"(or blank for no answer, {NOT_ASKED!r} for not asked)",
+                )
+            )
+        else:
+            answers[item.id] = matched
+    responses.append(
+        ResponseInput(respondent_id=respondent, group="", answers=answers, asked=frozenset(asked))
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Frozen(BaseModel):
@@ -49,7 +49,12 @@ Reasons = Annotated[list[Reason], BeforeValidator(_reasons_from_text)]
 
 
 class ResponseInput(Frozen):
-    """One respondent's answers: item id -> option value (scored, "don't know", "N/A" or choice)."""
+    """One respondent's answers: item id -> option value (scored, "don't know", "N/A" or choice).
+
+    `asked` is for a research export (docs/csv-layout.md, "Research exports"), which has no
+    respondent group: the items the respondent was shown, as recorded there. With it, `group` is
+    "" and visibility is read from `asked` instead of being worked out from group and answers.
+    """
 
     respondent_id: str
     group: str
@@ -57,6 +62,13 @@ class ResponseInput(Frozen):
     # "web" (the form) or "import" (paper rows): each source must reach the privacy threshold on
     # its own in a cell before that cell's figure is shown (app/disclosure/policy.py).
     source: str = "web"
+    asked: frozenset[str] | None = None
+
+    @model_validator(mode="after")
+    def _group_or_asked(self) -> ResponseInput:
+        if not self.group and self.asked is None:
+            raise ValueError("a response needs a respondent group, or the items it was asked")
+        return self
 
 
 class GroupScore(Frozen):

@@ -16,8 +16,8 @@ written out in docs/scoring.md ("How numbers are shown"):
   same way, so "scored 59.5, below the priority line of 60.0" compares like with like.
 * Every threshold is compared with the SHOWN (rounded) value (see `app.scoring.rules`).
 * Formatting takes a locale. The number is rounded here first; a locale only chooses the
-  symbols. (Babel, for Spanish later, rounds half-even: it must only ever be handed a Decimal
-  that is already rounded, which it then writes without further rounding.)
+  symbols, read from Babel's CLDR data. (Babel's own formatting rounds half-even: 62.25 would
+  become "62.2". It is never handed a number; only its symbols are used.)
 
 Pure: no web, database or I/O imports.
 """
@@ -29,9 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_decimal_symbol, get_plus_sign_symbol
 
 __all__ = [
     "DEFAULT_LOCALE",
+    "INDEX_PLACES",
     "MISSING",
     "RATE_PLACES",
     "SCORE_PLACES",
@@ -40,6 +45,7 @@ __all__ = [
     "csv_score",
     "difference",
     "exact",
+    "format_index",
     "format_percent",
     "format_score",
     "format_signed",
@@ -58,6 +64,7 @@ Number = int | float | Decimal | Fraction
 
 SCORE_PLACES = 1  # scores, means, SD, min, max, gaps, changes: 62.25 -> 62.3
 RATE_PLACES = 3  # rates 0-1: 2/15 -> 0.133, shown as 13.3%
+INDEX_PLACES = 2  # agreement and reliability indices (rwg(j), awg(j), ICC, alpha): 0.834 -> 0.83
 MISSING = "–"  # what a page or the PDF prints for "no number" (en dash)
 DEFAULT_LOCALE = "en"
 
@@ -191,18 +198,36 @@ class _Symbols:
     percent: str  # pattern around the number
 
 
-# Only English for now. Spanish comes with Babel: `babel.numbers.format_decimal(rounded,
-# format="0.0", locale=...)` on the already-rounded Decimal, in `_write` below.
-_SYMBOLS = {"en": _Symbols(decimal=".", minus="\u2212", plus="+", percent="{}%")}
+# The languages numbers are written in, and the CLDR locale each uses when no territory is
+# given. PeerReady serves US agencies: Spanish is written as in the United States (es_US), which
+# uses a decimal point; a full locale such as "es_ES" gets its own symbols ("62,3").
+BABEL_LOCALES = {"en": "en_US", "es": "es_US"}
 
 
+@lru_cache(maxsize=32)
 def _symbols(locale: str) -> _Symbols:
-    language = locale.replace("-", "_").split("_", 1)[0].lower()
+    """The symbols of a locale, from Babel's CLDR data. Only the symbols: Babel's own formatting
+    rounds half-even, so it never sees a number (see the module docstring)."""
+    parts = locale.replace("-", "_").split("_")
+    language = parts[0].lower()
+    if language not in BABEL_LOCALES:
+        available = ", ".join(sorted(BABEL_LOCALES))
+        raise ValueError(f"no number format for locale {locale!r} (available: {available})")
+    babel_locale = (
+        f"{language}_{parts[1].upper()}" if len(parts) > 1 and parts[1] else BABEL_LOCALES[language]
+    )
     try:
-        return _SYMBOLS[language]
-    except KeyError:
-        available = ", ".join(sorted(_SYMBOLS))
-        raise ValueError(f"no number format for locale {locale!r} (available: {available})") from None
+        cldr = Locale.parse(babel_locale)
+    except (UnknownLocaleError, ValueError):
+        cldr = Locale.parse(BABEL_LOCALES[language])
+    percent = cldr.percent_formats[None].pattern.replace("#,##0", "{}").replace("#,#0", "{}")
+    return _Symbols(
+        decimal=get_decimal_symbol(cldr),
+        # A true minus sign in every language (typography; CLDR's is the hyphen-minus).
+        minus="\u2212",
+        plus=get_plus_sign_symbol(cldr),
+        percent=percent if "{}" in percent else "{}%",
+    )
 
 
 def _write(rounded: Decimal, symbols: _Symbols) -> str:
@@ -236,6 +261,14 @@ def format_percent(rate: Number | None, *, locale: str = DEFAULT_LOCALE, missing
     return symbols.percent.format(_write(round_rate(rate).scaleb(2), symbols))
 
 
+def format_index(value: Number | None, *, locale: str = DEFAULT_LOCALE, missing: str = MISSING) -> str:
+    """An agreement or reliability index (rwg(j), awg(j), ICC, alpha) as shown: two decimals,
+    half up, with the leading zero: "0.83", "−0.12" (minus sign), "1.00"."""
+    if value is None:
+        return missing
+    return _write(round_half_up(value, INDEX_PLACES), _symbols(locale))
+
+
 def csv_score(value: Number | None) -> str:
     """A score in a CSV cell: the same digits as the page ("59.5", "60.0"), always with a point
     and an ASCII minus whatever the page's language, so spreadsheets read it as a number; ""
@@ -249,7 +282,7 @@ def csv_rate(value: Number | None) -> str:
 
 
 def number_filters(locale: str = DEFAULT_LOCALE) -> dict[str, Callable[..., str]]:
-    """The template filters every Jinja environment registers: `score`, `pct`, `signed`."""
+    """The template filters every Jinja environment registers: `score`, `pct`, `signed`, `index`."""
     _symbols(locale)  # refuse an unknown locale now, not at the first render
 
     def score(value: Number | None) -> str:
@@ -261,4 +294,7 @@ def number_filters(locale: str = DEFAULT_LOCALE) -> dict[str, Callable[..., str]
     def signed(value: Number | None) -> str:
         return format_signed(value, locale=locale)
 
-    return {"score": score, "pct": pct, "signed": signed}
+    def index(value: Number | None) -> str:
+        return format_index(value, locale=locale)
+
+    return {"score": score, "pct": pct, "signed": signed, "index": index}

@@ -16,10 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from app.instruments.models import Instrument, text
 from app.scoring.models import Reason
 from app.scoring.numbers import DEFAULT_LOCALE, format_percent, format_score
 
-__all__ = ["PATTERNS", "RATE_PARAMS", "SCORE_PARAMS", "mid_sentence", "render_reason", "render_reasons"]
+__all__ = [
+    "PATTERNS",
+    "RATE_PARAMS",
+    "SCORE_PARAMS",
+    "in_language",
+    "mid_sentence",
+    "render_reason",
+    "render_reasons",
+]
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext marker the catalog extractor looks for
@@ -107,3 +116,32 @@ def render_reasons(
 ) -> list[str]:
     """The sentences of several reasons, in their order."""
     return [render_reason(r, locale=locale, translate=translate) for r in reasons]
+
+
+# The text parameters a reason carries and the id parameter each was written from.
+_TEXT_SOURCES = {
+    "domain_title": "domain",
+    "item_text": "item",
+    "higher_label": "higher_group",
+    "lower_label": "lower_group",
+    "first_label": "first_group",
+    "second_label": "second_group",
+}
+
+
+def in_language(reason: Reason, instrument: Instrument, lang: str) -> Reason:
+    """The reason with its titles, item texts and group labels in `lang`, looked up by the ids it
+    carries (a scorecard stores them in the instrument's source language). Values whose id the
+    instrument does not know (a pooled group, an older version's item) stay as stored."""
+    params = dict(reason.params)
+    for name, source in _TEXT_SOURCES.items():
+        key = params.get(source)
+        if name not in params or not isinstance(key, str):
+            continue
+        if source == "domain" and key in {d.id for d in instrument.domains}:
+            params[name] = text(instrument.domain_by_id(key).title, lang)
+        elif source == "item" and instrument.has_item(key):
+            params[name] = text(instrument.item_by_id(key).text, lang)
+        elif source.endswith("_group") and instrument.has_group(key):
+            params[name] = text(instrument.group_by_id(key).label, lang)
+    return Reason(code=reason.code, params=params)

@@ -62,8 +62,10 @@ __all__ = [
     "item_value",
     "membership",
     "readiness_level",
+    "respondent_scores",
     "round1",
     "score_responses",
+    "shown_items",
     "visible_items",
 ]
 
@@ -113,6 +115,14 @@ def visible_items(instrument: Instrument, *, group: str, answers: Mapping[str, s
         return result
 
     return [item for item in instrument.items if shown(item, frozenset())]
+
+
+def shown_items(instrument: Instrument, response: ResponseInput) -> list[Item]:
+    """The items `response` was shown: from its group and answers (`visible_items`), or, for a
+    row of a research export (no group), the items it records as asked."""
+    if response.asked is not None:
+        return [item for item in instrument.items if item.id in response.asked]
+    return visible_items(instrument, group=response.group, answers=response.answers)
 
 
 # --- item values -----------------------------------------------------------------------------
@@ -223,7 +233,11 @@ class _Respondent:
 
 def _check(instrument: Instrument, infos: Mapping[str, _ItemInfo], response: ResponseInput) -> None:
     who = f"respondent {response.respondent_id!r}"
-    if not instrument.has_group(response.group):
+    if response.asked is not None and not response.group:
+        unknown = sorted(i for i in response.asked if not instrument.has_item(i))
+        if unknown:
+            raise ValueError(f"{who}: unknown item {unknown[0]!r} among the items asked")
+    elif not instrument.has_group(response.group):
         allowed = ", ".join(g.id for g in instrument.groups)
         raise ValueError(f"{who}: unknown respondent group {response.group!r} (expected one of: {allowed})")
     for item_id, value in response.answers.items():
@@ -242,7 +256,7 @@ def _respondent(
     instrument: Instrument, infos: Mapping[str, _ItemInfo], coverage: Fraction, response: ResponseInput
 ) -> _Respondent:
     _check(instrument, infos, response)
-    visible = visible_items(instrument, group=response.group, answers=response.answers)
+    visible = shown_items(instrument, response)
     options: dict[str, ScaleOption] = {}
     tallies = {d.id: _DomainTally() for d in instrument.domains}
     for item in visible:
@@ -299,6 +313,22 @@ def membership(instrument: Instrument, responses: Sequence[ResponseInput]) -> Me
             if option.kind == "scored":
                 items[item_id].append(response.respondent_id)
     return Membership(domains=domains, items=items)
+
+
+def respondent_scores(
+    instrument: Instrument, responses: Sequence[ResponseInput], domain_id: str
+) -> list[Fraction]:
+    """INTERNAL: the condition score (0-100, exact) of each respondent who has one, in order.
+    Never shown; for statistics over sites such as ICC(1)/ICC(2), which need the spread within
+    sites as well as between them."""
+    infos = _item_infos(instrument)
+    coverage = exact(instrument.scoring.coverage)
+    found = []
+    for response in responses:
+        value = _respondent(instrument, infos, coverage, response).scores.get(domain_id)
+        if value is not None:
+            found.append(value)
+    return found
 
 
 # --- levels ----------------------------------------------------------------------------------
@@ -507,11 +537,12 @@ def _score_domain(
             value = person.scores[domain_id]
             assert value is not None
             scores.append(value)
-            by_group.setdefault(person.response.group, []).append(value)
             source = person.response.source
             site_sources[source] = site_sources.get(source, 0) + 1
-            counts = group_sources.setdefault(person.response.group, {})
-            counts[source] = counts.get(source, 0) + 1
+            if person.response.group:  # a research export's rows have no group
+                by_group.setdefault(person.response.group, []).append(value)
+                counts = group_sources.setdefault(person.response.group, {})
+                counts[source] = counts.get(source, 0) + 1
 
     n = len(scores)
     site_ok = policy.may_show_site(n, threshold, site_sources)
@@ -823,7 +854,8 @@ def score_responses(
 
     by_group = {g.id: 0 for g in instrument.groups}
     for r in responses:
-        by_group[r.group] += 1
+        if r.group:
+            by_group[r.group] += 1
     return Scorecard(
         instrument_id=instrument.id,
         instrument_version=instrument.version,

@@ -107,6 +107,24 @@ def update_organization(
     return organization
 
 
+def set_research_sharing(session: Session, *, actor: User, organization: Organization, enabled: bool) -> bool:
+    """Switch the research download on or off for `organization` (docs/privacy.md), audited.
+    Returns whether anything changed (a repeated click records nothing)."""
+    if organization.research_sharing == enabled:
+        return False
+    organization.research_sharing = enabled
+    session.add(organization)
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.research_sharing",
+        target=f"organization:{organization.id}",
+        organization_id=organization.id,
+        detail={"enabled": enabled},
+    )
+    return True
+
+
 def members_of(session: Session, *, organization_id: int) -> list[User]:
     return list(
         session.exec(

@@ -240,6 +240,11 @@ def set_status(
     assessment.status = status
     assessment.closed_at = utcnow() if status == AssessmentStatus.closed else None
     session.add(assessment)
+    if status == AssessmentStatus.closed:
+        # Imported here: email_invitations builds on this module (is_accepting_answers).
+        from app.services.email_invitations import erase_addresses
+
+        detail["email_addresses_erased"] = erase_addresses(session, assessment_id=assessment.id)
     audit.record(
         session,
         actor=user,

@@ -68,8 +68,12 @@ def create_invitation(
     group: str,
     label: str | None = None,
     expires_at: datetime | None = None,
+    kiosk: bool = False,
 ) -> tuple[Invitation, str]:
-    """A new link for one respondent group; returns the row and the plain token (show it once)."""
+    """A new link for one respondent group; returns the row and the plain token (show it once).
+
+    A kiosk link is for one shared device: after each submit the device forgets the response
+    and shows the start again for the next person."""
     if not instrument.has_group(group):
         raise BadInput("Choose a respondent group from the list.")
     label = (label or "").strip() or None
@@ -84,6 +88,7 @@ def create_invitation(
         label=label,
         token_hash=hash_token(token),
         expires_at=expires_at,
+        kiosk=kiosk,
     )
     session.add(invitation)
     session.flush()
@@ -93,7 +98,7 @@ def create_invitation(
         action="invitation.create",
         target=f"invitation:{invitation.id}",
         organization_id=assessment.organization_id,
-        detail={"assessment_id": assessment.id, "group": group, "label": label},
+        detail={"assessment_id": assessment.id, "group": group, "label": label, "kiosk": kiosk},
     )
     return invitation, token
 

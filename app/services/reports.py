@@ -54,11 +54,16 @@ from app.services.scores import COUNTING_RULE, comments_for_results
 # --- one report -------------------------------------------------------------------------------
 
 
-def build_report_context(session: Session, *, assessment_id: int, paper: str = "letter") -> ReportContext:
-    """Gather the report of one assessment. Raises NotFound for an unknown id, ValueError for an
-    unknown paper size. Access checks are the caller's job (route: app.services.access)."""
+def build_report_context(
+    session: Session, *, assessment_id: int, paper: str = "letter", lang: str | None = None
+) -> ReportContext:
+    """Gather the report of one assessment, in `lang` (None: the instrument's language). Raises
+    NotFound for an unknown id, ValueError for an unknown paper size. Access checks are the
+    caller's job (route: app.services.access)."""
     check_paper(paper)
-    return assemble_report_context(gather_report_sources(session, assessment_id=assessment_id), paper=paper)
+    return assemble_report_context(
+        gather_report_sources(session, assessment_id=assessment_id), paper=paper, lang=lang
+    )
 
 
 def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSources:
@@ -177,15 +182,15 @@ def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
     return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
 
 
-def report_fingerprint(session: Session, *, assessment_id: int, paper: str) -> str:
+def report_fingerprint(session: Session, *, assessment_id: int, paper: str, lang: str | None = None) -> str:
     """A digest of every stored row the report of `assessment_id` is made from (the cycle, its
     organization's name, the instrument snapshot, its and the previous cycle's stored scores, the
     commentary and its author, the organization's plan, the response counts), the renderer's
-    version and the paper. A few narrow queries, no parsing: what a download computes to find the
-    cached PDF. The report job records which PDF each fingerprint printed (`remember_render`).
-    Raises NotFound for an unknown id."""
+    version, the paper and the language asked for. A few narrow queries, no parsing: what a
+    download computes to find the cached PDF. The report job records which PDF each fingerprint
+    printed (`remember_render`). Raises NotFound for an unknown id."""
     check_paper(paper)
-    digest = hashlib.sha256(f"{TEMPLATE_VERSION}\0{paper}\0{COUNTING_RULE}".encode())
+    digest = hashlib.sha256(f"{TEMPLATE_VERSION}\0{paper}\0{COUNTING_RULE}\0{lang or ''}".encode())
 
     def add(rows: object) -> None:
         digest.update(b"\0")
@@ -289,19 +294,19 @@ class ReportDownload:
 
 
 def cached_report_for_download(
-    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path
+    session: Session, *, user: User, assessment_id: int, paper: str, cache_dir: Path, lang: str | None = None
 ) -> ReportDownload:
     """The cached PDF of the assessment's report as it is now, never rendered here (a request
     reads a file or is told to wait). Raises NotFound (other organization or unknown id) or
     Forbidden (funder) through app.services.access; a download served is audited."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     assert assessment.id is not None
-    fingerprint = report_fingerprint(session, assessment_id=assessment.id, paper=paper)
+    fingerprint = report_fingerprint(session, assessment_id=assessment.id, paper=paper, lang=lang)
     found = _remembered(cache_dir, fingerprint)
     if found is None:
         # Not printed under this fingerprint (say, the cache was filled by `peerready report`):
         # the PDF of the same content may still be there.
-        context = build_report_context(session, assessment_id=assessment.id, paper=paper)
+        context = build_report_context(session, assessment_id=assessment.id, paper=paper, lang=lang)
         pdf = cached_pdf(context, cache_dir=cache_dir)
         if pdf is not None:
             found = (pdf, report_filename(context))
@@ -315,18 +320,18 @@ def cached_report_for_download(
         action="report.export",
         target=f"assessment:{assessment.id}",
         organization_id=assessment.organization_id,
-        detail={"paper": paper, "format": "pdf", "bytes": path.stat().st_size},
+        detail={"paper": paper, "format": "pdf", "bytes": path.stat().st_size, "lang": lang or "default"},
     )
     return ReportDownload(assessment.id, assessment.organization_id, filename, path)
 
 
 def report_pdf_for_operator(
-    session: Session, *, assessment_id: int, paper: str, cache_dir: Path | None
+    session: Session, *, assessment_id: int, paper: str, cache_dir: Path | None, lang: str | None = None
 ) -> tuple[bytes, str]:
     """The same for the command line: the operator of the instance may print any assessment."""
     check_paper(paper)
     sources = gather_report_sources(session, assessment_id=assessment_id)
-    context = assemble_report_context(sources, paper=paper)
+    context = assemble_report_context(sources, paper=paper, lang=lang)
     body = render_report_pdf(context, cache_dir=cache_dir)
     audit.record(
         session,
@@ -334,7 +339,7 @@ def report_pdf_for_operator(
         action="report.export",
         target=f"assessment:{assessment_id}",
         organization_id=sources.assessment.organization_id,
-        detail={"paper": paper, "format": "pdf", "bytes": len(body)},
+        detail={"paper": paper, "format": "pdf", "bytes": len(body), "lang": context.lang},
     )
     return body, report_filename(context)
 

@@ -20,7 +20,7 @@ Conditional items (`show_if`), decided here:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -67,11 +67,27 @@ def page_of_item(instrument: Instrument, group: str, item_id: str) -> Page | Non
 # --- starting and finding a response ---------------------------------------------------------
 
 
+def resume_cookie_name(invitation_id: int) -> str:
+    """The cookie that remembers, in one browser, the response started from one invitation link.
+
+    Named per invitation (not scoped to the link's path) so that the pages of a response, which
+    never see the invitation token, can forget it after a submit on a shared device."""
+    return f"peerready_resume_{invitation_id}"
+
+
+Remembered = Callable[[int], str | None]
+
+
 def start_or_resume(
-    session: Session, *, token: str, remembered: str | None, client_ip: str | None
+    session: Session, *, token: str, remembered: Remembered | str | None, client_ip: str | None
 ) -> tuple[Response, str, Invitation]:
     """Open an invitation link: resume the response this browser started from it (its personal
-    token is remembered in a cookie scoped to the link), or start a new one.
+    token is remembered in a cookie, see `resume_cookie_name`), or start a new one.
+
+    `remembered` is the remembered personal token, or a function from the invitation id to it.
+    A remembered response that is already submitted is never resumed: on a shared computer the
+    next person who opens the group link starts their own response instead of seeing the
+    previous person's "Thank you" page.
 
     Returns the response, its personal token and the invitation. Nothing is created for an
     unknown, revoked or expired link, or a cycle that no longer accepts answers.
@@ -80,12 +96,22 @@ def start_or_resume(
     assessment = session.get(Assessment, invitation.assessment_id)
     if assessment is None or not assessments_service.is_accepting_answers(assessment):
         raise Gone("This survey is closed. Thank you for your interest.")
-    if remembered and invitations.looks_like_token(remembered):
+    assert invitation.id is not None
+    personal = remembered(invitation.id) if callable(remembered) else remembered
+    if personal and invitations.looks_like_token(personal):
         existing = session.exec(
-            select(Response).where(Response.token_hash == invitations.hash_token(remembered))
+            select(Response).where(Response.token_hash == invitations.hash_token(personal))
         ).first()
-        if existing is not None and existing.invitation_id == invitation.id:
-            return existing, remembered, invitation
+        if (
+            existing is not None
+            and existing.invitation_id == invitation.id
+            and existing.status != ResponseStatus.submitted
+        ):
+            return existing, personal, invitation
+    return (*_new_response(session, invitation), invitation)
+
+
+def _new_response(session: Session, invitation: Invitation) -> tuple[Response, str]:
     personal = invitations.new_token()
     response = Response(
         assessment_id=invitation.assessment_id,
@@ -95,7 +121,44 @@ def start_or_resume(
     )
     session.add(response)
     session.flush()
-    return response, personal, invitation
+    return response, personal
+
+
+def group_link_of(session: Session, *, response: Response) -> Invitation | None:
+    """The group link a response was started from, when it came from one (not a paper import)."""
+    if response.invitation_id is None or response.source != "web":
+        return None
+    return session.get(Invitation, response.invitation_id)
+
+
+def can_start_another(session: Session, *, response: Response, assessment: Assessment) -> bool:
+    """Whether "Start a new response for someone else" is offered after this response: it was
+    submitted from a group link that still works, in a cycle that still accepts answers."""
+    invitation = group_link_of(session, response=response)
+    return (
+        response.status == ResponseStatus.submitted
+        and invitation is not None
+        and invitations.invitation_state(invitation) == "active"
+        and assessments_service.is_accepting_answers(assessment)
+    )
+
+
+def start_another(
+    session: Session, *, response: Response, assessment: Assessment
+) -> tuple[Response, str, Invitation]:
+    """A new response from the same group link as a submitted one, for the next person on a
+    shared device. The new response shares nothing with the previous one but its group."""
+    if response.status != ResponseStatus.submitted:
+        raise Conflict("Submit this response first; then the next person can start their own.")
+    if not assessments_service.is_accepting_answers(assessment):
+        raise Gone("This survey is closed. Thank you for your interest.")
+    invitation = group_link_of(session, response=response)
+    if invitation is None:
+        raise NotFound("This response did not come from a group link, so no new response can start here.")
+    state = invitations.invitation_state(invitation)
+    if state != "active":
+        raise Gone("This link has been switched off or has expired. Ask the agency for a new one.")
+    return (*_new_response(session, invitation), invitation)
 
 
 def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tuple[Response, Assessment]:

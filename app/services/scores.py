@@ -41,13 +41,14 @@ from app.db.models import (
 )
 from app.disclosure.view import comment_visibility
 from app.errors import NotFound
+from app.i18n import N_
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput, Scorecard, score_responses
 from app.services import instruments_store
 
 log = logging.getLogger("peerready.scores")
 
-COUNTING_RULE = "Submitted responses only; answers still in progress are not included."
+COUNTING_RULE = N_("Submitted responses only; answers still in progress are not included.")
 
 
 @dataclass

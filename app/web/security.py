@@ -210,6 +210,21 @@ def respondent_csrf_token(request: Request) -> str | None:
     return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+ONE_CLICK_PATH = re.compile(r"^/i/[A-Za-z0-9_-]{20,100}/opt-out$")
+
+
+async def _one_click_opt_out(request: Request) -> bool:
+    """RFC 8058 one-click unsubscribe: mail programs POST `List-Unsubscribe=One-Click` to the
+    opt-out link with no session. The link's own 256-bit token is the credential, and opting
+    out only ever stops mail, so no CSRF token is asked for."""
+    if request.method != "POST" or not ONE_CLICK_PATH.match(request.url.path):
+        return False
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return False
+    form = await request.form()
+    return form.get("List-Unsubscribe") == "One-Click"
+
+
 async def verify_csrf(request: Request) -> None:
     """Every state-changing request must echo the session's CSRF token (form field or header),
     or on a respondent's own pages the token bound to their link, and must not come from another
@@ -222,6 +237,8 @@ async def verify_csrf(request: Request) -> None:
         return
     if cross_origin(request):
         raise Forbidden("This request came from another website, so PeerReady refused it.")
+    if await _one_click_opt_out(request):
+        return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

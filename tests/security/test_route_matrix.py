@@ -24,6 +24,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -39,6 +40,7 @@ from app.db.models import (
     PortfolioSite,
     Role,
     User,
+    utcnow,
 )
 from app.services import invitations as invitations_service
 from app.services import responses as responses_service
@@ -187,6 +189,14 @@ def _fresh_portfolio_membership(ctx: Ctx) -> dict[str, Any]:
     return {"user_id": user.id}
 
 
+def _sharing_on(ctx: Ctx) -> dict[str, Any]:
+    organization = ctx.db.get(Organization, ctx.side.organization_id)
+    organization.research_sharing = True
+    ctx.db.add(organization)
+    ctx.db.commit()
+    return {}
+
+
 def _fresh_job(ctx: Ctx, status: str = "running", *, with_file: bool = False) -> dict[str, Any]:
     """A report job of the side's organization, started by its lead, in the given state."""
     from app.db.models import Job
@@ -214,6 +224,58 @@ def _fresh_job(ctx: Ctx, status: str = "running", *, with_file: bool = False) ->
         ctx.db.add(job)
         ctx.db.commit()
     return {"job_id": job.id}
+
+
+def _fresh_recipient(ctx: Ctx) -> dict[str, Any]:
+    """A person invited by email to the side's cycle (their link's token too)."""
+    from app.db.models import EmailRecipient
+    from app.services import email_invitations
+
+    secret = ctx.app.state.settings.secret_key
+    nonce = f"matrix-nonce-{next(_numbers)}"
+    token = email_invitations.link_token(nonce, secret_key=secret)
+    recipient = EmailRecipient(
+        assessment_id=ctx.side.assessment_id,
+        group="clinical",
+        email=f"invited-{next(_numbers)}@example.org",
+        email_hash=email_invitations.address_hash(f"invited-{next(_numbers)}", secret_key=secret),
+        link_nonce=nonce,
+        token_hash=invitations_service.hash_token(token),
+        status="sent",
+    )
+    ctx.db.add(recipient)
+    ctx.db.commit()
+    return {"recipient_id": recipient.id, "token": token}
+
+
+def _fresh_outbox_message(ctx: Ctx) -> dict[str, Any]:
+    from app.db.models import EmailMessage
+
+    message = EmailMessage(
+        kind="invitation", to_address="someone@example.org", subject="Hello", status="outbox"
+    )
+    ctx.db.add(message)
+    ctx.db.commit()
+    return {"message_id": message.id}
+
+
+def _fresh_reset(ctx: Ctx) -> dict[str, Any]:
+    """A working password-reset link of a spare account (each use spends one)."""
+    from app.db.models import PasswordReset
+    from app.services import password_resets
+
+    nonce = f"matrix-reset-{next(_numbers)}"
+    reset = PasswordReset(
+        user_id=_spare_user(ctx).id,
+        link_nonce=nonce,
+        token_hash=invitations_service.hash_token(
+            password_resets.reset_token(nonce, secret_key=ctx.app.state.settings.secret_key)
+        ),
+        expires_at=utcnow() + timedelta(hours=1),
+    )
+    ctx.db.add(reset)
+    ctx.db.commit()
+    return {"token": password_resets.reset_token(nonce, secret_key=ctx.app.state.settings.secret_key)}
 
 
 def _unique(prefix: str) -> str:
@@ -254,6 +316,9 @@ MATRIX: dict[str, Rule] = {
             "region": "North" if ctx.side is ctx.world.a else "South",
             "cohort": "2027" if ctx.side is ctx.world.a else "2026",
         },
+    ),
+    "POST /admin/organizations/{organization_id}/research-sharing": Rule(
+        admin_only(303), data={"enabled": "on"}
     ),
     "GET /admin/portfolios": Rule(admin_only()),
     "POST /admin/portfolios": Rule(admin_only(303), data=lambda ctx: {"name": _unique("New portfolio")}),
@@ -342,6 +407,17 @@ MATRIX: dict[str, Rule] = {
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
+    # Preview and paper forms: the questions only, never an answer
+    "GET /instruments/{instrument_id}/preview": Rule(
+        org_scoped(consultant_other=200, org_lead_other=200),
+        params=lambda ctx: {"instrument_id": "quick_check"},
+    ),
+    "GET /assessments/{assessment_id}/preview": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/paper.pdf": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/paper-template.csv": Rule(org_scoped()),
+    # The research file: admins and the agency's consultants, once research sharing is on
+    "GET /assessments/{assessment_id}/research.xlsx": Rule(org_scoped(org_lead=403), params=_sharing_on),
+    "GET /assessments/{assessment_id}/research.zip": Rule(org_scoped(org_lead=403), params=_sharing_on),
     # Respondent form: whoever holds the link (no account); never another respondent's comments
     "GET /r/{token}": Rule(everyone(303), token_route=True),
     "GET /respond/{token}": Rule(everyone(303), token_route=True),
@@ -357,6 +433,8 @@ MATRIX: dict[str, Rule] = {
     "GET /respond/{token}/done": Rule(everyone(303), token_route=True),
     # Only the holder of the personal link can reopen their own response (docs/privacy.md)
     "POST /respond/{token}/change": Rule(everyone(303), token_route=True),
+    "GET /respond/{token}/next": Rule(everyone(303), token_route=True, notes="303: not submitted yet"),
+    "POST /respond/{token}/another": Rule(everyone(409), token_route=True, notes="409: not submitted yet"),
     # Action plan
     "GET /plan": Rule(org_scoped(303, consultant_other=303, org_lead_other=303, admin=200)),
     "GET /organizations/{organization_id}/plan": Rule(org_scoped()),
@@ -401,6 +479,31 @@ MATRIX: dict[str, Rule] = {
     ),
     "POST /jobs/{job_id}/cancel": Rule(org_scoped(303), params=_fresh_job),
     "POST /jobs/{job_id}/retry": Rule(org_scoped(303), params=lambda ctx: _fresh_job(ctx, "failed")),
+    # Email invitations (app/web/routes/email.py) and password reset by email
+    "GET /assessments/{assessment_id}/email": Rule(org_scoped()),
+    "POST /assessments/{assessment_id}/email": Rule(
+        org_scoped(200), data={"group": "clinical", "addresses": "matrix@example.org"}
+    ),
+    "POST /assessments/{assessment_id}/email/schedule": Rule(
+        org_scoped(303), data={"reminder_days": "7", "max_reminders": "2"}
+    ),
+    "POST /assessments/{assessment_id}/email/{recipient_id}/resend": Rule(
+        org_scoped(303), params=_fresh_recipient
+    ),
+    "POST /assessments/{assessment_id}/email/{recipient_id}/bounced": Rule(
+        org_scoped(303), params=_fresh_recipient
+    ),
+    "GET /i/{token}": Rule(everyone(303), token_route=True, params=_fresh_recipient),
+    "GET /i/{token}/opt-out": Rule(everyone(200), token_route=True, params=_fresh_recipient),
+    "POST /i/{token}/opt-out": Rule(everyone(200), token_route=True, params=_fresh_recipient),
+    "GET /admin/outbox": Rule(admin_only()),
+    "GET /admin/outbox/{message_id}": Rule(admin_only(), params=_fresh_outbox_message),
+    "GET /password/forgot": Rule(everyone(200)),
+    "POST /password/forgot": Rule(everyone(200), data={"email": "nobody@example.org"}),
+    "GET /password/reset/{token}": Rule(everyone(200), params=_fresh_reset),
+    "POST /password/reset/{token}": Rule(
+        everyone(303), data={"new_password": "x" * 12, "repeat_password": "x" * 12}, params=_fresh_reset
+    ),
     # JSON API (read-only; funders and admins)
     "GET /api/v1/portfolios": Rule({**portfolio_scoped(200, anonymous=401), "funder_other": 200}),
     "GET /api/v1/portfolios/{portfolio_id}/sites": Rule(portfolio_scoped(200, anonymous=401)),

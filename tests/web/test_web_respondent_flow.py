@@ -36,7 +36,10 @@ def test_invitation_link_creates_own_response_and_the_cookie_resumes_it(client, 
     assert first.status_code == 303
     assert first.headers["location"].endswith("/page/0")
     cookie = first.headers["set-cookie"]
-    assert f"Path=/r/{token}" in cookie and "HttpOnly" in cookie
+    # Named per invitation (so that a kiosk's submit can forget it), sent only to invitation links.
+    invitation_id = db.exec(select(Invitation)).one().id
+    assert cookie.startswith(f"peerready_resume_{invitation_id}=")
+    assert "Path=/r;" in cookie and "HttpOnly" in cookie
     personal = re.match(r"/respond/([^/]+)", first.headers["location"]).group(1)
     assert personal != token
     # only hashes are stored

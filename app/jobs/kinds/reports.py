@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import i18n
 from app.config import Settings
 from app.db.models import Assessment, User
 from app.errors import BadInput, NotFound, PeerReadyError
@@ -87,13 +88,15 @@ def prepare_report(
 ) -> Prepared:
     assessment_id = _id(params.get("assessment_id"), "assessment_id")
     papers = _papers(params.get("papers"))
+    lang = i18n.normalize(params.get("lang"))
     assessment = _assessment_for(session, user, assessment_id)
     name = access.organization_name(session, organization_id=assessment.organization_id)
     return Prepared(
         title=f"Report PDFs for {name}, {assessment.name}",
-        params={"assessment_id": assessment_id, "papers": papers},
+        params={"assessment_id": assessment_id, "papers": papers, "lang": lang},
         organization_id=assessment.organization_id,
-        lock_key=f"report:{assessment_id}:{'+'.join(papers)}",
+        # A report in another language is another job (the default one never joins it).
+        lock_key=f"report:{assessment_id}:{'+'.join(papers)}" + (f":{lang}" if lang else ""),
         timeout_seconds=300,
         total=len(papers),
     )
@@ -114,8 +117,9 @@ def run_report(ctx: JobContext, params: dict[str, Any]) -> Output:
                 access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)
             # Fingerprint first, context second: the context is then never older than the
             # fingerprint it is recorded under (a change in between only maps a stale fingerprint).
-            fingerprint = report_fingerprint(session, assessment_id=assessment_id, paper=paper)
-            context = build_report_context(session, assessment_id=assessment_id, paper=paper)
+            lang = params.get("lang")
+            fingerprint = report_fingerprint(session, assessment_id=assessment_id, paper=paper, lang=lang)
+            context = build_report_context(session, assessment_id=assessment_id, paper=paper, lang=lang)
         path, _, was_rendered = render_into_cache(ctx, context, fingerprint=fingerprint)
         files[paper] = path.name
         if was_rendered:

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from app.db.models import Role
-from app.errors import PeerReadyError
+from app.errors import BadInput, PeerReadyError
 from app.services import accounts
 from app.services import admin as admin_service
 from app.web.deps import AdminUser, SessionDep, require_admin
@@ -161,6 +161,21 @@ def update_organization(
             request, session, organization, status_code=exc.status_code, flashes=flashes
         )
     _flash(request, "Organization saved.")
+    return _back(f"/admin/organizations/{organization_id}")
+
+
+@router.post("/organizations/{organization_id}/research-sharing", include_in_schema=False)
+def research_sharing(
+    request: Request, session: SessionDep, admin: AdminUser, organization_id: int, enabled: Name = ""
+):
+    organization = admin_service.get_organization(session, organization_id=organization_id)
+    if enabled not in ("on", "off"):
+        raise BadInput("Choose on or off.")
+    changed = admin_service.set_research_sharing(
+        session, actor=admin, organization=organization, enabled=enabled == "on"
+    )
+    if changed:
+        _flash(request, f"Research sharing is now {enabled} for “{organization.name}”.")
     return _back(f"/admin/organizations/{organization_id}")
 
 

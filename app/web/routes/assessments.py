@@ -284,6 +284,7 @@ def create_invitation(
     group: str = Form("", max_length=64),
     label: str = Form("", max_length=500),
     expires_on: str = Form("", max_length=20),
+    kiosk: str = Form("", max_length=10),
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
@@ -297,6 +298,7 @@ def create_invitation(
             group=group,
             label=label,
             expires_at=datetime.combine(expiry, time(23, 59, 59)) if expiry else None,
+            kiosk=kiosk == "yes",
         )
     except BadInput as exc:
         session.rollback()
@@ -307,7 +309,7 @@ def create_invitation(
             assessment,
             status_code=400,
             error=exc.message,
-            values={"group": group, "label": label, "expires_on": expires_on},
+            values={"group": group, "label": label, "expires_on": expires_on, "kiosk": kiosk == "yes"},
         )
     # Shown once, on this response only: the token is never stored and never in a URL we redirect to.
     return _invitations_page(request, session, user, assessment, new_invitation=invitation, new_token=token)
@@ -357,6 +359,7 @@ def results(
         comments=comments,
         changes=changes,
         more_needed=more_needed_text,
+        research_sharing=organization.research_sharing,
         **context,
     )
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from app.errors import BadInput, TooManyRequests
-from app.services import accounts, audit, ratelimit
+from app.errors import BadInput, NotFound, TooManyRequests
+from app.services import accounts, audit, jobs, password_resets, ratelimit
 from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
 from app.web.routes.home import START_PAGE
 from app.web.templating import render
@@ -42,7 +42,14 @@ def sign_in(request: Request, user) -> None:
 def login_form(request: Request, user: OptionalUser, next: str | None = None):
     if user is not None:
         return RedirectResponse(safe_next(next) or START_PAGE[user.role], status_code=303)
-    return render(request, "auth/login.html", next=safe_next(next) or "", email="", error=None)
+    return render(
+        request,
+        "auth/login.html",
+        next=safe_next(next) or "",
+        email="",
+        error=None,
+        reset_done=request.query_params.get("reset") == "1",
+    )
 
 
 @router.post("/login", include_in_schema=False)
@@ -138,3 +145,78 @@ def _fresh_csrf(request: Request) -> str:
     token = csrf_token(request)
     request.state.csrf_token = token
     return token
+
+
+# --- password reset by email ------------------------------------------------------------------
+
+
+@router.get("/password/forgot", include_in_schema=False)
+def forgot_form(request: Request):
+    return render(request, "auth/forgot.html", error=None, done=None)
+
+
+@router.post("/password/forgot", include_in_schema=False)
+def forgot_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=400)] = "",
+):
+    """The same answer whether or not the address has an account (and whether it was mailed)."""
+    try:
+        reset = password_resets.request_reset(
+            session, email=email, client_ip=client_ip(request), secret_key=settings.secret_key
+        )
+    except TooManyRequests as exc:
+        return render(request, "auth/forgot.html", status_code=429, error=exc.message, done=None)
+    if reset is not None:
+        jobs.start_after_commit(
+            session, "email", params={"password_reset_id": reset.id}, user=None, settings=settings
+        )
+    return render(request, "auth/forgot.html", error=None, done=password_resets.SAME_ANSWER)
+
+
+def _reset_page(request: Request, token: str, *, status_code: int = 200, **extra):
+    extra.setdefault("error", None)
+    extra.setdefault("invalid", False)
+    response = render(
+        request,
+        "auth/reset.html",
+        status_code=status_code,
+        token=token,
+        min_length=accounts.MIN_PASSWORD_LENGTH,
+        **extra,
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/password/reset/{token}", include_in_schema=False)
+def reset_form(token: str, request: Request, session: SessionDep):
+    try:
+        password_resets.check_token(session, token=token, client_ip=client_ip(request))
+    except NotFound as exc:
+        return _reset_page(request, token, status_code=404, error=exc.message, invalid=True)
+    return _reset_page(request, token)
+
+
+@router.post("/password/reset/{token}", include_in_schema=False)
+def reset_submit(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    new_password: PASSWORD_FIELD = "",
+    repeat_password: PASSWORD_FIELD = "",
+):
+    try:
+        password_resets.complete_reset(
+            session, token=token, new=new_password, repeat=repeat_password, client_ip=client_ip(request)
+        )
+    except NotFound as exc:
+        session.rollback()
+        return _reset_page(request, token, status_code=404, error=exc.message, invalid=True)
+    except BadInput as exc:
+        session.rollback()
+        return _reset_page(request, token, status_code=400, error=exc.message)
+    request.session.clear()
+    return RedirectResponse("/login?reset=1", status_code=303)

@@ -1,4 +1,4 @@
-"""The action-plan PDF of one assessment: `GET /assessments/{id}/report.pdf[?paper=a4]`.
+"""The action-plan PDF of one assessment: `GET /assessments/{id}/report.pdf[?paper=a4][&lang=es]`.
 
 Org leads, consultants and admins of the assessment's organization only (funders never: the
 report holds comments and the plan). Every export is written to the audit log.
@@ -35,10 +35,16 @@ def download_report(
     settings: SettingsDep,
     assessment_id: int,
     paper: Literal["letter", "a4"] = Query("letter"),
+    lang: Literal["en", "es"] | None = Query(None),
 ) -> Response:
     def lookup():
         return cached_report_for_download(
-            session, user=user, assessment_id=assessment_id, paper=paper, cache_dir=settings.report_cache_dir
+            session,
+            user=user,
+            assessment_id=assessment_id,
+            paper=paper,
+            cache_dir=settings.report_cache_dir,
+            lang=lang,
         )
 
     download = lookup()
@@ -48,16 +54,17 @@ def download_report(
         job = jobs.start(
             session,
             REPORT_KIND,
-            params={"assessment_id": download.assessment_id},
+            params={"assessment_id": download.assessment_id, **({"lang": lang} if lang else {})},
             user=None,
             settings=settings,
         )
         if job.status == JobStatus.done:  # the immediate queue ran it already
             download = lookup()
         if download.path is None:
-            here = f"/assessments/{download.assessment_id}/report.pdf" + (
-                "?paper=a4" if paper == "a4" else ""
+            query = "&".join(
+                part for part in ("paper=a4" if paper == "a4" else "", f"lang={lang}" if lang else "") if part
             )
+            here = f"/assessments/{download.assessment_id}/report.pdf" + (f"?{query}" if query else "")
             starter = job_store.starter(session, job)
             page = render(
                 request,

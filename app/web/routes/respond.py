@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response as Response_
 
 from app import i18n
-from app.db.models import Assessment, Response, ResponseStatus
+from app.db.models import Assessment, Invitation, Response, ResponseStatus
 from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument
 from app.services import assessments as assessments_service
@@ -25,7 +26,10 @@ from app.web.templating import render
 
 router = APIRouter()
 
-RESUME_COOKIE = "peerready_resume"
+# Before resume cookies were named per invitation, one cookie scoped to the link's path held the
+# personal token; browsers that still have one are resumed from it.
+LEGACY_RESUME_COOKIE = "peerready_resume"
+RESUME_COOKIE_PATH = "/r"
 RESUME_COOKIE_DAYS = 120
 ITEM_FIELD_PREFIX = "item:"
 
@@ -39,10 +43,41 @@ def _no_store(response):
     return response
 
 
+def _remember(redirect: Response_, request: Request, invitation: Invitation, personal: str) -> None:
+    """Reopening the same group link in this browser resumes the same response; another link or
+    another browser starts a new one. On a kiosk link the cookie ends with the browser session."""
+    assert invitation.id is not None
+    redirect.set_cookie(
+        responses_service.resume_cookie_name(invitation.id),
+        personal,
+        max_age=None if invitation.kiosk else RESUME_COOKIE_DAYS * 86400,
+        path=RESUME_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _forget(response: Response_, request: Request, invitation: Invitation) -> None:
+    assert invitation.id is not None
+    response.delete_cookie(
+        responses_service.resume_cookie_name(invitation.id),
+        path=RESUME_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
 @router.get("/r/{token}", include_in_schema=False)
 def open_invitation(token: str, request: Request, session: SessionDep):
-    response, personal, _ = responses_service.start_or_resume(
-        session, token=token, remembered=request.cookies.get(RESUME_COOKIE), client_ip=_client_ip(request)
+    def remembered(invitation_id: int) -> str | None:
+        return request.cookies.get(
+            responses_service.resume_cookie_name(invitation_id)
+        ) or request.cookies.get(LEGACY_RESUME_COOKIE)
+
+    response, personal, invitation = responses_service.start_or_resume(
+        session, token=token, remembered=remembered, client_ip=_client_ip(request)
     )
     target = f"/respond/{personal}"
     if response.status != ResponseStatus.submitted and response.last_page == 0:
@@ -52,17 +87,9 @@ def open_invitation(token: str, request: Request, session: SessionDep):
     if asked:
         target += f"?lang={asked}"
     redirect = RedirectResponse(target, status_code=303)
-    # Scoped to this invitation's path: reopening the same link in this browser resumes the same
-    # response; another link (another group) or another browser starts a new one.
-    redirect.set_cookie(
-        RESUME_COOKIE,
-        personal,
-        max_age=RESUME_COOKIE_DAYS * 86400,
-        path=f"/r/{token}",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    _remember(redirect, request, invitation, personal)
+    if LEGACY_RESUME_COOKIE in request.cookies:
+        redirect.delete_cookie(LEGACY_RESUME_COOKIE, path=f"/r/{token}")
     return _no_store(redirect)
 
 
@@ -102,9 +129,12 @@ def _choose_language(session, request: Request, response: Response, instrument: 
 
 @router.get("/respond/{token}", include_in_schema=False)
 def resume(token: str, request: Request, session: SessionDep):
-    response, _, instrument = _load(session, request, token)
+    response, assessment, instrument = _load(session, request, token)
     if response.status == ResponseStatus.submitted:
         return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
+    if not assessments_service.is_accepting_answers(assessment):
+        # The intro says the survey is closed, before anyone presses "Start".
+        return _no_store(RedirectResponse(f"/respond/{token}/page/0", status_code=303))
     pages = responses_service.form_pages(instrument, response.group)
     page = min(max(response.last_page, 0), len(pages) + 1)
     target = f"/respond/{token}/review" if page == len(pages) + 1 else f"/respond/{token}/page/{page}"
@@ -146,8 +176,13 @@ def show_page(token: str, number: int, request: Request, session: SessionDep):
         raise NotFound("There is no such page in this survey.")
     responses_service.remember_page(session, response=response, page=number)
     context = _page_context(session, request, token, response, assessment, instrument, number)
-    template = "respond/intro.html" if number == 0 else "respond/page.html"
-    return _no_store(render(request, template, **context))
+    if number == 0:
+        # Said before "Start", not after it: a personal link to a closed cycle opens here.
+        context["accepting"] = assessments_service.is_accepting_answers(assessment)
+        link = responses_service.group_link_of(session, response=response)
+        context["kiosk"] = link is not None and link.kiosk
+        return _no_store(render(request, "respond/intro.html", **context))
+    return _no_store(render(request, "respond/page.html", **context))
 
 
 async def _page_form(request: Request) -> Any:
@@ -295,6 +330,7 @@ def autosave(token: str, request: Request, session: SessionDep, data: AutosavePa
 
 def _review_context(session, request, token, response, assessment, instrument) -> dict:
     context = _page_context(session, request, token, response, assessment, instrument, 0)
+    context["number"] = len(context["pages"]) + 1  # the "Check and submit" step
     answers = context["answers"]
     context["missing"] = responses_service.missing_required(instrument, response.group, answers)
     context["page_counts"] = [
@@ -333,6 +369,12 @@ def submit(token: str, request: Request, session: SessionDep, settings: Settings
         context = _review_context(session, request, token, response, assessment, instrument)
         context["submit_failed"] = True
         return _no_store(render(request, "respond/review.html", status_code=400, **context))
+    link = responses_service.group_link_of(session, response=response)
+    if link is not None and link.kiosk:
+        # A shared device: forget this response and show the start again for the next person.
+        redirect = RedirectResponse(f"/respond/{token}/next", status_code=303)
+        _forget(redirect, request, link)
+        return redirect
     return RedirectResponse(f"/respond/{token}/done", status_code=303)
 
 
@@ -360,6 +402,62 @@ def done(token: str, request: Request, session: SessionDep):
             response=response,
             assessment=assessment,
             instrument=instrument,
+            can_start_another=responses_service.can_start_another(
+                session, response=response, assessment=assessment
+            ),
             languages=request.state.languages,
         )
     )
+
+
+@router.get("/respond/{token}/next", include_in_schema=False)
+def next_person(token: str, request: Request, session: SessionDep):
+    """The start for the next person on a shared device, after a submitted response. Nothing of
+    the previous response is shown, and no new response exists until "Start" is pressed."""
+    response, assessment, instrument = _load(session, request, token)
+    if response.status != ResponseStatus.submitted:
+        return _no_store(RedirectResponse(f"/respond/{token}", status_code=303))
+    if not responses_service.can_start_another(session, response=response, assessment=assessment):
+        return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
+    link = responses_service.group_link_of(session, response=response)
+    answers: dict[str, str] = {}
+    pages = responses_service.form_pages(instrument, response.group)
+    return _no_store(
+        render(
+            request,
+            "respond/intro.html",
+            token=token,
+            assessment=assessment,
+            instrument=instrument,
+            group=instrument.group_by_id(response.group),
+            pages=pages,
+            number=0,
+            progress=responses_service.progress(instrument, response.group, answers),
+            accepting=True,
+            kiosk=link is not None and link.kiosk,
+            next_person=True,
+            languages=request.state.languages,
+            flashes=[
+                (
+                    "ok",
+                    i18n.lazy_gettext(
+                        "Thank you: the response is submitted. The next person can start their own now."
+                    ),
+                )
+            ],
+        )
+    )
+
+
+@router.post("/respond/{token}/another", include_in_schema=False)
+def start_another(token: str, request: Request, session: SessionDep):
+    """Start a new response from the same group link, for the next person on this device."""
+    response, assessment, _ = _load(session, request, token)
+    _, personal, invitation = responses_service.start_another(
+        session, response=response, assessment=assessment
+    )
+    # On a kiosk the start page was just shown, so go straight to the questions.
+    target = f"/respond/{personal}/page/{1 if invitation.kiosk else 0}"
+    redirect = RedirectResponse(target, status_code=303)
+    _remember(redirect, request, invitation, personal)
+    return _no_store(redirect)

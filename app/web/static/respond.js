@@ -132,7 +132,35 @@
   });
 
   var comment = document.getElementById("comment");
+  var countEl = document.getElementById("comment-count");
+  var limitEl = document.getElementById("comment-limit");
+  var lang = document.documentElement.lang || "en";
+  var lastWarning = "";
+
+  function fill(text, used, left, max) {
+    return text.replace("{used}", used.toLocaleString(lang)).replace("{left}", left.toLocaleString(lang))
+      .replace("{max}", max.toLocaleString(lang));
+  }
+
+  // Counted as the server counts: a line break is one character (the server turns CRLF into LF).
+  function updateCount() {
+    if (!comment || !countEl) { return; }
+    var max = parseInt(comment.getAttribute("maxlength"), 10) || 5000;
+    var used = comment.value.replace(/\r\n/g, "\n").length;
+    var left = Math.max(max - used, 0);
+    countEl.hidden = false;
+    countEl.textContent = fill(msg("count", "{used} of {max} characters"), used, left, max);
+    countEl.className = "hint comment-count" + (left <= 200 ? " near-limit" : "");
+    // Announced only near the limit, so that a screen reader does not read every keystroke.
+    var warning = left === 0 ? fill(msg("at-limit", "The comment is at the limit of {max} characters."), used, left, max)
+      : (left <= 200 ? fill(msg("left", "{left} characters left."), used, left, max) : "");
+    var bucket = left === 0 ? "full" : (left <= 200 ? String(Math.ceil(left / 50)) : "");
+    if (limitEl && bucket !== lastWarning) { limitEl.textContent = warning; lastWarning = bucket; }
+  }
+
   if (comment) {
+    updateCount();
+    comment.addEventListener("input", updateCount);
     var saveComment = function () {
       clearTimeout(commentTimer);
       enqueue({ domain_id: comment.getAttribute("data-domain"), comment: comment.value, page: page });

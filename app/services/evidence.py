@@ -1,0 +1,203 @@
+"""Evidence-grade results: agreement per site, alpha per instrument version, ICC across a
+portfolio's sites, and the research download. The queries; the rules are in
+`app.scoring.evidence` and `app.scoring.research`.
+
+Every figure is computed from the same counted responses as the results page
+(`app.services.scores.counted_responses`: submitted responses only).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from app.db.models import Assessment, InstrumentVersion, Organization, Role, User
+from app.errors import BadInput, Conflict, Forbidden, NotFound
+from app.instruments.models import Instrument
+from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA
+from app.scoring.evidence import (
+    ConditionAgreementRow,
+    ConditionAlphaRow,
+    condition_alphas,
+    site_agreement,
+)
+from app.scoring.models import ResponseInput
+from app.scoring.research import ResearchTable, research_table
+from app.services import access, audit, instruments_store, releases
+from app.services.scores import counted_responses
+
+
+@dataclass(frozen=True)
+class SiteAgreement:
+    assessment: Assessment
+    organization: str
+    instrument: Instrument
+    n_respondents: int
+    rows: list[ConditionAgreementRow]
+
+
+def _assessment(session: Session, assessment_id: int) -> Assessment:
+    assessment: Assessment = access.get_row(session, Assessment, assessment_id, missing="No such assessment.")
+    return assessment
+
+
+def assessment_agreement(
+    session: Session, *, assessment_id: int, privacy_threshold: int, lang: str = "en"
+) -> SiteAgreement:
+    """rwg(j)/awg(j) per condition of one assessment, beside its stored scorecard's figures.
+    The caller has checked access (or is the operator at the server)."""
+    assessment = _assessment(session, assessment_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    # Released figures only, like every other result (docs/privacy.md, "Releases").
+    releases.ensure_released(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    released = releases.released_scorecard(session, assessment_id=assessment_id)
+    if released is None:
+        raise Conflict("Results appear when the cycle closes.")
+    scorecard, _ = released
+    counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
+    rows = site_agreement(
+        instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang
+    )
+    return SiteAgreement(
+        assessment=assessment,
+        organization=access.organization_name(session, organization_id=assessment.organization_id),
+        instrument=instrument,
+        n_respondents=len(counted.inputs),
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class VersionPsychometrics:
+    version: InstrumentVersion
+    instrument: Instrument
+    n_assessments: int
+    n_respondents: int
+    min_n: int
+    rows: list[ConditionAlphaRow]
+
+
+def instrument_psychometrics(
+    session: Session, *, instrument_id: str, min_n: int = MIN_RESPONDENTS_FOR_ALPHA, lang: str = "en"
+) -> list[VersionPsychometrics]:
+    """Alpha per condition for each stored version (snapshot) of `instrument_id`, pooled over the
+    counted responses of every assessment pinned to it; newest snapshot first."""
+    if min_n < 2:
+        raise BadInput("The minimum number of respondents must be at least 2.")
+    versions = session.exec(
+        select(InstrumentVersion)
+        .where(InstrumentVersion.instrument_id == instrument_id)
+        .order_by(col(InstrumentVersion.id).desc())
+    ).all()
+    if not versions:
+        raise NotFound(f"No assessment has used instrument {instrument_id!r}.")
+    found = []
+    for version in versions:
+        instrument = instruments_store.instrument_of_version(version)
+        assessment_ids = session.exec(
+            select(Assessment.id)
+            .where(Assessment.instrument_version_id == version.id)
+            .order_by(col(Assessment.id))
+        ).all()
+        pooled: list[ResponseInput] = []
+        for assessment_id in assessment_ids:
+            assert assessment_id is not None
+            counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
+            # Respondent ids must stay distinct across cycles; they are response ids already.
+            pooled.extend(counted.inputs)
+        found.append(
+            VersionPsychometrics(
+                version=version,
+                instrument=instrument,
+                n_assessments=len(assessment_ids),
+                n_respondents=len(pooled),
+                min_n=min_n,
+                rows=condition_alphas(instrument, pooled, min_n=min_n, lang=lang),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ResearchExport:
+    assessment: Assessment
+    organization: Organization
+    instrument: Instrument
+    table: ResearchTable
+
+
+def research_export(
+    session: Session,
+    *,
+    assessment_id: int,
+    privacy_threshold: int,
+    actor: User | str,
+    rng: random.Random | None = None,
+) -> ResearchExport:
+    """The research download of one assessment (app.scoring.research says what is in it),
+    recorded in the audit log (in the caller's transaction).
+
+    Refused (Conflict) below the privacy threshold of counted respondents: with so few rows the
+    file is close to the answers of named people. Who may ask is checked by the caller."""
+    assessment = _assessment(session, assessment_id)
+    organization = session.get(Organization, assessment.organization_id)
+    if organization is None:  # the foreign key makes this impossible short of manual edits
+        raise NotFound("No such organization.")
+    if not organization.research_sharing:
+        raise Forbidden(
+            f"Research sharing is off for {organization.name}. An administrator can switch it on, once the"
+            " agency has agreed, on the organization's admin page"
+            f" (/admin/organizations/{organization.id})."
+        )
+    version = session.get(InstrumentVersion, assessment.instrument_version_id)
+    if version is None:
+        raise NotFound("The instrument of this assessment is missing.")
+    instrument = instruments_store.instrument_of_version(version)
+    counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
+    if len(counted.inputs) < privacy_threshold:
+        raise Conflict(
+            f"This cycle has {len(counted.inputs)} submitted responses; the research file needs at least"
+            f" {privacy_threshold} (the privacy threshold)."
+        )
+    try:
+        table = research_table(instrument, counted.inputs, content_hash=version.content_hash, rng=rng)
+    except ValueError as error:
+        raise Conflict(str(error)) from None
+    audit.record(
+        session,
+        actor=actor,
+        action="research.export",
+        target=f"assessment:{assessment.id}",
+        organization_id=organization.id,
+        detail={"respondents": len(table.rows)},
+    )
+    return ResearchExport(
+        assessment=assessment, organization=organization, instrument=instrument, table=table
+    )
+
+
+RESEARCH_ROLES = (Role.admin, Role.consultant)
+
+
+def research_download(
+    session: Session, *, user: User, assessment_id: int, privacy_threshold: int
+) -> ResearchExport:
+    """The research download from the web: administrators, and consultants of the assessment's
+    organization, when its research sharing is on. Org leads and funders never (row-level data
+    of their own staff); another organization's assessment is a 404 as everywhere."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    if user.role not in RESEARCH_ROLES:
+        raise Forbidden("Only administrators and the agency's consultants can download the research file.")
+    return research_export(
+        session,
+        assessment_id=assessment.id,
+        privacy_threshold=privacy_threshold,
+        actor=user,  # type: ignore[arg-type]
+    )
+
+
+def research_sharing_of(session: Session, *, assessment: Assessment) -> bool:
+    organization = session.get(Organization, assessment.organization_id)
+    return bool(organization and organization.research_sharing)

@@ -1,0 +1,162 @@
+"""Reaching every respondent, in real Chromium (issue 13): two people answer one after another on
+one shared browser (an ordinary group link, then a kiosk link); the lead previews the questions
+and downloads a group's paper form (its text read back). axe-core checks every new page."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+from pypdf import PdfReader
+
+from app.db.models import Membership, Organization, Role, User
+from app.services import accounts, instruments_store, invitations
+from tests.helpers.browser import login
+from tests.web.journey import start_cycle
+
+PASSWORD = "reach-browser-password"
+REQUIRED = {
+    "pps_status": "employ",
+    "qc_leaders_support": "4",
+    "qc_staff_trained": "3",
+    "qc_report_route": "5",
+    "qc_supervision": "2",
+}
+
+
+def assert_accessible(page, what: str) -> None:
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not serious, f"{what}: " + results.generate_report()
+
+
+@pytest.fixture(scope="module")
+def cycle(live_server):
+    with live_server.session() as db:
+        organization = Organization(name=live_server.unique("Juniper Family Center"))
+        db.add(organization)
+        db.flush()
+        lead = User(
+            email=f"reach-lead{organization.id}@example.org",
+            name="Rae Lead",
+            role=Role.org_lead,
+            password_hash=accounts.hash_password(PASSWORD),
+        )
+        db.add(lead)
+        db.flush()
+        db.add(Membership(user_id=lead.id, organization_id=organization.id))
+        db.commit()
+        assessment = start_cycle(db, user=lead, organization_id=organization.id, instrument_id="quick_check")
+        instrument = instruments_store.instrument_for(db, assessment)
+        _, group_link = invitations.create_invitation(
+            db, user=lead, assessment=assessment, instrument=instrument, group="family_advisory"
+        )
+        _, kiosk_link = invitations.create_invitation(
+            db, user=lead, assessment=assessment, instrument=instrument, group="family_advisory", kiosk=True
+        )
+        db.commit()
+        return {"assessment_id": assessment.id, "lead": lead.email, "group": group_link, "kiosk": kiosk_link}
+
+
+def answer_required(page, first_value: str) -> None:
+    """Answer every required question, page by page (autosave), and arrive at "Check and submit"."""
+    answers = dict(REQUIRED, qc_leaders_support=first_value)
+    while True:
+        for fieldset in page.locator("fieldset.question:not([hidden])").all():
+            item = fieldset.get_attribute("data-item")
+            if item in answers:
+                page.locator(f'input[name="item:{item}"][value="{answers[item]}"]').check()
+                expect(page.locator("#save-state")).to_have_text("Saved")
+        page.get_by_role("button", name="Save and continue").click()
+        if page.locator("h1", has_text="Check and submit").count():
+            return
+
+
+@pytest.mark.browser
+def test_two_people_answer_one_after_another_on_one_shared_browser(live_server, browser_page, cycle):
+    page = browser_page
+    page.goto(f"{live_server.url}/r/{cycle['group']}")
+    first_link = page.locator("#personal-link").input_value()
+    page.get_by_role("button", name="Start the survey").click()
+    answer_required(page, "5")
+    page.get_by_role("button", name="Submit my response").click()
+    expect(page.locator("h1")).to_have_text("Thank you — your response is submitted")
+    assert_accessible(page, "done page with the offer for someone else")
+
+    # The next person: the same browser, the same group link. They get a fresh response.
+    page.get_by_role("button", name="Start a new response for someone else").click()
+    expect(page.get_by_role("button", name="Start the survey")).to_be_visible()
+    second_link = page.locator("#personal-link").input_value()
+    assert second_link != first_link
+    page.goto(f"{live_server.url}/r/{cycle['group']}")  # reopening the link resumes person two
+    expect(page.locator("#personal-link")).to_have_value(second_link)
+    page.get_by_role("button", name="Start the survey").click()
+    expect(page.locator('input[name="item:pps_status"]:checked')).to_have_count(0)  # nothing of person one
+    answer_required(page, "1")
+    page.get_by_role("button", name="Submit my response").click()
+    expect(page.locator("h1")).to_have_text("Thank you — your response is submitted")
+
+    # A third visit of the group link never shows a submitted response.
+    page.goto(f"{live_server.url}/r/{cycle['group']}")
+    expect(page.locator("h1")).not_to_have_text("Thank you — your response is submitted")
+    assert page.locator("#personal-link").input_value() not in (first_link, second_link)
+
+
+@pytest.mark.browser
+def test_a_kiosk_starts_again_after_each_submit(live_server, browser_page, cycle):
+    page = browser_page
+    page.goto(f"{live_server.url}/r/{cycle['kiosk']}")
+    expect(page.locator("#shared-device h2")).to_have_text("A shared device")
+    expect(page.locator("#personal-link")).to_have_count(0)
+    assert_accessible(page, "kiosk intro")
+    page.get_by_role("button", name="Start the survey").click()
+    answer_required(page, "5")
+    page.get_by_role("button", name="Submit my response").click()
+
+    # Back at the start for the next person, and the device has forgotten the response.
+    expect(page.locator(".notice-ok")).to_have_text(
+        "Thank you: the response is submitted. The next person can start their own now."
+    )
+    cookies = [c["name"] for c in page.context.cookies()]
+    assert not [name for name in cookies if name.startswith("peerready_resume")]
+    assert_accessible(page, "kiosk start for the next person")
+    page.get_by_role("button", name="Start the survey").click()
+    expect(page.locator("h1")).to_contain_text("Clear purpose and inclusion")
+    expect(page.locator('input[name="item:pps_status"]:checked')).to_have_count(0)
+    answer_required(page, "2")
+    page.get_by_role("button", name="Submit my response").click()
+    expect(page.get_by_role("button", name="Start the survey")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_preview_and_paper_form(live_server, browser_page, cycle):
+    page = browser_page
+    login(page, live_server, cycle["lead"], PASSWORD)
+    page.goto(f"{live_server.url}/assessments/new")
+    page.get_by_role("link", name="preview Organizational Readiness Self-Assessment").click()
+    expect(page.locator("h1")).to_have_text("Preview: Organizational Readiness Self-Assessment")
+    page.get_by_role("link", name="Peer staff").click()
+    expect(page.locator("nav.group-choice [aria-current=page]")).to_have_text("Peer staff")
+    expect(page.locator(".condition-note").first).to_contain_text("Shown only to people who answered")
+    assert_accessible(page, "instrument preview")
+
+    page.goto(f"{live_server.url}/assessments/{cycle['assessment_id']}")
+    page.get_by_role("link", name="Preview and paper forms").click()
+    page.get_by_role("link", name="Family advisory members").click()
+    assert_accessible(page, "cycle preview")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Paper form (PDF, US Letter)").click()
+    body = open(download.value.path(), "rb").read()
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(body)).pages)
+    assert "Paper form for: Family advisory members" in text
+    assert "1. Which of these best describes your agency today? (required)" in text
+    with page.expect_download() as template:
+        page.get_by_role("link", name="Blank CSV template for typing in the answers").click()
+    header = open(template.value.path(), encoding="utf-8-sig").read().splitlines()
+    assert header[0].startswith("respondent,group,pps_status,")
+
+    page.goto(f"{live_server.url}/assessments/{cycle['assessment_id']}/invitations")
+    expect(page.get_by_label("For one shared device (kiosk)")).not_to_be_checked()
+    assert_accessible(page, "invitation links with the kiosk option")
