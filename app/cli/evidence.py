@@ -188,6 +188,60 @@ def export_responses(assessment_id: int, out: Path, fmt: str) -> None:
     click.echo(f"Wrote {out} ({len(export.table.rows)} respondents), {codebook_path} and {notes_path}")
 
 
+def _instrument(ref: str):  # type: ignore[no-untyped-def]
+    from app.cli.scoring import _load_instrument, _SettingsOnce
+    from app.instruments.errors import InstrumentInvalid
+
+    try:
+        return _load_instrument(ref, _SettingsOnce())
+    except InstrumentInvalid as error:
+        raise click.ClickException(f"the instrument has errors:\n{error}") from None
+
+
+def _write(out: Path | None, body: bytes) -> None:
+    if out is None:
+        click.echo(body.decode("utf-8"), nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(body)
+    click.echo(f"Wrote {out}", err=True)
+
+
+@export_group.command("fhir")
+@click.argument("instrument_ref", metavar="INSTRUMENT_ID")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: print)."
+)
+@click.option("--lang", default=None, help="Language of the texts (default: the instrument's first).")
+def export_fhir(instrument_ref: str, out: Path | None, lang: str | None) -> None:
+    """Write INSTRUMENT_ID (an id in the instruments folder, or a YAML path) as an HL7 FHIR R4
+    Questionnaire (JSON), validated with the fhir.resources R4B models."""
+    from app.instruments.interop import NotExpressible, fhir_questionnaire
+
+    try:
+        resource = fhir_questionnaire(_instrument(instrument_ref), lang=lang)
+    except NotExpressible as error:
+        raise click.ClickException(f"cannot be written as FHIR: {error}") from None
+    _write(out, (json.dumps(resource, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@export_group.command("redcap")
+@click.argument("instrument_ref", metavar="INSTRUMENT_ID")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: print)."
+)
+@click.option("--lang", default=None, help="Language of the texts (default: the instrument's first).")
+def export_redcap(instrument_ref: str, out: Path | None, lang: str | None) -> None:
+    """Write INSTRUMENT_ID as a REDCap data dictionary (CSV)."""
+    from app.instruments.interop import NotExpressible, redcap_dictionary
+
+    try:
+        body = redcap_dictionary(_instrument(instrument_ref), lang=lang)
+    except NotExpressible as error:
+        raise click.ClickException(f"cannot be written as a REDCap data dictionary: {error}") from None
+    _write(out, body)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
     cli.add_command(agreement_command)

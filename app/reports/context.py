@@ -12,7 +12,7 @@ the same stored data always gives the same PDF.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app import i18n
@@ -32,10 +32,14 @@ from app.reports.models import (
     GroupRow,
     ItemLine,
     PlanAction,
+    QuestionLine,
+    QuestionOption,
+    QuestionSection,
     ReferenceEntry,
     ReportContext,
     ReportLevel,
 )
+from app.scoring.item_detail import ConditionItems
 from app.scoring.models import DomainResult, ItemResult, Scorecard
 from app.scoring.reasons import in_language, render_reasons
 from app.scoring.rules import round1
@@ -115,6 +119,7 @@ class ReportSources:
     commentary: CommentaryText | None
     counting_rule: str
     release_notes: tuple[str, ...] = ()
+    questions: list[ConditionItems] = field(default_factory=list)  # per-question detail, disclosed
 
 
 def check_paper(paper: str) -> None:
@@ -253,6 +258,33 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
         release_notes=list(sources.release_notes),
+        questions=[
+            QuestionSection(
+                domain_id=c.domain_id,
+                title=c.title,
+                options=[label for _, label in c.options],
+                items=[
+                    QuestionLine(
+                        text=i.text,
+                        reverse=i.reverse,
+                        mean=i.mean,
+                        n_scored=i.n_scored,
+                        dont_know=i.dont_know,
+                        not_applicable=i.not_applicable,
+                        distribution=None
+                        if i.distribution is None
+                        else [
+                            QuestionOption(label=o.label, count=o.count, share=o.share)
+                            for o in i.distribution
+                        ],
+                        withheld=i.withheld,
+                    )
+                    for i in c.items
+                ],
+            )
+            for c in sources.questions
+            if c.items
+        ],
     )
 
 

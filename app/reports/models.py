@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Paper = Literal["letter", "a4"]
 PAPERS: tuple[str, ...] = ("letter", "a4")
@@ -131,6 +131,30 @@ class CommentaryBlock(_Data):
     updated: str
 
 
+class QuestionOption(_Data):
+    label: str
+    count: int
+    share: float
+
+
+class QuestionLine(_Data):
+    text: str
+    reverse: bool
+    mean: float | None
+    n_scored: int
+    dont_know: int | None  # None when the disclosure rules hold it back
+    not_applicable: int | None
+    distribution: list[QuestionOption] | None
+    withheld: str
+
+
+class QuestionSection(_Data):
+    domain_id: str
+    title: str
+    options: list[str]  # the scale's option labels, for the table's headings
+    items: list[QuestionLine]
+
+
 class ReportContext(_Data):
     """What the report shows. Plain data only: its JSON is the renderer's cache key."""
 
@@ -170,6 +194,7 @@ class ReportContext(_Data):
     change: ChangeSection | None
     commentary: CommentaryBlock | None
     references: list[ReferenceEntry]
+    questions: list[QuestionSection] = Field(default_factory=list)  # per-question appendix
     # Plain sentences on the release these figures come from, figures held back and why, and the
     # paper imports counted (docs/privacy.md); printed in the method notes.
     release_notes: list[str] = []

@@ -27,7 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from weasyprint import CSS, HTML
 from weasyprint import html as weasyprint_html
 from weasyprint.css.counters import CounterStyle
@@ -35,7 +42,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app import i18n
-from app.paths import REPORT_TEMPLATES_DIR
+from app.paths import REPORT_TEMPLATES_DIR, TEMPLATES_DIR
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.models import ReportContext
 from app.scoring import numbers
@@ -56,7 +63,14 @@ PAGE_SIZES = {"letter": "letter", "a4": "A4"}
 def report_environment() -> Environment:
     """Jinja for report templates: autoescape on (free text is printed as text), strict undefined."""
     env = Environment(
-        loader=FileSystemLoader(str(REPORT_TEMPLATES_DIR)),
+        # "web/…" reaches the page templates, so a chart macro is written once for the page and
+        # the PDF (the portfolio's histograms).
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(str(REPORT_TEMPLATES_DIR)),
+                PrefixLoader({"web": FileSystemLoader(str(TEMPLATES_DIR))}),
+            ]
+        ),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.disclosure import policy
 from app.instruments.models import Instrument, text
 from app.scoring.agreement import (
     MIN_RESPONDENTS_FOR_ALPHA,
@@ -133,7 +134,10 @@ def site_agreement(
             )
             continue
         result = agreement(list(answers.answers), answers.items, answers.scale)
-        if domain.suppressed or result.n_respondents < privacy_threshold:
+        # Spread-like figures follow the disclosure layer's rule for the SD: site row only, and
+        # only when that row may be shown.
+        spread_ok = policy.may_show_spread(result.n_respondents, privacy_threshold, site_row=True)
+        if domain.suppressed or domain.score is None or not spread_ok:
             reading = (
                 f"Withheld: fewer than {privacy_threshold} respondents answered this condition, the"
                 " smallest number whose figures are shown."

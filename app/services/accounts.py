@@ -164,6 +164,19 @@ def authenticate(
     return LoginResult(user)
 
 
+# --- interface language ---------------------------------------------------------------------
+
+
+def set_language(session: Session, *, user: User, language: str) -> None:
+    """The user's interface language ("" for the browser's choice); BadInput for another value."""
+    from app import i18n
+
+    if language and i18n.normalize(language) != language:
+        raise BadInput(f"Choose one of: {', '.join(i18n.LANGUAGES)}, or the browser's language.")
+    user.language = language or None
+    session.add(user)
+
+
 # --- passwords ------------------------------------------------------------------------------
 
 

@@ -62,8 +62,9 @@ class ResponseCounts:
 
     @property
     def counted(self) -> int:
-        """Responses the results include (see app.services.scores.COUNTING_RULE)."""
-        return self.submitted + self.in_progress
+        """Responses the results include: submitted ones only (app.services.scores.COUNTING_RULE).
+        Every response rate divides this, so the consultant view and the portfolio agree."""
+        return self.submitted
 
 
 @dataclass

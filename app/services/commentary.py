@@ -1,5 +1,5 @@
 """A consultant's commentary on an assessment cycle. One per cycle; printed in its PDF report
-(the reports module reads the Commentary row). Never shown to funders."""
+and on its results page (both through `commentary_text`). Never shown to funders."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from app.db.models import Assessment, Commentary, Role, User, utcnow
 from app.errors import BadInput, Forbidden
+from app.reports.context import CommentaryText
 from app.services import access, audit
 
 MAX_COMMENTARY_CHARS = 20_000
@@ -19,6 +20,15 @@ def get_commentary(
     """The cycle (access-checked) and its commentary, if any."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     return assessment, session.get(Commentary, assessment_id)
+
+
+def commentary_text(session: Session, *, assessment_id: int) -> CommentaryText | None:
+    """The commentary as the results page and the PDF show it: text, author's name, last edit."""
+    row = session.get(Commentary, assessment_id)
+    if row is None:
+        return None
+    author = session.get(User, row.author_id) if row.author_id else None
+    return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
 
 
 def save_commentary(session: Session, *, user: User, assessment_id: int, text: str) -> Commentary | None:

@@ -13,20 +13,26 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, InstrumentVersion, Organization, Role, User
+from app.db.models import Assessment, InstrumentVersion, Organization, Portfolio, Role, User
+from app.disclosure import policy
+from app.disclosure.view import disclose_scorecard
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.instruments.models import Instrument
-from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA
+from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA, MIN_SITES_FOR_ICC
 from app.scoring.evidence import (
     ConditionAgreementRow,
     ConditionAlphaRow,
+    ConditionIccRow,
     condition_alphas,
+    condition_iccs,
     site_agreement,
 )
-from app.scoring.models import ResponseInput
+from app.scoring.item_detail import ConditionItems, item_details, item_table_csv, item_table_xlsx
+from app.scoring.models import ResponseInput, Scorecard
 from app.scoring.research import ResearchTable, research_table
 from app.services import access, audit, instruments_store, releases
-from app.services.scores import counted_responses
+from app.services.reports import latest_assessment_ids_for_portfolio
+from app.services.scores import counted_responses, scorecard_or_refresh
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,89 @@ def assessment_agreement(
         n_respondents=len(counted.inputs),
         rows=rows,
     )
+
+
+def agreement_rows(
+    session: Session,
+    *,
+    assessment: Assessment,
+    instrument: Instrument,
+    scorecard: Scorecard,
+    lang: str = "en",
+) -> list[ConditionAgreementRow]:
+    """rwg(j)/awg(j) per condition beside a results page's (disclosed) scorecard."""
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    return site_agreement(
+        instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang
+    )
+
+
+@dataclass(frozen=True)
+class InstrumentIcc:
+    instrument: Instrument
+    n_sites: int  # sites whose latest cycle used this instrument and may be shown
+    n_sites_left_out: int  # ...and those left out because fewer than k responded
+    rows: list[ConditionIccRow]
+
+
+def portfolio_iccs(
+    session: Session,
+    *,
+    user: User,
+    portfolio_id: int,
+    privacy_threshold: int,
+    min_sites: int = MIN_SITES_FOR_ICC,
+) -> tuple[Portfolio, list[InstrumentIcc]]:
+    """ICC(1)/ICC(2) per condition across the portfolio's sites (each site's latest cycle), one
+    table per instrument. Only sites with at least the privacy threshold of counted responses
+    take part, so no site enters a figure that its own page would hide. Funders and admins."""
+    portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
+    by_instrument: dict[str, tuple[Instrument, dict[str, list[ResponseInput]], list[int]]] = {}
+    for assessment_id in latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id):  # type: ignore[arg-type]
+        assessment = _assessment(session, assessment_id)
+        instrument = instruments_store.instrument_for(session, assessment)
+        entry = by_instrument.setdefault(instrument.id, (instrument, {}, [0]))
+        counted = counted_responses(session, assessment_id=assessment_id, instrument=entry[0])
+        if policy.may_show_site(len(counted.inputs), privacy_threshold):
+            entry[1][str(assessment.organization_id)] = counted.inputs
+        else:
+            entry[2][0] += 1
+    tables = [
+        InstrumentIcc(
+            instrument=instrument,
+            n_sites=len(sites),
+            n_sites_left_out=left_out[0],
+            rows=condition_iccs(instrument, sites, min_sites=min_sites),
+        )
+        for instrument, sites, left_out in by_instrument.values()
+    ]
+    return portfolio, tables
+
+
+PSYCHOMETRICS_ROLES = (Role.admin, Role.consultant)
+
+
+def psychometrics_for(
+    session: Session, *, user: User, instrument_id: str, min_n: int = MIN_RESPONDENTS_FOR_ALPHA
+) -> list[VersionPsychometrics]:
+    """Alpha per condition for instrument authors: administrators and consultants (pooled over
+    every agency's cycles of a version, never one agency's figures)."""
+    if user.role not in PSYCHOMETRICS_ROLES:
+        raise Forbidden("Only administrators and consultants see instrument reliability.")
+    return instrument_psychometrics(session, instrument_id=instrument_id, min_n=min_n)
+
+
+def used_instruments(session: Session) -> list[tuple[str, str]]:
+    """(instrument id, title) of every instrument some cycle has used."""
+    rows = session.exec(
+        select(InstrumentVersion.instrument_id, InstrumentVersion.title).order_by(
+            col(InstrumentVersion.id).desc()
+        )
+    ).all()
+    seen: dict[str, str] = {}
+    for instrument_id, title in rows:
+        seen.setdefault(instrument_id, title)
+    return sorted(seen.items())
 
 
 @dataclass(frozen=True)
@@ -190,14 +279,48 @@ def research_download(
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     if user.role not in RESEARCH_ROLES:
         raise Forbidden("Only administrators and the agency's consultants can download the research file.")
+    assert assessment.id is not None  # a stored row
     return research_export(
-        session,
-        assessment_id=assessment.id,
-        privacy_threshold=privacy_threshold,
-        actor=user,  # type: ignore[arg-type]
+        session, assessment_id=assessment.id, privacy_threshold=privacy_threshold, actor=user
     )
 
 
 def research_sharing_of(session: Session, *, assessment: Assessment) -> bool:
     organization = session.get(Organization, assessment.organization_id)
     return bool(organization and organization.research_sharing)
+
+
+def question_rows(
+    session: Session,
+    *,
+    assessment: Assessment,
+    instrument: Instrument,
+    scorecard: Scorecard,
+    lang: str = "en",
+) -> list[ConditionItems]:
+    """Per-question detail beside a results page's (disclosed) scorecard."""
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    return item_details(instrument, counted.inputs, scorecard, lang=lang)
+
+
+def question_download(
+    session: Session, *, user: User, assessment_id: int, privacy_threshold: int, fmt: str
+) -> tuple[bytes, str]:
+    """The per-question table for the org lead, consultants and admins (never funders), under the
+    same disclosure rules as the page; audited like the PDF."""
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    instrument = instruments_store.instrument_for(session, assessment)
+    scorecard, _ = scorecard_or_refresh(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    rows = question_rows(
+        session, assessment=assessment, instrument=instrument, scorecard=disclose_scorecard(scorecard)
+    )
+    body = item_table_xlsx(rows) if fmt == "xlsx" else item_table_csv(rows)
+    audit.record(
+        session,
+        actor=user,
+        action="questions.export",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={"format": fmt},
+    )
+    return body, f"peerready-questions-assessment-{assessment.id}.{fmt}"

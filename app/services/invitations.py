@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, Invitation, Response, User, utcnow
-from app.errors import BadInput, Gone, NotFound
+from app.db.models import Assessment, AssessmentStatus, Invitation, Response, User, utcnow
+from app.errors import BadInput, Conflict, Gone, NotFound
 from app.instruments.models import Instrument
 from app.services import audit, ratelimit
 
@@ -137,6 +137,28 @@ def revoke_invitation(
             session,
             actor=user,
             action="invitation.revoke",
+            target=f"invitation:{invitation.id}",
+            organization_id=assessment.organization_id,
+            detail={"assessment_id": assessment.id},
+        )
+    return invitation
+
+
+def restore_invitation(
+    session: Session, *, user: User, assessment: Assessment, invitation_id: int
+) -> Invitation:
+    """Switch a switched-off link back on (the same address works again). Refused once the cycle is
+    closed, where no link starts responses anyway."""
+    invitation = get_invitation(session, assessment=assessment, invitation_id=invitation_id)
+    if assessment.status == AssessmentStatus.closed:
+        raise Conflict("The cycle is closed: reopen it before switching links back on.")
+    if invitation.revoked_at is not None:
+        invitation.revoked_at = None
+        session.add(invitation)
+        audit.record(
+            session,
+            actor=user,
+            action="invitation.restore",
             target=f"invitation:{invitation.id}",
             organization_id=assessment.organization_id,
             detail={"assessment_id": assessment.id},

@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, PlanItem, PlanStatus, User, utcnow
+from app.db.models import Assessment, AssessmentStatus, PlanItem, PlanStatus, User, utcnow
 from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument, text
 from app.scoring import Scorecard
@@ -33,10 +33,15 @@ STATUS_LABELS = {
 
 
 def latest_scored_assessment(session: Session, *, organization_id: int) -> Assessment | None:
-    """The organization's newest cycle whose latest release has at least one respondent."""
+    """The organization's newest *closed* cycle that has at least one counted response.
+
+    The plan follows finished results only: an open cycle's first few answers are partial (and,
+    for privacy, not released), so letting them re-rank the plan would mark half the actions "no
+    longer recommended" on three answers. `open_cycle_after` names the cycle still collecting.
+    """
     candidates = session.exec(
         select(Assessment)
-        .where(Assessment.organization_id == organization_id)
+        .where(Assessment.organization_id == organization_id, Assessment.status == AssessmentStatus.closed)
         .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
     )
     for assessment in candidates:
@@ -45,6 +50,42 @@ def latest_scored_assessment(session: Session, *, organization_id: int) -> Asses
         if found is not None and found[1].n_respondents > 0:
             return assessment
     return None
+
+
+def open_cycle_after(
+    session: Session, *, organization_id: int, latest: Assessment | None
+) -> Assessment | None:
+    """The newest cycle still open that started after `latest` (or any open one if there is no
+    `latest`): the plan page says the plan will follow it once it closes."""
+    query = select(Assessment).where(
+        Assessment.organization_id == organization_id, Assessment.status != AssessmentStatus.closed
+    )
+    if latest is not None:
+        query = query.where(col(Assessment.created_at) >= latest.created_at, Assessment.id != latest.id)
+    return session.exec(query.order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())).first()
+
+
+# Due dates: a date before today (or implausibly far ahead) is almost always a typing slip, so a
+# *changed* due date must fall in this window; an unchanged one may have passed (that is overdue).
+DUE_DATE_MAX_YEARS_AHEAD = 10
+
+
+def check_due_date(
+    value: date | None, *, previous: date | None = None, today: date | None = None
+) -> date | None:
+    if value is None or value == previous:
+        return value
+    today = today or utcnow().date()
+    if value < today:
+        raise BadInput(
+            f"The due date {value.isoformat()} is in the past. "
+            "Choose today or a later date, or leave it empty."
+        )
+    if value.year > today.year + DUE_DATE_MAX_YEARS_AHEAD:
+        raise BadInput(
+            f"The due date {value.isoformat()} is more than {DUE_DATE_MAX_YEARS_AHEAD} years away."
+        )
+    return value
 
 
 def plan_items(session: Session, *, organization_id: int) -> list[PlanItem]:
@@ -151,7 +192,7 @@ def update_item(
     new = {
         "status": PlanStatus(status),
         "owner": _clean(owner, 200, "owner"),
-        "due_date": due_date,
+        "due_date": check_due_date(due_date, previous=item.due_date),
         "notes": _clean(notes, 5000, "notes"),
     }
     changes = {}
@@ -216,7 +257,7 @@ def add_custom_item(
         domain_id=domain_id or None,
         status=PlanStatus.accepted,
         owner=_clean(owner, 200, "owner"),
-        due_date=due_date,
+        due_date=check_due_date(due_date),
         notes=_clean(notes, 5000, "notes"),
     )
     session.add(item)

@@ -38,9 +38,8 @@ from app.db.models import (
 )
 from app.disclosure.view import more_needed_text
 from app.errors import NotFound
-from app.instruments.models import text
+from app.instruments.models import Instrument, text
 from app.reports.context import (
-    CommentaryText,
     PreviousCycle,
     ReportSources,
     assemble_report_context,
@@ -48,8 +47,11 @@ from app.reports.context import (
 )
 from app.reports.models import CommentLine, ReportContext
 from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
+from app.scoring.item_detail import ConditionItems, item_details
+from app.scoring.models import Scorecard
 from app.services import access, audit, imports, instruments_store, releases
-from app.services.scores import COUNTING_RULE, comments_for_results
+from app.services import commentary as commentary_service
+from app.services.scores import COUNTING_RULE, comments_for_results, counted_responses
 
 # --- one report -------------------------------------------------------------------------------
 
@@ -104,9 +106,12 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
             )
         ),
         previous=_previous_cycle(session, assessment) if has_scores else None,
-        commentary=_commentary(session, assessment_id),
+        commentary=commentary_service.commentary_text(session, assessment_id=assessment_id),
         counting_rule=COUNTING_RULE,
         release_notes=tuple(_release_notes(session, assessment, instrument, scorecard, stored)),
+        questions=_questions(session, assessment=assessment, instrument=instrument, scorecard=scorecard)
+        if has_scores and scorecard is not None
+        else [],
     )
 
 
@@ -145,6 +150,14 @@ def _release_notes(session: Session, assessment: Assessment, instrument, scoreca
     return notes
 
 
+def _questions(
+    session: Session, *, assessment: Assessment, instrument: Instrument, scorecard: Scorecard
+) -> list[ConditionItems]:
+    """Per-question detail for the report's appendix, as on the results page (disclosed)."""
+    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)  # type: ignore[arg-type]
+    return item_details(instrument, counted.inputs, scorecard)
+
+
 def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:
     rows = session.exec(
         select(Response.group, Response.status, func.count())
@@ -172,14 +185,6 @@ def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle |
         closed=previous.closed_at is not None,
         same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
     )
-
-
-def _commentary(session: Session, assessment_id: int) -> CommentaryText | None:
-    row = session.get(Commentary, assessment_id)
-    if row is None:
-        return None
-    author = session.get(User, row.author_id) if row.author_id else None
-    return CommentaryText(text=row.text, author=author.name if author else None, updated_at=row.updated_at)
 
 
 def report_fingerprint(session: Session, *, assessment_id: int, paper: str, lang: str | None = None) -> str:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, Commentary, InstrumentVersion, Organization, Response, Role, User
 from app.errors import Forbidden
+from app.scoring.numbers import rate_value
 from app.services import access
 from app.services.assessments import ResponseCounts, response_counts_many
 
@@ -31,7 +33,9 @@ class ClientCycle:
         expected = self.assessment.expected_respondents
         if not expected:
             return None
-        return self.counts.counted / expected
+        # The portfolio's rule (docs/portfolio-exports.md): counted responses ÷ expected, one
+        # rounding, so both views print the same figure for the same cycle.
+        return rate_value(Fraction(self.counts.counted, expected))
 
 
 @dataclass

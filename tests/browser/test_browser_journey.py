@@ -5,6 +5,7 @@ signs in, sees the result and edits the plan. axe-core checks the form, results 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -135,18 +136,41 @@ def test_respondent_and_lead_journey(live_server, browser_page, agency):
     expect(comments.filter(has_text="Our director talks about this often.")).to_have_count(1)
     assert_accessible(page, "results page")
 
+    # the plan follows finished cycles: the lead closes this one first
+    page.goto(f"{base}/assessments/{agency['assessment_id']}")
+    page.locator("#confirm-close").check()
+    page.get_by_role("button", name="Close the cycle").click()
+    expect(page.get_by_role("button", name="Open the cycle again")).to_be_visible()
     page.goto(f"{base}/organizations/{agency['organization_id']}/plan")
     first = page.locator("article.plan-item").first
     title = first.locator("h3").inner_text()
     first.get_by_role("button", name=re.compile("^Accept")).click()
-    expect(page.locator(".notice-ok")).to_contain_text("Accepted")
+    # the confirmation sits on the item, in view where the page scrolled to
+    expect(page.locator("#item-flash")).to_contain_text("Accepted")
+    expect(page.locator("#item-flash")).to_be_in_viewport()
+    # dismissing asks first; cancelling the question changes nothing
+    other = page.locator("article.plan-item", has=page.locator(".badge", has_text="Proposed")).first
+    other_title = other.locator("h3").inner_text()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    other.get_by_role("button", name=re.compile("^Dismiss")).click()
+    expect(page.locator("article.plan-item", has_text=other_title).first.locator(".badge")).to_have_text(
+        "Proposed"
+    )
     item = page.locator("article.plan-item", has_text=title).first
     item.locator("select[name=status]").select_option("in_progress")
     item.locator("input[name=owner]").fill("Program manager")
-    item.locator("input[name=due_date]").fill("2027-09-30")
+    item.locator("input[name=due_date]").fill((date.today() + timedelta(days=90)).isoformat())
     item.get_by_role("button", name=re.compile("^Save")).click()
-    expect(page.locator(".notice-ok")).to_contain_text("Saved")
+    expect(page.locator("#item-flash")).to_contain_text("Saved")
     item = page.locator("article.plan-item", has_text=title).first
     expect(item.locator(".badge")).to_have_text("In progress")
     expect(item.locator("input[name=owner]")).to_have_value("Program manager")
     assert_accessible(page, "plan page")
+    # printing leaves out menus and forms but keeps the owner
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(page.locator("form.plan-form").first).to_be_hidden()
+    expect(
+        page.locator("article.plan-item", has_text=title).first.locator(".print-only").first
+    ).to_contain_text("Owner: Program manager")
+    page.emulate_media(media="screen")

@@ -9,10 +9,20 @@ import io
 
 from sqlmodel import func, select
 
-from app.db.models import Answer, AssessmentScore, AuditEvent, Commentary, ImportBatch, Response
+from app.db.models import (
+    Answer,
+    AssessmentScore,
+    AuditEvent,
+    Commentary,
+    ImportBatch,
+    Response,
+    ResponseStatus,
+)
 from app.instruments.models import text
+from app.portfolio.privacy import shown_response_rate
 from app.reports.pdf import render_report_html
 from app.scoring import Scorecard, score_responses
+from app.scoring.numbers import format_percent
 from app.services import imports
 from app.services.reports import build_report_context
 from tests.helpers.auth import login, make_organization, make_user
@@ -100,7 +110,9 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert saved.status_code == 303
     after = client.get(saved.headers["location"])
     page = parse(after)
-    assert page.flashes() == ["Commentary saved. It will appear in this cycle's PDF report."]
+    assert page.flashes() == [
+        "Commentary saved. It will appear on the results page and in this cycle's PDF report."
+    ]
     assert page.form("form[action$='/commentary']").fields["text"] == text  # shown back for editing
     # Markup in the commentary is escaped (raw bytes on purpose: this is about the HTML source).
     assert "&lt;b&gt;budget&lt;/b&gt;" in after.text and "<b>budget</b>" not in after.text
@@ -120,6 +132,10 @@ def test_commentary_is_saved_and_reaches_the_report(client, db, versions):
     assert context.commentary is not None and context.commentary.text == "Revised view."
     report = parse(render_report_html(context))
     assert report.texts("section.commentary .free-text p") == ["Revised view."]
+    # ... and the results page shows the same commentary, so the web and the PDF agree.
+    results = parse(client.get(f"/assessments/{done.id}/results"))
+    assert results.texts("#commentary p")[0] == "Revised view."
+    assert results.text("#commentary .hint").startswith(f"{consultant.name}, last edited ")
     actions = [e.action for e in db.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("commentary.create") == 1 and actions.count("commentary.update") == 1
 
@@ -289,3 +305,26 @@ def _open_id(db, assessment):
             Assessment.status == AssessmentStatus.open,
         )
     ).first()
+
+
+def test_consultant_and_portfolio_give_one_response_rate(client, db, versions):
+    """An in-progress response the cycle does not count is not in the consultant's rate either, so
+    the consultant view and the portfolio print the same rate for the same closed cycle."""
+    consultant, done, _, _ = _setup(db, versions)
+    db.add(
+        Response(
+            assessment_id=done.id, group="clinical", token_hash="x" * 64, status=ResponseStatus.in_progress
+        )
+    )
+    db.commit()
+    login(client, consultant.email)
+    page = parse(client.get("/consultant"))
+    (row,) = [
+        r
+        for r in page.select("section.client table tbody tr")
+        if r.cssselect("th")[0].text == "Baseline 2027"
+    ]
+    cells = page.texts("td", within=row)
+    portfolio_rate = shown_response_rate(4, 10, threshold=THRESHOLD)
+    assert cells[1] == "4"  # submitted
+    assert cells[3] == f"{format_percent(portfolio_rate)} of 10" == "40.0% of 10"

@@ -202,6 +202,12 @@ def test_pdf_export(client, db, versions):
     assert "State peer program" in text and "Alder Family Services" in text
     assert "No completed cycle yet" in text and "SECRET-COMMENT-TEXT" not in text
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "portfolio.export_pdf")).first()
+    # Like the page: sites per level and the distribution of site scores per condition, each
+    # chart with its numbers in a table; the summary's labels and values stay on their rows.
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "Sites at each readiness level" in text and "Distribution of site scores" in text
+    assert any(line.startswith("No completed cycle yet ") and line.split()[-1].isdigit() for line in lines)
+    assert " ".join(text.split()).count("Score band") == 4  # one table per condition
 
 
 def test_docs_list_every_export_column():

@@ -161,6 +161,15 @@ def _fresh_invitation(ctx: Ctx) -> dict[str, Any]:
     return {"invitation_id": invitation.id}
 
 
+def _switched_off_invitation(ctx: Ctx) -> dict[str, Any]:
+    params = _fresh_invitation(ctx)
+    invitation = ctx.db.get(Invitation, params["invitation_id"])
+    invitation.revoked_at = utcnow()
+    ctx.db.add(invitation)
+    ctx.db.commit()
+    return params
+
+
 def _spare_user(ctx: Ctx, role: Role = Role.consultant) -> User:
     return make_user(ctx.db, role=role, email=f"spare-{next(_numbers)}@example.org")
 
@@ -400,13 +409,17 @@ MATRIX: dict[str, Rule] = {
         org_scoped(303, consultant=403), params=_fresh_import_batch, data={"decision": "approve"}
     ),
     "GET /assessments/{assessment_id}/invitations": Rule(org_scoped()),
-    "POST /assessments/{assessment_id}/invitations": Rule(org_scoped(200), data={"group": "clinical"}),
+    "POST /assessments/{assessment_id}/invitations": Rule(org_scoped(303), data={"group": "clinical"}),
     "POST /assessments/{assessment_id}/invitations/{invitation_id}/revoke": Rule(
         org_scoped(303), params=_fresh_invitation
+    ),
+    "POST /assessments/{assessment_id}/invitations/{invitation_id}/restore": Rule(
+        org_scoped(303), params=_switched_off_invitation
     ),
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
+    "GET /assessments/{assessment_id}/questions.{fmt}": Rule(org_scoped(), params=lambda ctx: {"fmt": "csv"}),
     # Preview and paper forms: the questions only, never an answer
     "GET /instruments/{instrument_id}/preview": Rule(
         org_scoped(consultant_other=200, org_lead_other=200),
@@ -471,6 +484,13 @@ MATRIX: dict[str, Rule] = {
     "GET /portfolio/{portfolio_id}/export.csv": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/export.xlsx": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/report.pdf": Rule(portfolio_scoped()),
+    "GET /portfolio/{portfolio_id}/reliability": Rule(portfolio_scoped()),
+    # Instrument reliability for authors: administrators and consultants (pooled over agencies)
+    "GET /psychometrics": Rule({**signed_in(403), "admin": 200, "consultant": 200, "consultant_other": 200}),
+    "GET /psychometrics/{instrument_id}": Rule(
+        {**signed_in(403), "admin": 200, "consultant": 200, "consultant_other": 200},
+        params=lambda ctx: {"instrument_id": "readiness_full"},
+    ),
     # Background jobs: whoever may see the organization (or portfolio) the job concerns
     "GET /jobs/{job_id}": Rule(org_scoped(), params=_fresh_job),
     "GET /jobs/{job_id}.json": Rule(org_scoped(), params=_fresh_job),

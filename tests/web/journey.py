@@ -7,7 +7,7 @@ import re
 
 from sqlmodel import Session
 
-from app.db.models import Assessment, User
+from app.db.models import Assessment, AssessmentStatus, User
 from app.paths import INSTRUMENTS_DIR
 from app.services import assessments, instruments_store, invitations, responses
 
@@ -34,6 +34,11 @@ def start_cycle(
     )
     db.commit()
     return assessment
+
+
+def close_cycle(db: Session, *, user: User, assessment: Assessment) -> None:
+    assessments.set_status(db, user=user, assessment=assessment, status=AssessmentStatus.closed)
+    db.commit()
 
 
 def invite(db: Session, *, user: User, assessment: Assessment, group: str) -> str:

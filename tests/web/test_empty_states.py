@@ -14,7 +14,7 @@ from tests.helpers.auth import login, make_organization, make_user
 from tests.helpers.html import parse
 
 NO_CYCLES = "No cycles yet."
-NO_RESULTS = "No results yet. When people answer an assessment, its recommended actions appear"
+NO_RESULTS = "No finished cycle yet. When a cycle closes, its recommended actions appear"
 NOT_LINKED = "You are not linked to an organization yet."
 NO_CLIENTS = "You have no client agencies yet."
 NO_PORTFOLIO = "You are not a member of any portfolio yet."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import timedelta
 
 from sqlmodel import func, select
 
@@ -17,6 +18,7 @@ from app.db.models import (
     Invitation,
     PlanItem,
     PlanStatus,
+    utcnow,
 )
 from app.instruments.loader import load_instrument_file
 from app.paths import INSTRUMENTS_DIR
@@ -25,7 +27,7 @@ from app.scoring.numbers import format_score
 from app.services import assessments, instruments_store, invitations, scores
 from tests.helpers.auth import login, make_cast
 from tests.helpers.html import parse, shows_number
-from tests.web.journey import fill, full_answers, start_cycle
+from tests.web.journey import close_cycle, fill, full_answers, start_cycle
 
 
 def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
@@ -71,6 +73,36 @@ def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
     assert db.exec(select(Invitation)).one().token_hash == invitations.hash_token(token)
     listing = client.get(f"/assessments/{assessment.id}/invitations")
     assert token not in listing.text  # raw bytes on purpose: not in any attribute or script either
+    # Post/redirect/get: the POST answers with a redirect, so reloading the page shows it again
+    # instead of posting a second link; the address rides in a cookie read once, never in a URL.
+    again = client.post(
+        f"/assessments/{assessment.id}/invitations",
+        data={"csrf_token": csrf, "group": "clinical"},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303 and again.headers["location"].endswith("/invitations#new-link")
+    assert "/r/" not in again.headers["location"]
+    shown = client.get(f"/assessments/{assessment.id}/invitations")
+    assert parse(shown).text("#new-link h2") == "New link for Clinical staff"
+    reloaded = client.get(f"/assessments/{assessment.id}/invitations")
+    assert not parse(reloaded).has("#new-link")
+    assert len(db.exec(select(Invitation)).all()) == 2
+    clinical = db.exec(select(Invitation).where(Invitation.group == "clinical")).one()
+    # Switched off by mistake? It can be switched back on, and the same address works again.
+    client.post(f"/assessments/{assessment.id}/invitations/{clinical.id}/revoke", data={"csrf_token": csrf})
+    off = parse(client.get(f"/assessments/{assessment.id}/invitations"))
+    assert {r["Group"]: r["State"] for r in off.records("main table")}["Clinical staff"] == "Switched off"
+    assert not off.has(f"form[action$='/invitations/{clinical.id}/revoke']")
+    restored = client.post(
+        f"/assessments/{assessment.id}/invitations/{clinical.id}/restore", data={"csrf_token": csrf}
+    )
+    page = parse(restored)
+    assert "switched back on" in page.text(".notice-ok")
+    assert {r["Group"]: r["State"] for r in page.records("main table")}["Clinical staff"] == "Active"
+    db.refresh(clinical)
+    assert clinical.revoked_at is None
+    db.delete(clinical)
+    db.commit()
     (row,) = parse(listing).records("main table")
     assert (row["Group"], row["Label"], row["State"], row["Responses started"]) == (
         "Peer staff",
@@ -264,7 +296,9 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
     assert sorted(stored.suppressed_groups) == ["leadership", "peer_staff"]
     for domain in expected.domains:
         section = page.one(f"#domain-{domain.domain_id}")
-        group_rows = [page.texts("th, td", within=tr) for tr in section.cssselect("table tbody tr")]
+        group_rows = [
+            page.texts("th, td", within=tr) for tr in section.cssselect("table.group-table tbody tr")
+        ]
         assert [r[:2] for r in group_rows] == [[page_label(g), str(g.n)] for g in domain.groups]
         labels = " ".join(r[0] for r in group_rows)
         assert "Peer staff" not in labels and "Leadership" not in labels
@@ -308,6 +342,11 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
         )
     _close(db, cast.lead_a, baseline)  # the plan proposes from released results only
     csrf = login(client, cast.lead_a.email)
+    # While the cycle is open the plan does not follow its partial results, and says why.
+    waiting = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
+    assert not waiting.has("article.plan-item") and db.exec(select(PlanItem)).all() == []
+    assert "“Baseline, spring 2027” is still open." in waiting.text("#open-cycle-note")
+    close_cycle(db, user=cast.lead_a, assessment=baseline)
     page = client.get(f"/organizations/{cast.org_a.id}/plan")
     assert page.status_code == 200
     items = db.exec(select(PlanItem)).all()
@@ -320,6 +359,7 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
     assert db.exec(select(func.count()).select_from(PlanItem)).one() == len(items)
 
     first, second = items[0], items[1]
+    due = utcnow().date() + timedelta(days=90)
     accepted = client.post(
         f"/organizations/{cast.org_a.id}/plan/items/{first.id}/status",
         data={"csrf_token": csrf, "status": "accepted"},
@@ -332,12 +372,20 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
             "csrf_token": csrf,
             "status": "in_progress",
             "owner": "Program manager",
-            "due_date": "2027-09-30",
+            "due_date": due.isoformat(),
             "notes": "Draft by June.",
         },
         follow_redirects=False,
     )
     assert edited.status_code == 303
+    assert edited.headers["location"].endswith(f"?done=saved&item={first.id}#item-{first.id}")
+    saved = parse(client.get(edited.headers["location"]))
+    # "Saved." sits on the item the page scrolls to, not at the top of the page.
+    assert saved.text(f"#item-{first.id} #item-flash") == "Saved."
+    assert not saved.has("main > .notice-ok")
+    assert saved.one("a[href$='/report.pdf']").get("href") == f"/assessments/{baseline.id}/report.pdf"
+    dismiss = saved.one(f"#item-{second.id} form:has(input[name=status][value=dismissed])")
+    assert dismiss.get("data-confirm").startswith(f"Dismiss “{second.title}”?")
     client.post(
         f"/organizations/{cast.org_a.id}/plan/items/{second.id}/status",
         data={"csrf_token": csrf, "status": "dismissed"},
@@ -367,12 +415,18 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
         ).status_code
         == 400
     )
+    # A due date in the past is a typing slip: refused with a clear message, nothing saved.
+    typo = client.post(
+        f"/organizations/{cast.org_a.id}/plan/items/{first.id}",
+        data={"csrf_token": csrf, "status": "done", "due_date": "2001-01-01"},
+    )
+    assert typo.status_code == 400 and "2001-01-01 is in the past" in parse(typo).text("main")
     db.expire_all()
     first = db.get(PlanItem, first.id)
     assert (first.status, first.owner, str(first.due_date), first.notes) == (
         PlanStatus.in_progress,
         "Program manager",
-        "2027-09-30",
+        due.isoformat(),
         "Draft by June.",
     )
     assert db.get(PlanItem, second.id).status == PlanStatus.dismissed
@@ -393,6 +447,10 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
         )
     _close(db, cast.lead_a, follow_up)
     page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
+    assert not page.has("#changes-h") and "“Follow-up” is still open." in page.text("#open-cycle-note")
+    close_cycle(db, user=cast.lead_a, assessment=follow_up)
+    page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
+    assert not page.has("#open-cycle-note")
     assert page.text("#changes-h") == "What changed since “Baseline, spring 2027”"
     now = scores.stored_scorecard(db, assessment_id=follow_up.id)[0]
     before = {d.domain_id: d for d in scores.stored_scorecard(db, assessment_id=baseline.id)[0].domains}

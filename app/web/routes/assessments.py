@@ -9,14 +9,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
 from app.disclosure.view import more_needed_text
-from app.errors import BadInput
+from app.errors import BadInput, NotFound
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, releases, scores
 from app.services import assessments as assessments_service
+from app.services import commentary as commentary_service
+from app.services import evidence as evidence_service
 from app.services import imports as imports_service
 from app.services import plan as plan_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
@@ -262,9 +265,38 @@ def _invitations_page(request, session, user, assessment, status_code=200, **ext
     return response
 
 
+# A new link's address travels from the POST to the page it redirects to in a signed, short-lived
+# cookie scoped to that page (post/redirect/get: reloading the page cannot create a second link).
+# It is read once and deleted, so the address is still shown only once; it is never in a URL.
+NEW_LINK_COOKIE = "peerready_new_link"
+NEW_LINK_MAX_AGE = 300
+
+
+def _new_link_signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="peerready.new-invitation-link")
+
+
+def _invitations_path(assessment_id: int) -> str:
+    return f"/assessments/{assessment_id}/invitations"
+
+
 @router.get("/assessments/{assessment_id}/invitations", include_in_schema=False)
-def invitations_page(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+def invitations_page(
+    assessment_id: int, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
+):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    new_invitation, new_token = None, None
+    carried = request.cookies.get(NEW_LINK_COOKIE)
+    if carried:
+        try:
+            invitation_id, token = _new_link_signer(settings).loads(carried, max_age=NEW_LINK_MAX_AGE)
+            candidate = invitations.get_invitation(
+                session, assessment=assessment, invitation_id=int(invitation_id)
+            )
+            if invitations.same_token(str(token), candidate.token_hash):
+                new_invitation, new_token = candidate, str(token)
+        except (BadSignature, NotFound, ValueError, TypeError):
+            pass  # expired, tampered with or for another cycle: show the page without it
     flashes = []
     if request.query_params.get("created"):
         flashes.append(
@@ -272,7 +304,20 @@ def invitations_page(assessment_id: int, request: Request, session: SessionDep, 
         )
     if request.query_params.get("revoked"):
         flashes.append(("ok", "The link is switched off. Responses already started from it are kept."))
-    return _invitations_page(request, session, user, assessment, flashes=flashes)
+    if request.query_params.get("restored"):
+        flashes.append(("ok", "The link is switched back on: the same address works again."))
+    response = _invitations_page(
+        request,
+        session,
+        user,
+        assessment,
+        flashes=flashes,
+        new_invitation=new_invitation,
+        new_token=new_token,
+    )
+    if carried:
+        response.delete_cookie(NEW_LINK_COOKIE, path=_invitations_path(assessment.id))
+    return response
 
 
 @router.post("/assessments/{assessment_id}/invitations", include_in_schema=False)
@@ -281,6 +326,7 @@ def create_invitation(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     group: str = Form("", max_length=64),
     label: str = Form("", max_length=500),
     expires_on: str = Form("", max_length=20),
@@ -311,8 +357,18 @@ def create_invitation(
             error=exc.message,
             values={"group": group, "label": label, "expires_on": expires_on, "kiosk": kiosk == "yes"},
         )
-    # Shown once, on this response only: the token is never stored and never in a URL we redirect to.
-    return _invitations_page(request, session, user, assessment, new_invitation=invitation, new_token=token)
+    # Shown once, on the page this redirects to: the token is never stored and never in a URL.
+    response = RedirectResponse(_invitations_path(assessment.id) + "#new-link", status_code=303)
+    response.set_cookie(
+        NEW_LINK_COOKIE,
+        _new_link_signer(settings).dumps([invitation.id, token]),
+        max_age=NEW_LINK_MAX_AGE,
+        path=_invitations_path(assessment.id),
+        httponly=True,
+        samesite="strict",
+        secure=settings.base_url.startswith("https://"),
+    )
+    return response
 
 
 @router.post("/assessments/{assessment_id}/invitations/{invitation_id}/revoke", include_in_schema=False)
@@ -320,6 +376,13 @@ def revoke_invitation(assessment_id: int, invitation_id: int, session: SessionDe
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     invitations.revoke_invitation(session, user=user, assessment=assessment, invitation_id=invitation_id)
     return RedirectResponse(f"/assessments/{assessment.id}/invitations?revoked=1", status_code=303)
+
+
+@router.post("/assessments/{assessment_id}/invitations/{invitation_id}/restore", include_in_schema=False)
+def restore_invitation(assessment_id: int, invitation_id: int, session: SessionDep, user: CurrentUser):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    invitations.restore_invitation(session, user=user, assessment=assessment, invitation_id=invitation_id)
+    return RedirectResponse(f"/assessments/{assessment.id}/invitations?restored=1", status_code=303)
 
 
 @router.get("/assessments/{assessment_id}/results", include_in_schema=False)
@@ -359,7 +422,17 @@ def results(
         comments=comments,
         changes=changes,
         more_needed=more_needed_text,
+        commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         research_sharing=organization.research_sharing,
+        agreement=evidence_service.agreement_rows(
+            session, assessment=assessment, instrument=instrument, scorecard=scorecard
+        ),
+        questions={
+            c.domain_id: c
+            for c in evidence_service.question_rows(
+                session, assessment=assessment, instrument=instrument, scorecard=scorecard
+            )
+        },
         **context,
     )
 

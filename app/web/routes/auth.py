@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from app import i18n
 from app.errors import BadInput, NotFound, TooManyRequests
 from app.services import accounts, audit, jobs, password_resets, ratelimit
 from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
@@ -99,7 +100,9 @@ def password_form(request: Request):
         error=None,
         done=False,
         min_length=accounts.MIN_PASSWORD_LENGTH,
-        breadcrumbs=[("Change password", None)],
+        breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+        languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
+        language_saved=request.query_params.get("language") == "saved",
     )
 
 
@@ -124,7 +127,8 @@ def password_submit(
             error=exc.message,
             done=False,
             min_length=accounts.MIN_PASSWORD_LENGTH,
-            breadcrumbs=[("Change password", None)],
+            breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+            languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
         )
     # This session stays signed in; every other session of this user ends (the fingerprint changed).
     sign_in(request, user)
@@ -135,8 +139,20 @@ def password_submit(
         done=True,
         csrf_token=_fresh_csrf(request),
         min_length=accounts.MIN_PASSWORD_LENGTH,
-        breadcrumbs=[("Change password", None)],
+        breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
+        languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
     )
+
+
+@router.post("/account/language", include_in_schema=False)
+def language_submit(
+    session: SessionDep,
+    user: CurrentUser,
+    language: Annotated[str, Form(max_length=16)] = "",
+):
+    """The interface language of this account (pages, and reports downloaded without ?lang)."""
+    accounts.set_language(session, user=user, language=language)
+    return RedirectResponse("/account/password?language=saved", status_code=303)
 
 
 def _fresh_csrf(request: Request) -> str:

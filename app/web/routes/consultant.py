@@ -49,7 +49,11 @@ def commentary_form(
         commentary=current,
         text=current.text if current else "",
         max_chars=commentary.MAX_COMMENTARY_CHARS,
-        flashes=[("ok", "Commentary saved. It will appear in this cycle's PDF report.")] if saved else [],
+        flashes=[
+            ("ok", "Commentary saved. It will appear on the results page and in this cycle's PDF report.")
+        ]
+        if saved
+        else [],
         breadcrumbs=_cycle_crumbs(assessment, organization, "Commentary"),
     )
 

@@ -53,6 +53,7 @@ def plan_page(organization_id: int, request: Request, session: SessionDep, user:
         plan_service.sync_recommendations(session, assessment=latest)
         instrument = instruments_store.instrument_for(session, latest)
         changes = plan_service.changes_since_previous(session, assessment=latest)
+    open_cycle = plan_service.open_cycle_after(session, organization_id=organization.id, latest=latest)
     items = plan_service.plan_items(session, organization_id=organization.id)
     domain_titles = {}
     if instrument is not None:
@@ -60,18 +61,23 @@ def plan_page(organization_id: int, request: Request, session: SessionDep, user:
 
         domain_titles = {d.id: text(d.title) for d in instrument.domains}
     flash = request.query_params.get("done")
+    # The confirmation sits on the item that changed (the page scrolls there), not at the top.
+    flash_item = request.query_params.get("item", "")
+    item_flash = (int(flash_item), _FLASHES[flash]) if flash in _FLASHES and flash_item.isdigit() else None
     return render(
         request,
         "plan/plan.html",
         organization=organization,
         latest=latest,
+        open_cycle=open_cycle,
         instrument=instrument,
         changes=changes,
         items=items,
         domain_titles=domain_titles,
         statuses=plan_service.STATUS_LABELS,
         breadcrumbs=[("Assessments", "/assessments"), (f"{organization.name}: action plan", None)],
-        flashes=[("ok", _FLASHES[flash])] if flash in _FLASHES else [],
+        item_flash=item_flash,
+        flashes=[("ok", _FLASHES[flash])] if flash in _FLASHES and item_flash is None else [],
     )
 
 
@@ -98,7 +104,7 @@ def update_item(
         notes=notes,
     )
     return RedirectResponse(
-        f"/organizations/{organization.id}/plan?done=saved#item-{item_id}", status_code=303
+        f"/organizations/{organization.id}/plan?done=saved&item={item_id}#item-{item_id}", status_code=303
     )
 
 
@@ -118,7 +124,7 @@ def quick_status(
     )
     flash = {"accepted": "accepted", "dismissed": "dismissed"}.get(new_status.value, "saved")
     return RedirectResponse(
-        f"/organizations/{organization.id}/plan?done={flash}#item-{item_id}", status_code=303
+        f"/organizations/{organization.id}/plan?done={flash}&item={item_id}#item-{item_id}", status_code=303
     )
 
 
@@ -148,5 +154,5 @@ def add_item(
         notes=notes,
     )
     return RedirectResponse(
-        f"/organizations/{organization.id}/plan?done=added#item-{item.id}", status_code=303
+        f"/organizations/{organization.id}/plan?done=added&item={item.id}#item-{item.id}", status_code=303
     )

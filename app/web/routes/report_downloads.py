@@ -16,6 +16,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
+from app import i18n
 from app.db.models import JobStatus
 from app.services import job_store, jobs
 from app.services.report_prepare import REPORT_KIND
@@ -37,6 +38,9 @@ def download_report(
     paper: Literal["letter", "a4"] = Query("letter"),
     lang: Literal["en", "es"] | None = Query(None),
 ) -> Response:
+    # Without ?lang=, the language the user chose in their account (else the instrument's).
+    lang = lang or i18n.normalize(getattr(user, "language", None))  # type: ignore[assignment]
+
     def lookup():
         return cached_report_for_download(
             session,

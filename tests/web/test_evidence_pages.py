@@ -1,0 +1,124 @@
+"""Agreement beside the mean on the results page, ICC across a portfolio's sites, alpha for
+instrument authors: the figures are the statistics module's, and each page is only for its roles."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db.models import Organization, Role
+from app.scoring.agreement import agreement, condition_answers, icc
+from app.scoring.numbers import format_index
+from app.scoring.rules import respondent_scores
+from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
+from app.services.scores import counted_responses, refresh_scores
+from tests.helpers.auth import make_portfolio, make_user, sign_in_as
+from tests.helpers.html import parse
+
+
+def _cycle(db, name: str, count: int, seed: int):
+    version, instrument = snapshot_instrument(db)
+    organization = Organization(name=name)
+    db.add(organization)
+    db.flush()
+    people = sample_respondents(instrument, random.Random(seed), count, lean=0.3 + seed / 20)
+    assessment = store_assessment(
+        db,
+        organization=organization,
+        version=version,
+        instrument=instrument,
+        name="Spring",
+        respondents=people,
+    )
+    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
+    db.commit()
+    return organization, assessment, instrument
+
+
+def _as(client: TestClient, user) -> None:
+    client.cookies.clear()
+    sign_in_as(client, user)
+
+
+@pytest.fixture
+def sites(db):
+    return [_cycle(db, f"Site {n}", 6 + n, seed=n) for n in range(5)] + [_cycle(db, "Tiny", 2, seed=9)]
+
+
+def test_results_page_shows_agreement_beside_the_score(app, db, sites):
+    organization, assessment, instrument = sites[0]
+    tiny_org, tiny, _ = sites[-1]
+    admin = make_user(db, role=Role.admin)
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, admin)
+        page = parse(client.get(f"/assessments/{assessment.id}/results").text)
+        records = page.records("#agreement-table")
+        small = parse(client.get(f"/assessments/{tiny.id}/results").text).records("#agreement-table")
+    inputs = counted_responses(db, assessment_id=assessment.id, instrument=instrument).inputs
+    assert [r["Condition"] for r in records] == [
+        d.title["en"] if isinstance(d.title, dict) else d.title for d in instrument.domains
+    ]
+    for record, domain in zip(records, instrument.domains, strict=True):
+        answers = condition_answers(instrument, inputs, domain.id)
+        expected = agreement(list(answers.answers), answers.items, answers.scale)
+        assert record["rwg(j)"] == format_index(expected.rwg_j.value)
+        assert record["awg(j)"] == format_index(expected.awg_j.value)
+        assert record["n"] == str(expected.n_respondents)
+        assert record["What it means"].startswith(expected.rwg_j.reading)
+    assert all(r["rwg(j)"] == "–" and r["What it means"].startswith("Not shown") for r in small)
+
+
+def test_portfolio_reliability_for_funders_and_admins(app, db, sites):
+    portfolio = make_portfolio(db, "State pilot", [s[0] for s in sites])
+    funder = make_user(db, role=Role.funder, portfolios=[portfolio])
+    lead = make_user(db, role=Role.org_lead, organizations=[sites[0][0]])
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, funder)
+        response = client.get(f"/portfolio/{portfolio.id}/reliability")
+        assert response.status_code == 200
+        page = parse(response.text)
+        _as(client, lead)
+        assert client.get(f"/portfolio/{portfolio.id}/reliability").status_code == 403
+    instrument = sites[0][2]
+    assert "5 sites took part; 1 left out with fewer than 3 responses" in page.text("main")
+    records = page.records(f"#icc-table-{instrument.id}")
+    for record, domain in zip(records, instrument.domains, strict=True):
+        by_site = {
+            str(org.id): [
+                float(v)
+                for v in respondent_scores(
+                    instrument,
+                    counted_responses(db, assessment_id=a.id, instrument=instrument).inputs,
+                    domain.id,
+                )
+            ]
+            for org, a, _ in sites[:5]
+        }
+        expected = icc(by_site)
+        assert record["ICC(1)"] == format_index(expected.icc1.value)
+        assert record["ICC(2)"] == format_index(expected.icc2.value)
+        assert record["Sites"] == "5"
+
+
+def test_psychometrics_page_for_authors_only(app, db, sites):
+    consultant = make_user(db, role=Role.consultant)
+    lead = make_user(db, role=Role.org_lead, organizations=[sites[0][0]])
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, consultant)
+        index = parse(client.get("/psychometrics").text)
+        assert index.link("/psychometrics/readiness_full") is not None
+        page = parse(client.get("/psychometrics/readiness_full").text)
+        assert client.get("/psychometrics/no_such").status_code == 404
+        _as(client, lead)
+        assert client.get("/psychometrics/readiness_full").status_code == 403
+    rows = page.records(".alpha-table")
+    assert [r["Condition"] for r in rows] == [
+        "Clear purpose and inclusion",
+        "Team integration",
+        "Addressing stigma",
+        "Valuing peer staff",
+    ]
+    assert "42 submitted responses" in page.text("main")  # 6 + 7 + 8 + 9 + 10 + 2, pooled
+    assert all(r["Alpha"] == "–" or float(r["Alpha"]) <= 1 for r in rows)

@@ -1,0 +1,118 @@
+"""Per-question detail on the results page, in the PDF and in the lead's CSV/XLSX download, all
+through the disclosure layer: means and counts from k people, answer distributions from max(k, 5)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from app.db.models import Organization, Role
+from app.disclosure import policy
+from app.scoring.rules import shown_items
+from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
+from app.services.scores import counted_responses, refresh_scores
+from tests.helpers.auth import make_portfolio, make_user, sign_in_as
+from tests.helpers.html import parse
+from tests.reports.conftest import pdf_text
+
+
+@pytest.fixture
+def cycle(db):
+    version, instrument = snapshot_instrument(db)
+    organization = Organization(name="Cedar Family Center")
+    db.add(organization)
+    db.flush()
+    people = sample_respondents(instrument, random.Random(11), 9, lean=0.5)
+    assessment = store_assessment(
+        db,
+        organization=organization,
+        version=version,
+        instrument=instrument,
+        name="Spring",
+        respondents=people,
+    )
+    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
+    db.commit()
+    return organization, assessment, instrument
+
+
+def _as(client: TestClient, user) -> None:
+    client.cookies.clear()
+    sign_in_as(client, user)
+
+
+def _expected(db, assessment, instrument):
+    """item id -> (answered, counts per option value), counted independently of the code under test."""
+    inputs = counted_responses(db, assessment_id=assessment.id, instrument=instrument).inputs
+    found = {}
+    for item in instrument.items:
+        if not instrument.is_scored(item):
+            continue
+        counts = {o.value: 0 for o in instrument.scale_by_id(item.scale).options}
+        for r in inputs:
+            if item in shown_items(instrument, r) and r.answers.get(item.id) in counts:
+                counts[r.answers[item.id]] += 1
+        found[item.id] = (sum(counts.values()), counts)
+    return found
+
+
+def test_results_page_and_download_follow_the_disclosure_rules(app, db, cycle):
+    organization, assessment, instrument = cycle
+    lead = make_user(db, role=Role.org_lead, organizations=[organization])
+    funder = make_user(db, role=Role.funder, portfolios=[make_portfolio(db, "Pilot", [organization])])
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, lead)
+        page = parse(client.get(f"/assessments/{assessment.id}/results").text)
+        download = client.get(f"/assessments/{assessment.id}/questions.csv")
+        workbook = client.get(f"/assessments/{assessment.id}/questions.xlsx")
+        _as(client, funder)
+        assert client.get(f"/assessments/{assessment.id}/questions.csv").status_code == 403
+    expected = _expected(db, assessment, instrument)
+    assert download.status_code == 200 and workbook.status_code == 200
+    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(download.content.decode("utf-8-sig")))}
+    assert set(rows) == set(expected)
+    shown = withheld = 0
+    for item_id, (answered, counts) in expected.items():
+        row = rows[item_id]
+        assert row["answered"] == str(answered)
+        if policy.may_show_distribution(answered, 3):
+            shown += 1
+            assert [row[f"answer_{v}"] for v in counts] == [str(c) for c in counts.values()]
+        else:
+            assert all(row[f"answer_{v}"] == "" for v in counts)
+            if answered:  # nobody answered: nothing is held back
+                withheld += 1
+                assert "Not shown" in row["withheld"]
+    assert shown and withheld  # the sample has both kinds of question
+    book = load_workbook(io.BytesIO(workbook.content))
+    assert book["questions"].max_row == len(expected) + 1
+
+    # The page shows the same rows, one table per condition.
+    for domain in instrument.domains:
+        table = page.records(f"#questions-{domain.id} table")
+        scored = [i for i in instrument.items_in(domain.id) if instrument.is_scored(i)]
+        assert len(table) == len(scored)
+        for record, item in zip(table, scored, strict=True):
+            answered, counts = expected[item.id]
+            first = instrument.scale_by_id(item.scale).options[0]
+            cell = record[first.label if isinstance(first.label, str) else first.label["en"]]
+            if policy.may_show_distribution(answered, 3):
+                assert cell.startswith(f"{counts[first.value]} (")
+            else:
+                assert cell == "–"
+
+
+def test_pdf_has_the_question_appendix(db, cycle, tmp_path):
+    from app.services.reports import report_pdf_for_operator
+
+    _, assessment, instrument = cycle
+    body, _ = report_pdf_for_operator(db, assessment_id=assessment.id, paper="letter", cache_dir=tmp_path)
+    text = pdf_text(body)
+    assert "Question by question" in text
+    first = next(i for i in instrument.items if instrument.is_scored(i))
+    assert (first.text if isinstance(first.text, str) else first.text["en"])[:40] in text
