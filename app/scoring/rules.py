@@ -58,6 +58,8 @@ __all__ = [
     "POOLED",
     "POOLED_ALL_LABEL",
     "POOLED_LABEL",
+    "Coverage",
+    "coverage_of",
     "Membership",
     "item_value",
     "membership",
@@ -328,6 +330,37 @@ def respondent_scores(
         value = _respondent(instrument, infos, coverage, response).scores.get(domain_id)
         if value is not None:
             found.append(value)
+    return found
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether one respondent's answers to one condition are enough to count (section 3 of
+    docs/scoring.md), with the counts a respondent can act on. Never a score."""
+
+    domain_id: str
+    status: str  # "scored", "below_coverage", "all_na" or "not_shown"
+    answered: int  # scored answers ("Don't know" and blanks are not)
+    applicable: int  # visible scored items minus "Not applicable" answers
+    needed: int  # the smallest number of scored answers that would count
+
+    @property
+    def missing(self) -> int:
+        return max(self.needed - self.answered, 0)
+
+
+def coverage_of(instrument: Instrument, response: ResponseInput) -> list[Coverage]:
+    """For one respondent (for example while they answer): each condition's coverage, in
+    instrument order, by the same rule the scores use."""
+    coverage = exact(instrument.scoring.coverage)
+    person = _respondent(instrument, _item_infos(instrument), coverage, response)
+    found = []
+    for domain in instrument.domains:
+        tally = person.tallies.get(domain.id, _DomainTally())
+        applicable = tally.shown - tally.not_applicable
+        # The least whole number n with n / applicable >= coverage, compared exactly.
+        needed = math.ceil(applicable * coverage) if applicable > 0 else 0
+        found.append(Coverage(domain.id, tally.status(coverage), len(tally.values), applicable, needed))
     return found
 
 

@@ -30,6 +30,8 @@ from app.db.models import Answer, Assessment, Comment, Invitation, Response, Res
 from app.errors import BadInput, Conflict, Gone, NotFound
 from app.instruments.models import Domain, Instrument, Item
 from app.scoring import visible_items
+from app.scoring.models import ResponseInput
+from app.scoring.rules import Coverage, coverage_of
 from app.services import assessments as assessments_service
 from app.services import audit, instruments_store, invitations, scores
 from app.services.locks import lock_assessment
@@ -241,6 +243,28 @@ class Progress:
 def progress(instrument: Instrument, group: str, answers: Mapping[str, str]) -> Progress:
     shown = visible_items(instrument, group=group, answers=answers)
     return Progress(answered=sum(1 for i in shown if answers.get(i.id)), shown=len(shown))
+
+
+@dataclass(frozen=True)
+class ShortCondition:
+    """A condition whose answers are not yet enough to count (the coverage rule)."""
+
+    page: Page
+    coverage: Coverage
+
+
+def short_conditions(instrument: Instrument, group: str, answers: Mapping[str, str]) -> list[ShortCondition]:
+    """Conditions of this respondent's form that would not count if submitted now: too few
+    scored answers ("Don't know" and blanks do not count; "Not applicable" lowers the need)."""
+    by_domain = {
+        c.domain_id: c
+        for c in coverage_of(instrument, ResponseInput(respondent_id="-", group=group, answers=dict(answers)))
+    }
+    return [
+        ShortCondition(page, by_domain[page.domain.id])
+        for page in form_pages(instrument, group)
+        if page.domain.id in by_domain and by_domain[page.domain.id].status == "below_coverage"
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from pypdf import PdfReader
+from sqlmodel import select
 
 from app.db.models import Membership, Organization, Role, User
 from app.services import accounts, instruments_store, invitations
@@ -146,8 +147,9 @@ def test_preview_and_paper_form(live_server, browser_page, cycle):
     page.get_by_role("link", name="Preview and paper forms").click()
     page.get_by_role("link", name="Family advisory members").click()
     assert_accessible(page, "cycle preview")
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Paper form (PDF, US Letter)").click()
+    # Printing the form takes a few seconds on a loaded machine.
+    with page.expect_download(timeout=90_000) as download:
+        page.get_by_role("link", name="Paper form (PDF, US Letter)").click(timeout=90_000)
     body = open(download.value.path(), "rb").read()
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(body)).pages)
     assert "Paper form for: Family advisory members" in text
@@ -160,3 +162,61 @@ def test_preview_and_paper_form(live_server, browser_page, cycle):
     page.goto(f"{live_server.url}/assessments/{cycle['assessment_id']}/invitations")
     expect(page.get_by_label("For one shared device (kiosk)")).not_to_be_checked()
     assert_accessible(page, "invitation links with the kiosk option")
+
+
+@pytest.fixture(scope="module")
+def full_link(live_server, cycle):
+    with live_server.session() as db:
+        lead = db.exec(select(User).where(User.email == cycle["lead"])).one()
+        organization_id = (
+            db.exec(select(Membership).where(Membership.user_id == lead.id)).one().organization_id
+        )
+        assessment = start_cycle(db, user=lead, organization_id=organization_id, name="Phone cycle")
+        instrument = instruments_store.instrument_for(db, assessment)
+        _, token = invitations.create_invitation(
+            db, user=lead, assessment=assessment, instrument=instrument, group="leadership"
+        )
+        db.commit()
+        return token
+
+
+@pytest.mark.browser
+def test_on_a_phone_parts_focus_saved_and_chosen(live_server, browser, full_link):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/r/{full_link}")
+        page.get_by_role("button", name="Start the survey").click()
+        # Focus starts at the page's heading, not eight Tab stops above the first question.
+        expect(page.locator("h1")).to_be_focused()
+        # A long condition comes in parts, one at a time on a phone.
+        expect(page.locator("section.form-part").first).to_be_visible()
+        assert page.locator("section.form-part").count() > 1
+        expect(page.locator("section.form-part").nth(1)).to_be_hidden()
+        expect(page.get_by_role("button", name="Save and continue")).to_be_hidden()
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 4000, height  # the whole condition on one page was about 7,000 px
+
+        # "Saved" appears beside the answer that was saved, and the chosen answer is marked.
+        page.locator('input[name="item:pps_status"][value="employ"]').check()
+        expect(page.locator("#saved-pps_status")).to_have_text("Saved")
+        chosen = page.locator("#q-pps_status label.choice.chosen")
+        expect(chosen).to_have_count(1)
+        expect(chosen).to_contain_text("We employ parent peer specialists now")
+        border = chosen.evaluate("el => getComputedStyle(el).borderTopWidth")
+        assert border == "2px"
+
+        page.get_by_role("button", name="Next questions").first.click()
+        expect(page.locator("section.form-part").nth(1)).to_be_visible()
+        expect(page.locator("section.form-part").nth(1).locator("h2")).to_be_focused()
+        assert_accessible(page, "phone form page with parts")
+
+        # The next page's heading has the focus too.
+        while page.get_by_role("button", name="Next questions").first.is_visible():
+            page.get_by_role("button", name="Next questions").first.click()
+        page.get_by_role("button", name="Save and continue").click()
+        expect(page.locator("h1")).to_contain_text("Team integration")
+        expect(page.locator("h1")).to_be_focused()
+    finally:
+        context.close()

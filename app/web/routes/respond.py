@@ -333,6 +333,7 @@ def _review_context(session, request, token, response, assessment, instrument) -
     context["number"] = len(context["pages"]) + 1  # the "Check and submit" step
     answers = context["answers"]
     context["missing"] = responses_service.missing_required(instrument, response.group, answers)
+    context["short"] = responses_service.short_conditions(instrument, response.group, answers)
     context["page_counts"] = [
         (
             p,

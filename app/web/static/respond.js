@@ -2,6 +2,12 @@
    Without this script the form still works: "Save and continue" posts the whole page. */
 (function () {
   "use strict";
+  // A new page starts at its heading (not at the top of the document, eight Tab stops before the
+  // first question), unless the link points at one question (the review page's list does).
+  var target = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+  var heading = document.querySelector("h1[data-focus-on-load]");
+  if (!target && heading) { heading.focus(); }
+
   var form = document.getElementById("response-form");
   if (!form) { return; }
   var url = form.getAttribute("data-autosave-url");
@@ -86,6 +92,7 @@
       if (result.status >= 200 && result.status < 300) {
         queue.shift();
         retryDelay = 1000;
+        markSaved(payload);
         if (result.body.visible && queue.length === 0) { applyServerVisibility(result.body.visible); }
         if (answeredEl && typeof result.body.answered === "number") {
           answeredEl.textContent = result.body.answered;
@@ -95,6 +102,7 @@
       } else if (result.status >= 400 && result.status < 500 && result.status !== 429 && result.status !== 408) {
         // The server refused this answer (locked, closed or invalid): retrying will not help.
         queue.shift();
+        markItem(payload, "failed", msg("not-saved", "Not saved —").replace(/\s*—\s*$/, ""));
         setState("failed", msg("not-saved", "Not saved —") + " " + (result.body.detail || msg("refused", "the answer was refused.")));
         send();
       } else {
@@ -103,6 +111,28 @@
     }).catch(function () {
       sending = false;
       retryLater();
+    });
+  }
+
+  // "Saved" beside the question whose answer was saved, as well as in the status line at the end
+  // of the page (which screen readers announce): on a phone the end of the page is far away.
+  function markItem(payload, kind, text) {
+    if (!payload.item_id) { return; }
+    var el = document.getElementById("saved-" + payload.item_id);
+    if (!el) { return; }
+    form.querySelectorAll(".item-saved").forEach(function (other) {
+      if (other !== el && other.className.indexOf("failed") === -1) { other.textContent = ""; }
+    });
+    el.className = "item-saved " + kind;
+    el.textContent = text;
+  }
+
+  function markSaved(payload) { markItem(payload, "saved", msg("saved", "Saved")); }
+
+  function markChosen(fieldset) {
+    fieldset.querySelectorAll("label.choice").forEach(function (label) {
+      var input = label.querySelector("input");
+      label.classList.toggle("chosen", !!(input && input.checked));
     });
   }
 
@@ -126,6 +156,9 @@
   form.addEventListener("change", function (event) {
     var target = event.target;
     if (target.type === "radio" && target.name.indexOf("item:") === 0) {
+      var fieldset = target.closest("fieldset");
+      if (fieldset) { markChosen(fieldset); }
+      markItem({ item_id: target.name.slice(5) }, "saving", msg("saving", "Saving…"));
       applyConditions();
       enqueue({ item_id: target.name.slice(5), value: target.value, page: page });
     }
@@ -183,6 +216,42 @@
       event.returnValue = "";
     }
   });
+
+  // Long conditions come in parts. On a phone, one part at a time: "Next questions" shows the
+  // next part and moves to its heading; the page's own buttons appear with the last part.
+  // Wider screens (and browsers without this script) show every part at once.
+  var parts = Array.prototype.slice.call(form.querySelectorAll("section.form-part"));
+  var phone = window.matchMedia && window.matchMedia("(max-width: 40rem)").matches;
+  function hasQuestions(part) { return part.querySelector("fieldset.question:not([hidden])") !== null; }
+  function showPartsUpTo(index) {
+    parts.forEach(function (part, i) {
+      part.hidden = i > index;
+      var next = part.querySelector(".next-part");
+      if (next) { next.hidden = i !== index || i === parts.length - 1; }
+    });
+    var rest = form.querySelectorAll(".after-parts");
+    rest.forEach(function (el) { el.hidden = index < parts.length - 1; });
+  }
+  if (phone && parts.length > 1) {
+    var shownUpTo = 0;
+    // A link to one question (from the review page) opens the parts up to it.
+    if (target) {
+      parts.forEach(function (part, i) { if (part.contains(target)) { shownUpTo = i; } });
+    }
+    showPartsUpTo(shownUpTo);
+    form.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest(".next-part") : null;
+      if (!button) { return; }
+      event.preventDefault();
+      var index = parts.indexOf(button.closest("section.form-part")) + 1;
+      // Skip parts whose questions are all hidden by earlier answers.
+      while (index < parts.length - 1 && !hasQuestions(parts[index])) { index += 1; }
+      showPartsUpTo(index);
+      var partHeading = parts[index].querySelector("h2");
+      if (partHeading) { partHeading.focus(); }
+    });
+  }
+  if (target && target.hidden === false) { target.scrollIntoView(); }
 
   applyConditions();
 })();
