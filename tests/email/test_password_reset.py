@@ -76,3 +76,29 @@ def test_an_expired_link_does_not_work_and_requests_are_rate_limited(client, db,
         _ask(client, "someone@example.org")
     limited = _ask(client, "kim@example.org")
     assert limited.status_code == 429
+
+
+def test_known_and_unknown_addresses_take_the_same_route(client, db, mailbox):
+    """No timing: both requests start exactly one email job of the same kind and title, after the
+    answer (a background task), and the answers are the same apart from per-request tokens."""
+    from app.db.models import Job
+
+    make_user(db, role=Role.org_lead, email="ari@example.org", name="Ari")
+    known = _ask(client, "ari@example.org")
+    after_known = db.exec(select(Job).order_by(Job.id)).all()
+    unknown = _ask(client, "nobody-here@example.org")
+    db.expire_all()
+    every = db.exec(select(Job).order_by(Job.id)).all()
+    assert len(after_known) == 1 and len(every) == 2
+    first, second = every
+    assert (first.kind, first.title, first.created_by_id) == (second.kind, second.title, second.created_by_id)
+    assert first.params.keys() == second.params.keys() == {"password_reset_id"}
+    assert second.params["password_reset_id"] is None and second.result_detail == {"status": "skipped"}
+    assert first.result_detail == {"status": "sent"}
+    assert [m["To"] for m in mailbox.messages] == ["ari@example.org"]
+    assert known.status_code == unknown.status_code == 200
+    assert sorted(known.headers.keys()) == sorted(unknown.headers.keys())
+    for name in known.headers:
+        if name not in ("set-cookie", "date", "content-length"):
+            assert known.headers[name] == unknown.headers[name], name
+    assert parse(known).text("main") == parse(unknown).text("main")

@@ -1,8 +1,9 @@
 """Browser test fixtures shared by every area: a live PeerReady server and a real Chromium page.
 
 - `live_server`: the app served by uvicorn in a thread on a free 127.0.0.1 port, backed by its
-  own migrated SQLite file (one per test session). Use `live_server.url` for the base URL and
-  `with live_server.session() as session:` to create data (commits on exit). Tests share the
+  own migrated SQLite file (one per test session, so one per pytest-xdist worker). Use
+  `live_server.url` for the base URL and `with live_server.session() as session:` to create data
+  (commits on exit). Tests share the
   server, so give created rows unique names (`live_server.unique("Agency")`).
 - `browser`: one headless Debian Chromium per session (`playwright install` cannot download
   browsers here).
@@ -45,10 +46,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def listening_socket() -> socket.socket:
+    """A socket already bound to a free 127.0.0.1 port, handed to uvicorn as it is: picking a free
+    port and binding it later races with the other test workers (and other programs) doing the same."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -76,7 +79,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data_dir = tmp_path_factory.mktemp("live")
     engine = make_engine(f"sqlite:///{data_dir / 'live.sqlite3'}")
     migrate.upgrade(engine)
-    port = _free_port()
+    sock = listening_socket()
+    port = sock.getsockname()[1]
     settings = Settings(
         PEERREADY_ENV="test",
         PEERREADY_DATA_DIR=data_dir,
@@ -86,7 +90,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app = create_app(settings=settings, engine=engine)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
@@ -98,6 +102,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
         engine.dispose()
 
 

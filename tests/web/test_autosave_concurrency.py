@@ -4,7 +4,6 @@ stored or answered with a clear 4xx — never a 5xx, and the stored values are t
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,13 +17,8 @@ from sqlmodel import Session
 from app.config import Settings
 from app.services import instruments_store, responses
 from tests.helpers.auth import make_cast
+from tests.helpers.browser import listening_socket
 from tests.web.journey import invite, respondent, respondent_csrf, start_cycle
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,7 +26,8 @@ def server_url(engine, tmp_path) -> Iterator[str]:
     """The app on the current backend, served by uvicorn in a thread (real concurrency)."""
     from app.web.main import create_app
 
-    port = _free_port()
+    sock = listening_socket()  # bound now: no other xdist worker can take the port meanwhile
+    port = sock.getsockname()[1]
     settings = Settings(
         PEERREADY_ENV="test",
         PEERREADY_DATA_DIR=tmp_path / "data",
@@ -43,7 +38,7 @@ def server_url(engine, tmp_path) -> Iterator[str]:
             create_app(settings=settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
         )
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
@@ -54,6 +49,7 @@ def server_url(engine, tmp_path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def _respondent(db: Session, url: str) -> tuple[httpx.Client, str, str, list]:

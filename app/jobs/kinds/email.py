@@ -1,7 +1,9 @@
 """Email as background work (app/services/email_invitations.py, app/services/password_resets.py).
 
 - The `email` job sends what is due now: `{"assessment_id": N}` right after invitations are
-  added or resent, `{"password_reset_id": N}` for one reset link. Started with user None
+  added or resent, `{"password_reset_id": N}` for one reset link (`null` when no active account
+  has the address: every reset request starts one such job, so none reveals which addresses
+  have accounts by what it does or how long it takes). Started with user None
   (PeerReady itself): the person who asked was checked by the page that started it.
 - The periodic `email_due` work runs every minute in `peerready worker` (and once in
   `peerready worker --burst`): scheduled invitations, reminders, erasing the addresses of cycles
@@ -28,7 +30,8 @@ def prepare_email(
     session: Session, params: dict[str, Any], user: User | None, settings: Settings
 ) -> Prepared:
     if "password_reset_id" in params:
-        reset_id = _id(params.get("password_reset_id"), "password_reset_id")
+        value = params.get("password_reset_id")
+        reset_id = None if value is None else _id(value, "password_reset_id")
         return Prepared(
             title="Password reset email", params={"password_reset_id": reset_id}, timeout_seconds=120, total=1
         )
@@ -49,7 +52,12 @@ def prepare_email(
 def run_email(ctx: JobContext, params: dict[str, Any]) -> Output:
     ctx.progress(0, 1, "Sending")
     if "password_reset_id" in params:
-        status = password_resets.deliver(ctx.engine, ctx.settings, reset_id=int(params["password_reset_id"]))
+        reset_id = params["password_reset_id"]
+        status = (
+            "skipped"
+            if reset_id is None
+            else password_resets.deliver(ctx.engine, ctx.settings, reset_id=int(reset_id))
+        )
         ctx.progress(1, 1, "Done")
         return Output(detail={"status": status})
     if not isinstance(params.get("assessment_id"), int):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app import i18n
+from app.config import Settings
 from app.errors import BadInput, NotFound, TooManyRequests
 from app.services import accounts, audit, jobs, password_resets, ratelimit
 from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
@@ -15,6 +19,7 @@ from app.web.routes.home import START_PAGE
 from app.web.templating import render
 
 router = APIRouter()
+log = logging.getLogger("peerready.auth")
 
 PASSWORD_FIELD = Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)]
 
@@ -176,6 +181,7 @@ def forgot_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=400)] = "",
 ):
     """The same answer whether or not the address has an account (and whether it was mailed)."""
@@ -185,11 +191,21 @@ def forgot_submit(
         )
     except TooManyRequests as exc:
         return render(request, "auth/forgot.html", status_code=429, error=exc.message, done=None)
-    if reset is not None:
-        jobs.start_after_commit(
-            session, "email", params={"password_reset_id": reset.id}, user=None, settings=settings
-        )
+    # Every request starts one email job, and only once the answer has gone out: with the
+    # immediate queue the job (and so the SMTP conversation) would otherwise run inside this
+    # request, and a slower answer would tell that the address has an account.
+    reset_id = reset.id if reset is not None else None
+    background.add_task(_start_reset_email, request.app.state.engine, settings, reset_id)
     return render(request, "auth/forgot.html", error=None, done=password_resets.SAME_ANSWER)
+
+
+def _start_reset_email(engine: Engine, settings: Settings, reset_id: int | None) -> None:
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            jobs.start(session, "email", params={"password_reset_id": reset_id}, user=None, settings=settings)
+    except Exception:
+        # The answer has been sent; a job that could not start is logged, like start_after_commit's.
+        log.exception("Could not start the password reset email job")
 
 
 def _reset_page(request: Request, token: str, *, status_code: int = 200, **extra):
