@@ -25,6 +25,10 @@ class Forbidden(PeerReadyError):
     status_code = 403
 
 
+class PasswordChangeRequired(Forbidden):
+    """Signed in with a temporary password: pages send the user to "Change your password"."""
+
+
 class NotFound(PeerReadyError):
     status_code = 404
 

@@ -175,7 +175,7 @@ def main() -> None:
         session.commit()
     app = create_app(settings=settings, engine=engine)
     with TestClient(app) as client:
-        client.cookies.set("peerready_session", _session_cookie(settings.secret_key, lead))
+        client.cookies.set("peerready_session", _session_cookie(settings.secret_key, lead, engine))
         url = f"/assessments/{assessment_id}/report.pdf"
         started = time.perf_counter()
         first = client.get(url)
@@ -220,13 +220,20 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _session_cookie(secret_key: str, user) -> str:
-    """A signed session cookie for `user`, as the app's session middleware writes it."""
+def _session_cookie(secret_key: str, user, engine) -> str:
+    """A signed session cookie for `user`, as the app's session middleware writes it, naming a
+    server-side session row (app/services/sessions.py)."""
     from base64 import b64encode
 
     import itsdangerous
 
-    data = {"user_id": user.id, "pw": user.password_hash[-16:], "csrf": "bench"}
+    from app.db.engine import session_scope
+    from app.services import sessions
+    from app.web.deps import SESSION_KEY
+
+    with session_scope(engine) as session:
+        token = sessions.start(session, user=user, max_age_seconds=3600)
+    data = {SESSION_KEY: token, "csrf": "bench"}
     return itsdangerous.TimestampSigner(str(secret_key)).sign(b64encode(json.dumps(data).encode())).decode()
 
 

@@ -20,8 +20,20 @@ def _migrate(engine: Engine) -> None:
     "--port", default=None, type=click.IntRange(1, 65535), help="Port  [default: PEERREADY_PORT or 8000]"
 )
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development only).")
-def serve(host: str | None, port: int | None, reload: bool) -> None:
-    """Run the web app. On SQLite (the default) the database is migrated first."""
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web server processes (uvicorn workers); for production on PostgreSQL.",
+)
+def serve(host: str | None, port: int | None, reload: bool, workers: int) -> None:
+    """Run the web app. On SQLite (the default) the database is migrated first.
+
+    With --workers N, N processes share the port; each builds the app from the same settings
+    (environment and .env) and opens at most PEERREADY_DB_POOL_SIZE + PEERREADY_DB_MAX_OVERFLOW
+    database connections. Sessions, limits and locks live in the database, so any process may
+    answer any request."""
     import uvicorn
 
     from app.db.engine import engine_from_settings
@@ -34,9 +46,29 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     host = host or settings.host
     port = port or settings.port
     click.echo(f"PeerReady on http://{host}:{port}  (database: {settings.sqlalchemy_url.split('@')[-1]})")
+    if reload and workers > 1:
+        raise click.UsageError("--reload runs one process; leave out --workers.")
     if reload:
         # The reloader imports the app afresh in a child process, which reads the same settings.
         uvicorn.run("app.web.main:create_app", factory=True, host=host, port=port, reload=True)
+    elif workers > 1:
+        # Each worker process imports the app afresh (an app object cannot be shared between
+        # processes) and reads the same settings; the parent only supervises them.
+        engine.dispose()
+        click.echo(
+            f"{workers} worker processes; each opens at most "
+            f"{settings.db_pool_size + settings.db_max_overflow} database connections."
+        )
+        # The health-check timeout is raised from uvicorn's 5 s: importing the app (WeasyPrint,
+        # the instruments) can take longer on a busy machine, and a slow start is not a dead worker.
+        uvicorn.run(
+            "app.web.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=60,
+        )
     else:
         uvicorn.run(create_app(settings=settings, engine=engine), host=host, port=port)
 

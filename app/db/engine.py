@@ -12,15 +12,29 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout  # noqa: F401  (for the web's error handler)
 from sqlmodel import Session, create_engine
 
 from app.config import Settings
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
-    """An engine for `url`; the pool sizes apply to PostgreSQL only (see PEERREADY_DB_POOL_SIZE)."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout: float = 30,
+    sqlite_busy_timeout: float = 30,
+) -> Engine:
+    """An engine for `url`; the pool sizes apply to PostgreSQL only (see PEERREADY_DB_POOL_SIZE).
+    `pool_timeout`: seconds a request waits for a free connection before the app answers 503;
+    `sqlite_busy_timeout`: seconds a SQLite writer waits for the database's write lock."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout},
+            pool_timeout=pool_timeout,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,7 +45,9 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+    )
 
 
 def engine_from_settings(settings: Settings) -> Engine:

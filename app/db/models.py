@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime; a naive one is taken to be UTC already (as stored)."""
+    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
+
+
 class Role(StrEnum):
     admin = "admin"
     consultant = "consultant"
@@ -77,6 +82,21 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = None
     # The interface language the user chose in their account; None: the browser's (Accept-Language).
     language: str | None = Field(default=None, max_length=16)
+    # Set when an administrator creates the account or resets its password: the next sign-in
+    # leads to "Change your password" until the user has chosen their own.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The session cookie holds only a random token; its SHA-256 is stored
+    here and checked on every request, so deleting the row ends that sign-in at once (sign-out,
+    password change, role change, an administrator's "end all sessions")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 class Membership(SQLModel, table=True):
@@ -316,12 +336,13 @@ class AuditEvent(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class RateLimitHit(SQLModel, table=True):
-    """Failed attempts (logins by IP, invitation-token guesses) within a sliding window."""
+class RateLimitBucket(SQLModel, table=True):
+    """Failed attempts (sign-ins by address and by email, invitation-token guesses) counted per
+    bucket in a fixed window; updated atomically by app/services/ratelimit.py."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    bucket: str = Field(max_length=200, index=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    key: str = Field(primary_key=True, max_length=200)
+    hits: int = 0
+    window_start: datetime = Field(default_factory=utcnow, index=True)
 
 
 # --- background jobs (app/jobs) -------------------------------------------------------------

@@ -7,25 +7,31 @@ timing does not tell them apart either.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NoReturn
 
 from pwdlib import PasswordHash
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
 from app.errors import BadInput, Conflict, NotFound, TooManyRequests
-from app.services import access, audit, ratelimit
+from app.services import access, audit, ratelimit, sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
 LOGIN_FAILED_MESSAGE = (
     "That email and password do not match an active account. "
     "After several failed attempts sign-in pauses for a while; try again later or ask your administrator."
+)
+LOGIN_PAUSED_MESSAGE = (
+    "Sign-in with this email address is paused for a while after several failed attempts. "
+    "Try again in a few minutes, or ask your administrator."
 )
 # Failed sign-ins allowed from one client address in the window before it gets 429.
 LOGIN_IP_LIMIT = 30
@@ -49,11 +55,6 @@ def verify_password(password: str, hashed: str) -> bool:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return hash_password("not-a-real-password-only-for-timing")
-
-
-def session_fingerprint(user: User) -> str:
-    """Stored in the session cookie; a password change or reset ends every other session."""
-    return user.password_hash[-16:]
 
 
 def normalize_email(email: str) -> str:
@@ -91,6 +92,11 @@ class LoginResult:
         return self.user is not None
 
 
+def _email_bucket(email: str) -> str:
+    # Hashed: the bucket table is no place to collect the addresses people typed.
+    return "login-email:" + hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
 def authenticate(
     session: Session,
     *,
@@ -104,6 +110,16 @@ def authenticate(
 
     Returns a LoginResult instead of raising so the caller's transaction commits the failure
     counters. Raises TooManyRequests when this client address has failed too often.
+
+    Every limit is counted atomically (one UPDATE ... RETURNING or upsert per attempt), so
+    parallel attempts cannot all read "under the limit": 20 wrong passwords at once lock the
+    account once, and at most LOGIN_IP_LIMIT failures per address get past the address limit.
+
+    Locked: after `login_max_failures` failures in a row, sign-in to that email address is paused
+    — for an account, until `locked_until`; for an address without an active account, for the
+    first lock's duration (a bucket counts its failures). While paused, every attempt gets
+    LOGIN_PAUSED_MESSAGE, the right password too, and whether the account exists: so the pause
+    tells neither whether the password was right nor whether the account exists.
     """
     now = now or utcnow()
     ip_bucket = f"login-ip:{client_ip}"
@@ -111,45 +127,59 @@ def authenticate(
         ratelimit.count(session, bucket=ip_bucket, window_seconds=LOGIN_IP_WINDOW_SECONDS, now=now)
         >= LOGIN_IP_LIMIT
     ):
-        audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
-        raise TooManyRequests(
-            "Too many sign-in attempts from this network. Wait a few minutes and try again."
-        )
+        _refuse_address(session, client_ip=client_ip)
 
     email = normalize_email(email)[:254]
     password = password[:MAX_PASSWORD_LENGTH]
     user = session.exec(select(User).where(User.email == email)).first() if email else None
+    stored_hash = user.password_hash if user is not None else ""
+    locked_until = user.locked_until if user is not None else None
+    active = user is not None and user.is_active
+    # Nothing is written yet: end the read, so the database connection goes back to the pool
+    # while argon2 works (a burst of sign-ins must not hold every connection for the hashing).
+    session.rollback()
 
-    if user is None or not user.is_active or (user.locked_until is not None and user.locked_until > now):
+    if user is None or not active:
         verify_password(password, _dummy_hash())  # same cost as a real check
-        ratelimit.hit(session, bucket=ip_bucket, now=now)
-        reason = "unknown" if user is None else ("inactive" if not user.is_active else "locked")
+        _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        failures = ratelimit.hit(
+            session, bucket=_email_bucket(email), window_seconds=settings.login_lockout_seconds, now=now
+        )
         audit.record(
             session,
             actor=user if user else "anonymous",
             action="login.failed",
             target=f"user:{user.id}" if user else None,
-            detail={"reason": reason, "ip": client_ip},
+            detail={"reason": "unknown" if user is None else "inactive", "ip": client_ip},
         )
-        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+        paused = failures >= settings.login_max_failures
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE if paused else LOGIN_FAILED_MESSAGE)
 
     try:
-        valid, rehashed = _hasher.verify_and_update(password, user.password_hash)
+        valid, rehashed = _hasher.verify_and_update(password, stored_hash)
     except Exception:  # a malformed stored hash is a failed check, never a crash
         valid, rehashed = False, None
+
+    if locked_until is not None and locked_until > now:
+        if not valid:
+            _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        audit.record(
+            session,
+            actor=user,
+            action="login.failed",
+            target=f"user:{user.id}",
+            detail={"reason": "locked", "ip": client_ip},
+        )
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE)
+
     if not valid:
-        ratelimit.hit(session, bucket=ip_bucket, now=now)
-        user.failed_logins += 1
+        _count_address_failure(session, ip_bucket=ip_bucket, client_ip=client_ip, now=now)
+        locked_for = _count_account_failure(session, user=user, settings=settings, now=now)
         detail: dict = {"reason": "password", "ip": client_ip}
-        if user.failed_logins >= settings.login_max_failures:
-            seconds = settings.login_lockout_seconds * 2 ** min(user.lockouts, 16)
-            user.locked_until = now + timedelta(seconds=seconds)
-            user.lockouts += 1
-            user.failed_logins = 0
-            detail["locked_for_seconds"] = seconds
-        session.add(user)
+        if locked_for:
+            detail["locked_for_seconds"] = locked_for
         audit.record(session, actor=user, action="login.failed", target=f"user:{user.id}", detail=detail)
-        return LoginResult(None, LOGIN_FAILED_MESSAGE)
+        return LoginResult(None, LOGIN_PAUSED_MESSAGE if locked_for is not None else LOGIN_FAILED_MESSAGE)
 
     if rehashed:  # stored with older parameters: upgrade while we have the password
         user.password_hash = rehashed
@@ -162,6 +192,46 @@ def authenticate(
         session, actor=user, action="login.succeeded", target=f"user:{user.id}", detail={"ip": client_ip}
     )
     return LoginResult(user)
+
+
+def _refuse_address(session: Session, *, client_ip: str) -> NoReturn:
+    audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
+    raise TooManyRequests("Too many sign-in attempts from this network. Wait a few minutes and try again.")
+
+
+def _count_address_failure(session: Session, *, ip_bucket: str, client_ip: str, now: datetime) -> None:
+    failures = ratelimit.hit(session, bucket=ip_bucket, window_seconds=LOGIN_IP_WINDOW_SECONDS, now=now)
+    if failures > LOGIN_IP_LIMIT:
+        _refuse_address(session, client_ip=client_ip)
+
+
+def _count_account_failure(session: Session, *, user: User, settings: Settings, now: datetime) -> int | None:
+    """Add one failed sign-in to the account, atomically; lock it when that makes
+    `login_max_failures`. Returns the lock's seconds when this attempt locked it, 0 when another
+    attempt locked it meanwhile, None when it is not locked."""
+    not_locked = or_(col(User.locked_until).is_(None), col(User.locked_until) <= now)
+    row = session.execute(
+        update(User)
+        .where(col(User.id) == user.id, not_locked)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(col(User.failed_logins), col(User.lockouts))
+        .execution_options(synchronize_session=False)
+    ).first()
+    locked_for: int | None = None
+    if row is None:  # a parallel attempt locked it after this one read the account
+        locked_for = 0
+    elif row[0] >= settings.login_max_failures:
+        # The UPDATE holds the row (PostgreSQL) or the database (SQLite) until commit, so no
+        # other attempt counts between it and this lock.
+        locked_for = settings.login_lockout_seconds * 2 ** min(row[1], 16)
+        session.execute(
+            update(User)
+            .where(col(User.id) == user.id)
+            .values(locked_until=now + timedelta(seconds=locked_for), lockouts=row[1] + 1, failed_logins=0)
+            .execution_options(synchronize_session=False)
+        )
+    session.expire(user)
+    return locked_for
 
 
 # --- interface language ---------------------------------------------------------------------
@@ -187,19 +257,27 @@ def change_password(session: Session, *, user: User, current: str, new: str, rep
     if new == current:
         raise BadInput("Choose a new password that differs from the current one.")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     session.add(user)
+    # Every session of this user ends; the caller signs the current browser in afresh.
+    sessions.end_all(session, user_id=user.id)
     audit.record(session, actor=user, action="password.changed", target=f"user:{user.id}")
 
 
-def reset_password(session: Session, *, actor: User | str, user: User, temporary_password: str) -> None:
+def reset_password(
+    session: Session, *, actor: User | str, user: User, temporary_password: str, temporary: bool = False
+) -> None:
     """An administrator (or the operator, actor "command line") sets a new password; it also
-    lifts any lockout."""
+    lifts any lockout and ends every session of the user. `temporary`: the user must choose
+    their own password at their next sign-in (an administrator's reset of someone else)."""
     validate_new_password(temporary_password)
     user.password_hash = hash_password(temporary_password)
     user.failed_logins = 0
     user.lockouts = 0
     user.locked_until = None
+    user.must_change_password = temporary
     session.add(user)
+    sessions.end_all(session, user_id=user.id)
     audit.record(
         session, actor=actor, action="password.reset", target=f"user:{user.id}", detail={"email": user.email}
     )
@@ -240,7 +318,10 @@ def create_user(
     password: str,
     actor: User | str | None = None,
     is_active: bool = True,
+    temporary: bool = False,
 ) -> User:
+    """A new account. `temporary`: the password was made up by an administrator, so the first
+    sign-in leads to "Change your password" until the user has chosen their own."""
     email = validate_email(email)
     name = name.strip() or email.split("@")[0]
     if len(name) > 200:
@@ -252,7 +333,14 @@ def create_user(
     validate_new_password(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise Conflict("A user with this email already exists.")
-    user = User(email=email, name=name, role=role, password_hash=hash_password(password), is_active=is_active)
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        is_active=is_active,
+        must_change_password=temporary,
+    )
     session.add(user)
     session.flush()
     audit.record(
@@ -288,6 +376,9 @@ def update_user(
     if before["role"] != after["role"]:
         # A role change drops memberships that no longer fit the new role.
         _drop_memberships_outside_role(session, user=user)
+    if before["role"] != after["role"] or not is_active:
+        # What a session may do follows from the role: the user signs in again under the new one.
+        sessions.end_all(session, user_id=user.id)
     session.add(user)
     changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if changes:
@@ -407,3 +498,16 @@ def portfolios_of(session: Session, *, user: User) -> list[Portfolio]:
             .order_by(Portfolio.name)
         )
     )
+
+
+def end_sessions(session: Session, *, actor: User, user: User) -> int:
+    """An administrator's "End all sessions": every browser signed in as `user` is signed out."""
+    ended = sessions.end_all(session, user_id=user.id)
+    audit.record(
+        session, actor=actor, action="sessions.ended", target=f"user:{user.id}", detail={"sessions": ended}
+    )
+    return ended
+
+
+def open_sessions(session: Session, *, user: User) -> int:
+    return sessions.count_for(session, user_id=user.id)

@@ -26,8 +26,7 @@ from app.db.models import (
 )
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, audit, instruments_store, releases
-from app.services.locks import lock_assessment
+from app.services import access, audit, instruments_store, locks, releases
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
 
@@ -229,8 +228,11 @@ def set_status(
     close).
 
     Opening again also clears a close date that has passed: otherwise "Open the cycle again"
-    would say it is open while every respondent is still told the survey is closed."""
-    lock_assessment(session, assessment.id)
+    would say it is open while every respondent is still told the survey is closed.
+
+    Takes the assessment's write lock first, so a submit or import in flight either commits
+    before the close or waits for it and is refused."""
+    locks.lock_assessment(session, assessment.id)
     session.refresh(assessment)
     detail: dict = {}
     if status == AssessmentStatus.open and assessment.close_date and assessment.close_date < utcnow().date():

@@ -431,15 +431,17 @@ def erase_addresses_of_ended_cycles(engine: Engine) -> int:
 
 
 def _by_token(session: Session, *, token: str, client_ip: str | None) -> EmailRecipient:
-    invitations.check_rate_limit(session, client_ip=client_ip)
     row = None
     if invitations.looks_like_token(token):
         row = session.exec(
             select(EmailRecipient).where(EmailRecipient.token_hash == invitations.hash_token(token))
         ).first()
-    if row is None:
-        invitations.record_failure(session, client_ip=client_ip)
-        raise NotFound("This link does not work. Check that you copied all of it, or ask for a new one.")
+    if row is None:  # counted toward the link-guess limit: 404, then 429 (app/services/invitations.py)
+        invitations.refuse_unknown_token(
+            session,
+            client_ip=client_ip,
+            message="This link does not work. Check that you copied all of it, or ask for a new one.",
+        )
     return row
 
 

@@ -46,7 +46,7 @@ from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
-from app.services import access, audit, instruments_store
+from app.services import access, audit, instruments_store, locks
 from app.services.assessments import is_accepting_answers
 from app.services.locks import lock_assessment
 from app.services.scores import refresh_scores
@@ -226,7 +226,10 @@ def save_responses(
     """Add the rows as submitted, imported responses of one PENDING import batch (caller's
     transaction: either every row is saved or none). They count in no figure until an org lead
     of the agency approves the batch (`decide_import`; docs/privacy.md, "Padding by import")."""
-    lock_assessment(session, assessment.id)
+    locks.lock_assessment(session, assessment.id)
+    session.refresh(assessment)
+    if not is_accepting_answers(assessment):
+        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
     now = utcnow()
     by_group = dict(Counter(row.group for row in rows))
     batch = ImportBatch(

@@ -5,8 +5,11 @@ the database does not hand out working links. The plain invitation token is show
 after it is created.
 
 Guessing is slowed down (app/services/ratelimit.py): every unknown token is recorded in the
-bucket "token:<ip>" (in its own transaction, so the 404 that follows does not roll it back), and
-an address with TOKEN_MAX_FAILURES failures within TOKEN_WINDOW gets 429 for every token lookup.
+bucket "token:<ip>" (in its own transaction, so the 404 that follows does not roll it back). The
+first TOKEN_MAX_FAILURES unknown tokens from an address within TOKEN_WINDOW get 404, later ones
+429 — counted atomically, so parallel guesses cannot all get a 404. A working link still opens
+from that address: one person mistyping links from an office address must not lock out every
+colleague behind it, and a 256-bit token cannot be found by guessing anyway.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, AssessmentStatus, Invitation, Response, User, utcnow
-from app.errors import BadInput, Conflict, Gone, NotFound
+from app.db.models import Assessment, AssessmentStatus, Invitation, Response, User, as_utc, utcnow
+from app.errors import BadInput, Conflict, Gone, NotFound, TooManyRequests
 from app.instruments.models import Instrument
 from app.services import audit, ratelimit
 
@@ -40,19 +44,18 @@ def _bucket(client_ip: str | None) -> str:
     return f"token:{client_ip or 'unknown'}"
 
 
-def check_rate_limit(session: Session, *, client_ip: str | None) -> None:
-    ratelimit.check(
-        session,
-        bucket=_bucket(client_ip),
-        limit=TOKEN_MAX_FAILURES,
-        window_seconds=int(TOKEN_WINDOW.total_seconds()),
-        message="Too many links that do not work were tried from here. Please wait ten minutes.",
+TOO_MANY_GUESSES = "Too many links that do not work were tried from here. Please wait ten minutes."
+
+
+def refuse_unknown_token(session: Session, *, client_ip: str | None, message: str) -> NoReturn:
+    """Record a failed token lookup (in its own transaction: the request itself will roll back),
+    then refuse it: 404 with `message` while the address is under the limit, 429 after."""
+    failures = ratelimit.hit_in_own_transaction(
+        session, bucket=_bucket(client_ip), window_seconds=int(TOKEN_WINDOW.total_seconds())
     )
-
-
-def record_failure(session: Session, *, client_ip: str | None) -> None:
-    """Record a failed token lookup in its own transaction: the request itself will roll back."""
-    ratelimit.hit_in_own_transaction(session, bucket=_bucket(client_ip))
+    if failures > TOKEN_MAX_FAILURES:
+        raise TooManyRequests(TOO_MANY_GUESSES)
+    raise NotFound(message)
 
 
 def looks_like_token(token: str) -> bool:
@@ -79,6 +82,8 @@ def create_invitation(
     label = (label or "").strip() or None
     if label and len(label) > 200:
         raise BadInput("The label can be at most 200 characters.")
+    if expires_at is not None:
+        expires_at = as_utc(expires_at)  # compared with aware datetimes; never a naive-vs-aware 500
     if expires_at is not None and expires_at <= utcnow():
         raise BadInput("The expiry date must be in the future.")
     token = new_token()
@@ -169,23 +174,25 @@ def restore_invitation(
 def invitation_state(invitation: Invitation) -> str:
     if invitation.revoked_at is not None:
         return "revoked"
-    if invitation.expires_at is not None and invitation.expires_at <= utcnow():
+    if invitation.expires_at is not None and as_utc(invitation.expires_at) <= utcnow():
         return "expired"
     return "active"
 
 
 def find_invitation(session: Session, *, token: str, client_ip: str | None) -> Invitation:
-    """The working invitation behind a token: 429 when this address guessed too much, 404 for
-    an unknown token (recorded as a failure), 410 for a revoked or expired link."""
-    check_rate_limit(session, client_ip=client_ip)
+    """The working invitation behind a token: 404 for an unknown token (recorded as a failure;
+    429 once this address guessed too much), 410 for a revoked or expired link."""
     invitation = None
     if looks_like_token(token):
         invitation = session.exec(
             select(Invitation).where(Invitation.token_hash == hash_token(token))
         ).first()
     if invitation is None:
-        record_failure(session, client_ip=client_ip)
-        raise NotFound("This link does not work. Check that you copied all of it, or ask for a new one.")
+        refuse_unknown_token(
+            session,
+            client_ip=client_ip,
+            message="This link does not work. Check that you copied all of it, or ask for a new one.",
+        )
     state = invitation_state(invitation)
     if state == "revoked":
         raise Gone("This link has been switched off by the agency. Ask the person who sent it for a new one.")

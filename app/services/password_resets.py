@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.db.models import PasswordReset, User, utcnow
 from app.errors import NotFound
-from app.services import accounts, audit, invitations, mail, ratelimit
+from app.services import accounts, audit, invitations, mail, ratelimit, sessions
 
 RESET_VALID = timedelta(hours=1)
 IP_LIMIT, IP_WINDOW_SECONDS = 20, 900
@@ -50,7 +50,7 @@ def request_reset(session: Session, *, email: str, client_ip: str, secret_key: s
         window_seconds=IP_WINDOW_SECONDS,
         message="Too many password reset requests from here. Please wait fifteen minutes.",
     )
-    ratelimit.hit(session, bucket=f"reset-ip:{client_ip}")
+    ratelimit.hit(session, bucket=f"reset-ip:{client_ip}", window_seconds=IP_WINDOW_SECONDS)
     address = accounts.normalize_email(email)[:254]
     user = accounts.find_user_by_email(session, email=address) if address else None
     if user is None or not user.is_active:
@@ -58,7 +58,7 @@ def request_reset(session: Session, *, email: str, client_ip: str, secret_key: s
     bucket = f"reset-user:{user.id}"
     if ratelimit.count(session, bucket=bucket, window_seconds=ACCOUNT_WINDOW_SECONDS) >= ACCOUNT_LIMIT:
         return None  # quietly: the same answer as for any other address
-    ratelimit.hit(session, bucket=bucket)
+    ratelimit.hit(session, bucket=bucket, window_seconds=ACCOUNT_WINDOW_SECONDS)
     nonce = secrets.token_urlsafe(24)
     reset = PasswordReset(
         user_id=user.id,  # type: ignore[arg-type]
@@ -111,12 +111,12 @@ def _valid(session: Session, token: str) -> PasswordReset:
 
 
 def check_token(session: Session, *, token: str, client_ip: str | None) -> None:
-    invitations.check_rate_limit(session, client_ip=client_ip)
+    """A working link is served; a failed one counts toward the link-guess limit (404, then 429
+    once this address guessed too much), as invitation links do."""
     try:
         _valid(session, token)
-    except NotFound:
-        invitations.record_failure(session, client_ip=client_ip)
-        raise
+    except NotFound as missing:
+        invitations.refuse_unknown_token(session, client_ip=client_ip, message=missing.message)
 
 
 def complete_reset(session: Session, *, token: str, new: str, repeat: str, client_ip: str | None) -> User:
@@ -141,6 +141,8 @@ def complete_reset(session: Session, *, token: str, new: str, repeat: str, clien
     )
     user.password_hash = accounts.hash_password(new)
     user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
+    user.must_change_password = False  # chosen by the user themselves
     session.add(user)
+    sessions.end_all(session, user_id=user.id)  # whoever knew the old password is signed out
     audit.record(session, actor=user, action="password.reset_by_email", target=f"user:{user.id}")
     return user

@@ -33,8 +33,7 @@ from app.scoring import visible_items
 from app.scoring.models import ResponseInput
 from app.scoring.rules import Coverage, coverage_of
 from app.services import assessments as assessments_service
-from app.services import audit, instruments_store, invitations, scores
-from app.services.locks import lock_assessment
+from app.services import audit, instruments_store, invitations, locks, scores
 
 MAX_COMMENT_CHARS = 5000
 
@@ -176,9 +175,9 @@ def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tupl
             select(Response).where(Response.token_hash == invitations.hash_token(token))
         ).first()
     if response is None:
-        invitations.check_rate_limit(session, client_ip=client_ip)
-        invitations.record_failure(session, client_ip=client_ip)
-        raise NotFound("This link does not work. Check that you copied all of it.")
+        invitations.refuse_unknown_token(
+            session, client_ip=client_ip, message="This link does not work. Check that you copied all of it."
+        )
     assessment = session.get(Assessment, response.assessment_id)
     if assessment is None:
         raise NotFound("This link does not work.")
@@ -205,8 +204,13 @@ def _lock_for_writing(session: Session, response: Response, assessment: Assessme
     both read "no answer yet" and both insert: the second fails on the Answer unique constraint
     (a 500, the answer lost), or an autosave lands after a submit was scored. The conditional
     UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) until commit, so the next
-    writer waits, then reads the answers as committed by the one before."""
+    writer waits, then reads the answers as committed by the one before.
+
+    The assessment's lock comes first (shared; app/services/locks.py), then the cycle's status is
+    read again: an answer in flight while the cycle closes is either saved before the close
+    commits or refused after it."""
     ensure_editable(response, assessment)
+    locks.share_assessment(session, assessment.id)
     locked = session.execute(
         update(Response)
         .where(Response.id == response.id, Response.status == ResponseStatus.in_progress)
@@ -215,6 +219,8 @@ def _lock_for_writing(session: Session, response: Response, assessment: Assessme
     )
     if locked.rowcount != 1:
         raise Conflict(SUBMITTED_MESSAGE)
+    session.refresh(assessment)
+    ensure_editable(response, assessment)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -474,7 +480,12 @@ def submit(
     instrument: Instrument | None = None,
 ) -> list[Missing]:
     """Lock the response when every required visible item is answered; otherwise return what is
-    missing (and change nothing)."""
+    missing (and change nothing).
+
+    Takes the assessment's write lock first, then reads the cycle's status again: a submit that
+    read "open" while a close was committing waits for the close and is then refused."""
+    locks.lock_assessment(session, assessment.id)
+    session.refresh(assessment)
     _lock_for_writing(session, response, assessment)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     missing = missing_required(instrument, response.group, answers_of(session, response_id=response.id))
@@ -506,7 +517,7 @@ def reopen_own(
     change it. Only while the cycle takes answers (to change a closed cycle, the lead opens the
     whole cycle again). Nobody else can reopen a response: a lead who could reopen one row and
     watch the figures could single that person out (docs/privacy.md)."""
-    lock_assessment(session, assessment.id)
+    locks.lock_assessment(session, assessment.id)
     session.refresh(assessment)
     session.refresh(response)
     if not assessments_service.is_accepting_answers(assessment):

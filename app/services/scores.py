@@ -39,12 +39,13 @@ from app.db.models import (
     ResponseStatus,
     utcnow,
 )
+from app.db.upsert import upsert
 from app.disclosure.view import comment_visibility
 from app.errors import NotFound
 from app.i18n import N_
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput, Scorecard, score_responses
-from app.services import instruments_store
+from app.services import instruments_store, locks
 
 log = logging.getLogger("peerready.scores")
 
@@ -118,7 +119,12 @@ def refresh_scores(
 ) -> Scorecard:
     """Recompute and store the assessment's live scorecard (same transaction). It is internal:
     what anybody sees is a release (app.services.releases), made from the answers at close.
-    `privacy_threshold` is the app's setting (PEERREADY_PRIVACY_THRESHOLD), passed by the caller."""
+    `privacy_threshold` is the app's setting (PEERREADY_PRIVACY_THRESHOLD), passed by the caller.
+    Takes the assessment's write lock first (a no-op when the caller already holds it), so two
+    refreshes never interleave: each reads every response committed before it, and the last
+    one to commit stores the scorecard of all of them. The score row is upserted, because a
+    results page may compute the first scorecard of a new cycle while a submit does the same."""
+    locks.lock_assessment(session, assessment_id)
     if instrument is None:
         assessment = session.get(Assessment, assessment_id)
         if assessment is None:
@@ -127,14 +133,23 @@ def refresh_scores(
     counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
     scorecard = score_responses(instrument, counted.inputs, privacy_threshold=privacy_threshold)
 
-    stored = session.get(AssessmentScore, assessment_id)
-    if stored is None:
-        stored = AssessmentScore(assessment_id=assessment_id, scorecard={})
-    stored.scorecard = scorecard.model_dump(mode="json")
-    stored.n_respondents = len(counted.inputs)
-    stored.n_submitted = counted.submitted  # the same as n_respondents under COUNTING_RULE
-    stored.computed_at = utcnow()
-    session.add(stored)
+    session.execute(
+        upsert(
+            session,
+            AssessmentScore.__table__,  # type: ignore[arg-type]
+            values={
+                "assessment_id": assessment_id,
+                "scorecard": scorecard.model_dump(mode="json"),
+                "n_respondents": len(counted.inputs),
+                "n_submitted": counted.submitted,  # the same as n_respondents under COUNTING_RULE
+                "computed_at": utcnow(),
+            },
+            key=["assessment_id"],
+        )
+    )
+    cached = session.identity_map.get(session.identity_key(AssessmentScore, assessment_id))
+    if cached is not None:  # loaded earlier in this session: read the upserted row next time
+        session.expire(cached)
 
     session.flush()
     return scorecard

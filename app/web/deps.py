@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.db.models import Role, User
-from app.errors import Forbidden, NotAuthenticated
-from app.services import accounts
+from app.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
+from app.services import sessions
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -43,13 +43,23 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
+# The session cookie's key for the server-side session token (app/services/sessions.py).
+SESSION_KEY = "sid"
+CHANGE_PASSWORD_PATH = "/account/password"
+# What a user whose password was set by an administrator may open before choosing their own.
+_ALLOWED_BEFORE_CHANGE = {CHANGE_PASSWORD_PATH, "/logout"}
+
+
 def get_optional_user(request: Request, session: SessionDep) -> User | None:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
+    """The signed-in user: the cookie's token must name a live session row of an active account,
+    checked on every request, so sign-out and revocations take effect at once."""
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        if "user_id" in request.session:  # a cookie from before server-side sessions
+            request.session.clear()
         return None
-    user = accounts.find_user(session, user_id=user_id)
-    # A session stays valid only while the account is active and its password unchanged.
-    if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
+    user = sessions.user_for(session, token=token)
+    if user is None:
         request.session.clear()
         return None
     request.state.user = user
@@ -59,9 +69,13 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def get_current_user(user: OptionalUser) -> User:
+def get_current_user(request: Request, user: OptionalUser) -> User:
     if user is None:
         raise NotAuthenticated("Please sign in to continue.")
+    if user.must_change_password and request.url.path not in _ALLOWED_BEFORE_CHANGE:
+        raise PasswordChangeRequired(
+            "Choose your own password first: the one you signed in with was temporary."
+        )
     return user
 
 

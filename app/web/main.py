@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.db.engine import engine_from_settings
-from app.errors import NotAuthenticated, PeerReadyError
+from app.db.engine import PoolTimeout, engine_from_settings
+from app.errors import NotAuthenticated, PasswordChangeRequired, PeerReadyError
 from app.paths import STATIC_DIR
 from app.services import report_prepare
 from app.web import security
+from app.web.deps import CHANGE_PASSWORD_PATH
 from app.web.routes import ROUTERS
 from app.web.templating import build_templates, render
 
@@ -61,6 +62,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     async def _domain_error(request: Request, exc: PeerReadyError):
         if isinstance(exc, NotAuthenticated) and not _wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
+            return RedirectResponse(CHANGE_PASSWORD_PATH, status_code=303)
         return _error_response(request, exc.status_code, exc.message)
 
     @app.exception_handler(RequestValidationError)
@@ -74,6 +77,15 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         if exc.status_code == 404:
             message = "This page does not exist."
         return _error_response(request, exc.status_code, message)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout):
+        # Every database connection of this process stayed busy for the pool's whole timeout: a
+        # burst, not a bug. Nothing was saved; the client may simply try again.
+        log.warning("No database connection free for %s %s", request.method, request.url.path)
+        return _error_response(
+            request, 503, "PeerReady is very busy right now. Nothing was saved; try again in a moment."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from urllib.parse import urlsplit
@@ -16,10 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import Settings
 from app.errors import Forbidden
 
+log = logging.getLogger("peerready")
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 TOO_LARGE = b"Request body too large."
+NO_STORE = b"no-store"
 
 SECURITY_HEADERS = [
     (
@@ -116,13 +120,19 @@ class SecurityHeaders:
             return
 
         started = False
+        # Every page but the static files is no-store: signed-in pages and downloads hold
+        # people's data, and a shared computer's cache or back button must not show them later.
+        static = str(scope.get("path", "")).startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [h for h in message.get("headers", []) if h[0] not in dict(SECURITY_HEADERS)]
-                headers += SECURITY_HEADERS
+                replaced = dict(SECURITY_HEADERS)
+                if not static:
+                    replaced[b"cache-control"] = NO_STORE
+                headers = [h for h in message.get("headers", []) if h[0] not in replaced]
+                headers += list(replaced.items())
                 if self.https:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers
@@ -132,10 +142,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             # Starlette answers unhandled errors from outside every middleware, so that page would
-            # lack these headers: answer here with the calm page, then let the error go on to be logged.
-            if not started:
-                await _calm_500(scope, receive, send_with_headers)
-            raise
+            # lack these headers: answer here with the calm page. Once it is sent, the error is
+            # logged and not raised again: re-raised, it reaches the server, which then drops the
+            # kept-alive connection, and the client's next request on it fails too.
+            if started:
+                raise  # half a response is on the wire: only closing the connection ends it
+            log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _calm_500(scope, receive, send_with_headers)
 
 
 SERVER_ERROR_MESSAGE = "Something went wrong on our side. Nothing was half-saved."
@@ -206,8 +219,13 @@ def respondent_csrf_token(request: Request) -> str | None:
     settings = getattr(request.app.state, "settings", None)
     if match is None or settings is None:
         return None
-    message = b"respond-csrf:" + match.group(1).encode()
-    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return respondent_csrf_for(settings.secret_key, match.group(1))
+
+
+def respondent_csrf_for(secret_key: str, personal_token: str) -> str:
+    """The CSRF token of the respondent pages under one personal link."""
+    message = b"respond-csrf:" + personal_token.encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 ONE_CLICK_PATH = re.compile(r"^/i/[A-Za-z0-9_-]{20,100}/opt-out$")
@@ -273,7 +291,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     from fastapi import Depends
 
     https = settings.base_url.startswith("https://")
+    from app.web.boundary import verify_input
+
     app.router.dependencies.append(Depends(verify_path_ids))
+    app.router.dependencies.append(Depends(verify_input))
     app.router.dependencies.append(Depends(verify_csrf))
     # Order: outermost first. Headers wrap everything, then the size limit, then the session.
     app.add_middleware(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from app.db.models import AuditEvent, Role, User, utcnow
-from app.services.accounts import LOGIN_FAILED_MESSAGE
+from app.services.accounts import LOGIN_FAILED_MESSAGE, LOGIN_PAUSED_MESSAGE
 from tests.helpers.auth import DEFAULT_PASSWORD, csrf_from_html, get_csrf, login, logout, make_user
 from tests.helpers.html import parse
 
@@ -119,10 +119,18 @@ def test_lockout_after_repeated_failures_doubles(client, db, settings):
     assert user.locked_until is not None
     first_lock = (user.locked_until - utcnow()).total_seconds()
     assert settings.login_lockout_seconds - 5 < first_lock <= settings.login_lockout_seconds
-    # While locked, even the right password is refused, with the same generic message.
+    # While locked, even the right password is refused: sign-in is paused, which is also what
+    # a wrong password and an email without an account are told after as many failures.
     locked = login(client, "lead@example.org", expect_success=False)
     assert locked.status_code == 400
-    assert parse(locked).alerts() == [LOGIN_FAILED_MESSAGE]
+    assert parse(locked).alerts() == [LOGIN_PAUSED_MESSAGE]
+    assert parse(login(client, "lead@example.org", "wrong", expect_success=False)).alerts() == [
+        LOGIN_PAUSED_MESSAGE
+    ]
+    for attempt in range(settings.login_max_failures):
+        unknown = login(client, "nobody@example.org", "wrong", expect_success=False)
+        last = attempt == settings.login_max_failures - 1
+        assert parse(unknown).alerts() == [LOGIN_PAUSED_MESSAGE if last else LOGIN_FAILED_MESSAGE]
     # After the lock passes, another run of failures locks for twice as long.
     user.locked_until = utcnow() - timedelta(seconds=1)
     db.add(user)
@@ -143,13 +151,12 @@ def test_lockout_after_repeated_failures_doubles(client, db, settings):
 
 
 def test_many_failures_from_one_address_get_429(client, db):
-    from app.db.models import RateLimitHit
+    from app.db.models import RateLimitBucket
     from app.services.accounts import LOGIN_IP_LIMIT
 
     make_user(db, role=Role.admin, email="admin@example.org")
     # Earlier failures from this address (the test client's address is "testclient").
-    for _ in range(LOGIN_IP_LIMIT):
-        db.add(RateLimitHit(bucket="login-ip:testclient"))
+    db.add(RateLimitBucket(key="login-ip:testclient", hits=LOGIN_IP_LIMIT))
     db.commit()
     response = login(client, "admin@example.org", expect_success=False)
     assert response.status_code == 429

@@ -193,19 +193,30 @@ def logout(client) -> None:
     assert response.status_code == 303
 
 
-def sign_in_as(client, user: User, *, secret_key: str | None = None) -> str:
+def sign_in_as(client, user: User, *, secret_key: str | None = None, engine=None) -> str:
     """Put a signed session for `user` on `client` without the /login round trip (no argon2 cost);
-    returns its CSRF token. Use `login()` when the sign-in itself is under test."""
+    returns its CSRF token. Use `login()` when the sign-in itself is under test.
+
+    Sessions are server-side (app/services/sessions.py): a session row is written through
+    `engine` (default: the TestClient's app's engine) and the cookie carries its token."""
     import json
     import secrets
     from base64 import b64encode
 
     import itsdangerous
 
+    from app.db.engine import session_scope
+    from app.services import sessions
+    from app.web.deps import SESSION_KEY
+
     if secret_key is None:
         secret_key = client.app.state.settings.secret_key
+    if engine is None:
+        engine = client.app.state.engine
+    with session_scope(engine) as db:
+        session_token = sessions.start(db, user=user, max_age_seconds=8 * 3600)
     token = secrets.token_urlsafe(32)
-    data = {"user_id": user.id, "pw": user.password_hash[-16:], "csrf": token}
+    data = {SESSION_KEY: session_token, "csrf": token}
     cookie = itsdangerous.TimestampSigner(str(secret_key)).sign(b64encode(json.dumps(data).encode()))
     client.cookies.set("peerready_session", cookie.decode())
     return token

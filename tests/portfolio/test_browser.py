@@ -20,8 +20,13 @@ from tests.portfolio.conftest import make_cycle, responses
 def _sign_in(page, live_server, user) -> None:
     """A signed session cookie for `user` (as tests/helpers/auth.sign_in_as makes for TestClient):
     this test is about the portfolio page, not the sign-in form."""
+    from app.services import sessions
+    from app.web.deps import SESSION_KEY
+
+    with live_server.session() as db:
+        token = sessions.start(db, user=user, max_age_seconds=3600)
     cookie = itsdangerous.TimestampSigner(str(live_server.settings.secret_key)).sign(
-        b64encode(json.dumps({"user_id": user.id, "pw": user.password_hash[-16:]}).encode())
+        b64encode(json.dumps({SESSION_KEY: token}).encode())
     )
     page.context.add_cookies(
         [{"name": "peerready_session", "value": cookie.decode(), "url": live_server.url}]

@@ -367,6 +367,9 @@ MATRIX: dict[str, Rule] = {
         },
         params=lambda ctx: {"user_id": _remember_spare(ctx)},
     ),
+    "POST /admin/users/{user_id}/sessions/end": Rule(
+        admin_only(303), params=lambda ctx: {"user_id": _spare_user(ctx).id}
+    ),
     "POST /admin/users/{user_id}/password": Rule(
         admin_only(303),
         data={"temporary_password": "temporary-password-2"},

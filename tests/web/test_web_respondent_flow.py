@@ -9,7 +9,15 @@ import re
 import pytest
 from sqlmodel import func, select
 
-from app.db.models import Answer, AssessmentScore, Comment, Invitation, RateLimitHit, Response, ResponseStatus
+from app.db.models import (
+    Answer,
+    AssessmentScore,
+    Comment,
+    Invitation,
+    RateLimitBucket,
+    Response,
+    ResponseStatus,
+)
 from app.scoring import ResponseInput, score_responses
 from app.services import instruments_store, invitations, responses
 from tests.helpers.auth import login, make_cast
@@ -80,7 +88,8 @@ def test_made_up_revoked_and_expired_links_create_nothing(client, db, cycle):
     assert revoked.status_code == 410
     assert parse(revoked).error()[1].startswith("This link has been switched off by the agency.")
     assert count(db, Response) == 0
-    assert count(db, RateLimitHit) == 1  # only the made-up token counts as a guess
+    # Only the made-up token counts as a guess.
+    assert [b.hits for b in db.exec(select(RateLimitBucket)).all()] == [1]
 
     unknown_personal = client.get("/respond/" + "y" * 43 + "/page/1")
     assert unknown_personal.status_code == 404
@@ -90,12 +99,14 @@ def test_guessing_tokens_is_rate_limited(client, db, cycle):
     _, _, token = cycle
     for _ in range(invitations.TOKEN_MAX_FAILURES):
         assert client.get("/r/not-a-real-token-but-long-enough-1234").status_code == 404
-    blocked = client.get(f"/r/{token}")
+    blocked = client.get("/r/another-made-up-token-long-enough-5678")
     assert blocked.status_code == 429
     heading, message = parse(blocked).error()
     assert heading == "Please wait" and message.endswith("Please wait ten minutes.")
-    assert count(db, Response) == 0
     assert client.get("/respond/" + "z" * 43 + "/page/1").status_code == 429
+    # A working link still opens from the same address: guessing is refused, colleagues are not.
+    assert client.get(f"/r/{token}", follow_redirects=False).status_code == 303
+    assert count(db, Response) == 1
 
 
 def test_autosave_saves_each_answer_and_comment_and_refreshes_scores(client, db, cycle):

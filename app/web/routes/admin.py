@@ -15,6 +15,7 @@ from app.errors import BadInput, PeerReadyError
 from app.services import accounts
 from app.services import admin as admin_service
 from app.web.deps import AdminUser, SessionDep, require_admin
+from app.web.routes.auth import sign_in
 from app.web.templating import render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
@@ -358,7 +359,13 @@ def create_user(
 ):
     try:
         user = accounts.create_user(
-            session, email=email, name=name, role=role, password=temporary_password, actor=admin
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=temporary_password,
+            actor=admin,
+            temporary=True,
         )
     except PeerReadyError as exc:
         return _users_page(
@@ -385,6 +392,7 @@ def _user_page(request: Request, session: Session, user_id: int, *, status_code:
         member_of=member_of,
         funder_of=funder_of,
         min_length=accounts.MIN_PASSWORD_LENGTH,
+        open_sessions=accounts.open_sessions(session, user=user),
         organizations=[o for o in admin_service.list_organizations(session) if o not in member_of],
         portfolios=[p for p in admin_service.list_portfolios(session) if p not in funder_of],
         breadcrumbs=[("Admin", "/admin"), ("Users", "/admin/users"), (user.email, None)],
@@ -434,14 +442,38 @@ def reset_password(
 ):
     user = accounts.get_user(session, user_id=user_id)
     try:
-        accounts.reset_password(session, actor=admin, user=user, temporary_password=temporary_password)
+        accounts.reset_password(
+            session,
+            actor=admin,
+            user=user,
+            temporary_password=temporary_password,
+            temporary=user.id != admin.id,  # an administrator's own new password is not temporary
+        )
     except PeerReadyError as exc:
         return _user_page(
             request, session, user_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    if user.id == admin.id:  # keep the administrator's own session valid
-        request.session["pw"] = accounts.session_fingerprint(user)
-    _flash(request, f"Temporary password set for {user.email}; their other sessions are signed out.")
+    if user.id == admin.id:  # every session ended: keep the administrator signed in here
+        sign_in(request, session, user)
+    _flash(
+        request,
+        f"Temporary password set for {user.email}; they are signed out everywhere and will choose "
+        "their own password when they next sign in.",
+    )
+    return _back(f"/admin/users/{user_id}")
+
+
+@router.post("/users/{user_id}/sessions/end", include_in_schema=False)
+def end_sessions(request: Request, session: SessionDep, admin: AdminUser, user_id: int):
+    """Sign a user out everywhere (a lost laptop, a shared computer, someone leaving)."""
+    user = accounts.get_user(session, user_id=user_id)
+    ended = accounts.end_sessions(session, actor=admin, user=user)
+    if user.id == admin.id:  # the administrator stays signed in in this browser only
+        sign_in(request, session, user)
+    _flash(
+        request,
+        f"{user.email} is signed out everywhere ({ended} {'session' if ended == 1 else 'sessions'} ended).",
+    )
     return _back(f"/admin/users/{user_id}")
 
 

@@ -4,7 +4,7 @@ response status (never individual answers) and live results."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Request
@@ -343,7 +343,7 @@ def create_invitation(
             instrument=instrument,
             group=group,
             label=label,
-            expires_at=datetime.combine(expiry, time(23, 59, 59)) if expiry else None,
+            expires_at=datetime.combine(expiry, time(23, 59, 59), tzinfo=UTC) if expiry else None,
             kiosk=kiosk == "yes",
         )
     except BadInput as exc:

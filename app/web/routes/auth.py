@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app import i18n
 from app.config import Settings
+from app.db.models import User
 from app.errors import BadInput, NotFound, TooManyRequests
-from app.services import accounts, audit, jobs, password_resets, ratelimit
-from app.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, get_current_user
+from app.services import accounts, audit, jobs, password_resets, ratelimit, sessions
+from app.web.deps import CHANGE_PASSWORD_PATH, SESSION_KEY, CurrentUser, OptionalUser, SessionDep, SettingsDep
 from app.web.routes.home import START_PAGE
 from app.web.templating import render
 
@@ -37,11 +38,13 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def sign_in(request: Request, user) -> None:
-    """A fresh session for the signed-in user: clearing first rotates the CSRF token too."""
+def sign_in(request: Request, session: Session, user: User) -> None:
+    """A fresh server-side session for the signed-in user (app/services/sessions.py); the cookie
+    holds only its token. Clearing first rotates the CSRF token too."""
+    settings = request.app.state.settings
+    token = sessions.start(session, user=user, max_age_seconds=settings.session_max_age)
     request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["pw"] = accounts.session_fingerprint(user)
+    request.session[SESSION_KEY] = token
 
 
 @router.get("/login", include_in_schema=False)
@@ -85,7 +88,10 @@ def login_submit(
             request, "auth/login.html", status_code=400, next=target or "", email=email, error=result.message
         )
     ratelimit.prune(session)
-    sign_in(request, result.user)
+    sessions.prune(session)
+    sign_in(request, session, result.user)
+    if result.user.must_change_password:
+        return RedirectResponse(CHANGE_PASSWORD_PATH, status_code=303)
     return RedirectResponse(target or START_PAGE[result.user.role], status_code=303)
 
 
@@ -93,17 +99,21 @@ def login_submit(
 def logout(request: Request, session: SessionDep, user: OptionalUser):
     if user is not None:
         audit.record(session, actor=user, action="logout", target=f"user:{user.id}")
+    token = request.session.get(SESSION_KEY)
+    if isinstance(token, str):
+        sessions.end(session, token=token)  # a saved copy of the cookie stops working too
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/account/password", include_in_schema=False, dependencies=[Depends(get_current_user)])
-def password_form(request: Request):
+@router.get("/account/password", include_in_schema=False)
+def password_form(request: Request, user: CurrentUser):
     return render(
         request,
         "auth/password.html",
         error=None,
         done=False,
+        forced=user.must_change_password,
         min_length=accounts.MIN_PASSWORD_LENGTH,
         breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
         languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
@@ -131,17 +141,20 @@ def password_submit(
             status_code=400,
             error=exc.message,
             done=False,
+            forced=user.must_change_password,
             min_length=accounts.MIN_PASSWORD_LENGTH,
             breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],
             languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
         )
-    # This session stays signed in; every other session of this user ends (the fingerprint changed).
-    sign_in(request, user)
+    # Every session of this user ended with the change; this browser gets a fresh one.
+    sign_in(request, session, user)
     return render(
         request,
         "auth/password.html",
         error=None,
         done=True,
+        forced=False,
+        start_page=START_PAGE[user.role],
         csrf_token=_fresh_csrf(request),
         min_length=accounts.MIN_PASSWORD_LENGTH,
         breadcrumbs=[(i18n.lazy_gettext("Your account"), None)],

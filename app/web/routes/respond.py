@@ -7,7 +7,6 @@ other sites' logs.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,6 +20,7 @@ from app.instruments.models import Instrument
 from app.services import assessments as assessments_service
 from app.services import instruments_store
 from app.services import responses as responses_service
+from app.web.boundary import read_json
 from app.web.deps import SessionDep, SettingsDep
 from app.web.templating import render
 
@@ -263,10 +263,7 @@ def save_page(token: str, number: int, request: Request, session: SessionDep, fo
 async def _autosave_payload(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput("The answer could not be read.") from exc
+        data = read_json(await request.body())  # depth and characters checked (app/web/boundary.py)
         if not isinstance(data, dict):
             raise BadInput("The answer could not be read.")
         return data

@@ -1,7 +1,7 @@
 """privacy: releases and import batches
 
-Revision ID: 0007_privacy
-Revises: 0006_invitation_kiosk
+Revision ID: 0008_privacy
+Revises: 0007_sessions_limits
 Create Date: 2026-12-02 01:13:49.840942
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0007_privacy'
-down_revision = '0006_invitation_kiosk'
+revision = '0008_privacy'
+down_revision = '0007_sessions_limits'
 branch_labels = None
 depends_on = None
 
