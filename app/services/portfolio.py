@@ -1,12 +1,12 @@
 """Portfolio queries: what a funder's portfolio page, its exports and the JSON API are built from.
 
-Everything here reads the STORED site-level scores (`AssessmentScore` counts and `DomainScore`
-rows written by `app.services.scores.refresh_scores`), never responses, answers or comments, and
-never the group or item parts of a stored scorecard. A page view is three set-based queries
-whatever the number of sites (sites; closed scored cycles with their condition scores, ranked by
-a window function; instrument versions in use), plus the instruments from the catalog's cache.
-The view itself (comparability, statistics, sorting) is `app.portfolio.view`; the privacy rules
-are `app.portfolio.privacy`.
+Everything here reads RELEASED site-level scores (the latest `Release` of each cycle and the
+`DomainScore` rows written with it by `app.services.releases`), never live scores, responses,
+answers or comments, and never the group or item parts of a stored scorecard. A page view is
+three set-based queries whatever the number of sites (sites; released cycles with their
+condition scores, ranked by a window function; instrument versions in use), plus the
+instruments from the catalog's cache. The view itself (comparability, statistics, sorting) is
+`app.portfolio.view`; the privacy rules are `app.portfolio.privacy`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from sqlmodel import Session, select
 
 from app.db.models import (
     Assessment,
-    AssessmentScore,
     AssessmentStatus,
     DomainScore,
     InstrumentVersion,
     Organization,
     Portfolio,
     PortfolioSite,
+    Release,
     Role,
     User,
 )
@@ -32,7 +32,7 @@ from app.errors import Forbidden
 from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
 from app.portfolio.schemas import PortfolioRef
 from app.portfolio.view import CycleRow, FilterOptions, PortfolioView, SiteRow, build_portfolio_view
-from app.services import access, instruments_store
+from app.services import access, instruments_store, releases
 
 
 def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
@@ -78,6 +78,9 @@ def portfolio_view(
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     filters = filters or PortfolioFilters()
     sites = _sites(session, portfolio_id=portfolio_id)
+    releases.release_missing(
+        session, organization_ids=[s.organization_id for s in sites], privacy_threshold=privacy_threshold
+    )
     baseline, latest = _baseline_and_latest(
         session, portfolio_id=portfolio_id, instrument_id=filters.instrument
     )
@@ -126,6 +129,11 @@ def _baseline_and_latest(
     Returns (baseline by organization, latest by organization); a site with one completed cycle
     has it as latest only.
     """
+    latest_release = (
+        select(Release.assessment_id, func.max(Release.number).label("number"))
+        .group_by(Release.assessment_id)
+        .subquery()
+    )
     order_new = (Assessment.created_at.desc(), Assessment.id.desc())
     order_old = (Assessment.created_at.asc(), Assessment.id.asc())
     ranked = (
@@ -138,7 +146,7 @@ def _baseline_and_latest(
             Assessment.created_at.label("created_at"),
             Assessment.expected_respondents.label("expected"),
             Assessment.instrument_version_id.label("version_id"),
-            AssessmentScore.n_respondents.label("n_respondents"),
+            Release.n_respondents.label("n_respondents"),
             func.row_number()
             .over(partition_by=Assessment.organization_id, order_by=order_new)
             .label("newest"),
@@ -146,12 +154,17 @@ def _baseline_and_latest(
             .over(partition_by=Assessment.organization_id, order_by=order_old)
             .label("oldest"),
         )
-        .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+        # The latest RELEASE of each cycle, whatever the cycle's status now: a cycle reopened
+        # after close keeps showing what it released (docs/privacy.md, "Releases").
+        .join(latest_release, latest_release.c.assessment_id == Assessment.id)
+        .join(
+            Release,
+            (Release.assessment_id == Assessment.id) & (Release.number == latest_release.c.number),
+        )
         .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
         .where(
             PortfolioSite.portfolio_id == portfolio_id,
-            Assessment.status == AssessmentStatus.closed,
-            AssessmentScore.n_respondents > 0,
+            Release.n_respondents > 0,
         )
     )
     if instrument_id is not None:
