@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.config import Settings
 from app.db.engine import engine_from_settings
-from app.db.models import AssessmentScore
+from app.db.models import AssessmentScore, Release
 from app.services import instruments_store, responses
 from app.web.main import create_app
 from tests.helpers.auth import login, make_cast
@@ -60,12 +60,19 @@ def test_submitting_scores_with_the_apps_threshold_not_the_environments(
         assert submitted.status_code == 303, submitted.text
         assert _stored_threshold(db, assessment.id) == app_threshold
 
-        # The lead's results page of a cycle without stored scores computes them: same threshold.
-        fresh = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id, name="Second")
-        login(client, cast.lead_a.email)
-        page = client.get(f"/assessments/{fresh.id}/results")
+        # Closing releases the results (docs/privacy.md) with the app's threshold too.
+        lead_csrf = login(client, cast.lead_a.email)
+        closed = client.post(
+            f"/assessments/{assessment.id}/status",
+            data={"csrf_token": lead_csrf, "status": "closed", "confirm": "yes"},
+            follow_redirects=False,
+        )
+        assert closed.status_code == 303
+        page = client.get(f"/assessments/{assessment.id}/results")
         assert page.status_code == 200
-        assert _stored_threshold(db, fresh.id) == app_threshold
+        db.expire_all()
+        release = db.exec(select(Release).where(Release.assessment_id == assessment.id)).one()
+        assert release.scorecard["privacy_threshold"] == app_threshold
 
 
 def test_templates_dir_comes_from_the_apps_settings_and_dot_env_works(engine, tmp_path, monkeypatch):

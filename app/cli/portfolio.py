@@ -55,7 +55,10 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
     if result is None:
         click.echo(f"{csv_file}: {len(rows)} responses pass every check ({groups}). Dry run: nothing saved.")
     else:
-        click.echo(f"Saved {result.n_saved} responses into assessment {assessment_id} ({groups}).")
+        click.echo(
+            f"Saved {result.n_saved} responses into assessment {assessment_id} ({groups}). "
+            "They count once the agency's lead approves the import on the cycle page."
+        )
         click.echo("Stored scores refreshed.")
 
 

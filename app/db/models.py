@@ -188,6 +188,10 @@ class Response(SQLModel, table=True):
     token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: ResponseStatus = ResponseStatus.in_progress
     source: str = Field(default="web", max_length=20)  # web | import
+    # Imported rows belong to an import batch; they count only once an org lead approved it.
+    import_batch_id: int | None = Field(
+        default=None, foreign_key="importbatch.id", index=True, ondelete="CASCADE"
+    )
     last_page: int = 0
     # The language the response is answered in (the link's, the switch's, or the browser's);
     # None for imported paper responses and for responses started before languages existed.
@@ -195,6 +199,52 @@ class Response(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     submitted_at: datetime | None = None
+
+
+class ImportBatchStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ImportBatch(SQLModel, table=True):
+    """One paper import (CSV) into a cycle: pending until an org lead of the agency approves it
+    (docs/privacy.md, "Padding by import"). Its rows are Responses with import_batch_id set."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=ImportBatchStatus.pending, max_length=16)
+    filename: str = Field(default="", max_length=200)
+    sha256: str = Field(default="", max_length=64)
+    n_rows: int = 0
+    by_group: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
+
+
+class Release(SQLModel, table=True):
+    """A frozen release of an assessment's results (docs/privacy.md, "Releases"): the scorecard
+    after disclosure control, as every page, PDF, export and the API show it. Made when a cycle
+    closes; never changed or withdrawn afterwards."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    number: int
+    created_at: datetime = Field(default_factory=utcnow)
+    scorecard: dict = Field(sa_column=Column(JSON, nullable=False))
+    n_respondents: int = 0
+    n_web: int = 0
+    n_imported: int = 0
+    # Internal, never shown: the answer fingerprint of each counted response (to count changes
+    # for the next release) and the member ids of every released cell (for the release audit).
+    members: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cells: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The comments released with the figures (domain_id, text, group label or null), already
+    # filtered by app.disclosure.view.comment_visibility. Never shown to funders.
+    comments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Answer(SQLModel, table=True):

@@ -56,17 +56,20 @@ def _by_source(n: int, by_source: SourceCounts | None) -> dict[str, int]:
 
 
 def may_show_cell(n: int, threshold: int, by_source: SourceCounts | None = None) -> bool:
-    """A figure computed from `n` people may be shown: n >= threshold, and every source present
-    in the cell reaches the threshold on its own.
+    """A figure computed from `n` people may be shown: n >= threshold, and when the cell holds
+    answers given through the web form, those web answers reach the threshold on their own.
 
     The source rule is what stops padding: one real web respondent plus two paper rows typed in
     by somebody who knows the other two values is a cell of 3 whose only unknown is the real
-    person. With the rule the web part (1) is below the threshold, so the cell stays hidden; a
-    cycle answered on paper only still shows, because its one source reaches the threshold."""
+    person. With the rule the web part (1) is below the threshold, so the cell stays hidden: an
+    import never lifts a cell into view. A cell of paper rows only still shows (an agency that
+    cannot use the web form gets results), and paper rows added to a cell that already shows
+    do not hide it."""
     check_threshold(threshold)
     if n <= 0 or n < threshold:
         return False
-    return all(count >= threshold for count in _by_source(n, by_source).values())
+    web = _by_source(n, by_source).get("web", 0)
+    return web == 0 or web >= threshold
 
 
 def may_show_site(n: int, threshold: int, by_source: SourceCounts | None = None) -> bool:

@@ -156,18 +156,28 @@ _CSV_NUMBERS = {
 _CSV_WRITERS = [_CSV_NUMBERS.get(name) for name in COLUMN_NAMES]
 
 
-def to_csv(view: PortfolioView) -> str:
+def iter_csv(view: PortfolioView, *, rows_per_chunk: int = 500) -> Iterator[str]:
+    """The CSV in pieces of `rows_per_chunk` rows, for a streamed download: the first bytes leave
+    before the last rows are written, and the whole file is never held as one string."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMN_NAMES)
-    for row in rows(view):
+    for number, row in enumerate(rows(view), start=1):
         writer.writerow(
             [
                 write(v) if write is not None else ("" if v is None else v)
                 for write, v in zip(_CSV_WRITERS, row, strict=True)
             ]
         )
-    return buffer.getvalue()
+        if number % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_csv(view: PortfolioView) -> str:
+    return "".join(iter_csv(view))
 
 
 def to_xlsx(view: PortfolioView) -> bytes:

@@ -81,3 +81,33 @@ class SortOrder:
         if key != self.key:
             return None
         return "descending" if self.descending else "ascending"
+
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """Which part of the site table: a search on the site name (`q`, case-insensitive, anywhere
+    in the name), the page number from 1 and its size. `size` None means every site (exports)."""
+
+    q: str | None = None
+    number: int = 1
+    size: int | None = DEFAULT_PAGE_SIZE
+
+    @classmethod
+    def parse(cls, *, q: str | None, page: int | None, per_page: int | None = DEFAULT_PAGE_SIZE) -> SitePage:
+        q = (q or "").strip() or None
+        if q is not None and len(q) > MAX_FILTER_LENGTH:
+            raise BadInput("The search is too long.")
+        number = 1 if page is None else page
+        if not 1 <= number <= MAX_PAGE:
+            raise BadInput(f"page must be a whole number from 1 to {MAX_PAGE}.")
+        if per_page is not None and not 1 <= per_page <= MAX_PAGE_SIZE:
+            raise BadInput(f"per_page must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        return cls(q=q, number=number, size=per_page)
+
+    def matches(self, name: str) -> bool:
+        return self.q is None or self.q.casefold() in name.casefold()

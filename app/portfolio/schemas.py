@@ -150,4 +150,8 @@ class SitesPage(Out):
     privacy_threshold: int
     shared_conditions: list[ConditionRef]
     comparability_note: str | None
-    sites: list[SiteOut]
+    sites: list[SiteOut] = Field(description="This page of the sorted site table.")
+    total_sites: int = Field(description="Sites that pass the filters and the search, on all pages.")
+    page: int = Field(description="This page's number, from 1.")
+    per_page: int | None = Field(description="Sites per page (null: every site on one page).")
+    pages: int = Field(description="Number of pages.")

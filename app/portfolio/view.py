@@ -19,7 +19,7 @@ from typing import Any
 
 from app.instruments.models import Instrument, text
 from app.portfolio import privacy
-from app.portfolio.params import PortfolioFilters, SortOrder
+from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
 from app.portfolio.schemas import (
     ConditionChange,
     ConditionDistribution,
@@ -76,11 +76,26 @@ class FilterOptions:
 @dataclass
 class PortfolioView:
     summary: PortfolioSummary
-    sites: list[SiteOut]
+    sites: list[SiteOut]  # the requested page of the site table (every site when unpaged)
     filters: PortfolioFilters
     sort: SortOrder
     options: FilterOptions
     levels: list[tuple[str, str]] = field(default_factory=list)  # (level id, label), low to high
+    page: SitePage = field(default_factory=lambda: SitePage(size=None))
+    n_matching: int = 0  # sites that pass the filters and the search (all pages)
+
+    @property
+    def n_pages(self) -> int:
+        if not self.page.size:
+            return 1
+        return max(1, -(-self.n_matching // self.page.size))
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the page's first site in the sorted table (0 when empty)."""
+        if not self.sites:
+            return 0
+        return (self.page.number - 1) * (self.page.size or 0) + 1
 
     @property
     def sites_page(self) -> SitesPage:
@@ -90,6 +105,10 @@ class PortfolioView:
             shared_conditions=self.summary.shared_conditions,
             comparability_note=self.summary.comparability_note,
             sites=self.sites,
+            total_sites=self.n_matching,
+            page=self.page.number,
+            per_page=self.page.size,
+            pages=self.n_pages,
         )
 
 
@@ -104,11 +123,18 @@ def build_portfolio_view(
     filters: PortfolioFilters,
     sort: SortOrder,
     privacy_threshold: int,
+    page: SitePage | None = None,
 ) -> PortfolioView:
     """The view of the sites that pass `filters` (region and cohort here; the instrument filter
     already chose the cycles). `instruments` maps each cycle's instrument version id to its
-    parsed instrument; `portfolio.n_sites` counts every site, before filters."""
+    parsed instrument; `portfolio.n_sites` counts every site, before filters.
+
+    The summary covers every site that passes the filters. `page` (default: every site) picks the
+    part of the sorted site table that is built in full (`view.sites`): its search narrows the
+    table, not the summary. Sorting and the summary work on each site's shown figures (`_Shown`),
+    so a page of 50 out of 5,000 sites builds 50 site records, not 5,000."""
     threshold = privacy_threshold
+    page = page or SitePage(size=None)
     sites = [
         s
         for s in sites
@@ -130,34 +156,106 @@ def build_portfolio_view(
         vid: {lv.id: text(lv.label) for lv in instrument.scoring.levels}
         for vid, instrument in instruments.items()
     }
-    site_rows = [
-        _site_out(
+    shown = [
+        _shown(
             s,
             latest.get(s.organization_id),
             baseline.get(s.organization_id),
             conditions,
             instruments,
-            level_labels,
             threshold,
         )
         for s in sites
     ]
-    site_rows = _sort_sites(site_rows, sort, conditions)
+    ordered = _sort_sites(shown, sort, conditions)
     summary = PortfolioSummary(
         portfolio=portfolio,
         privacy_threshold=threshold,
-        n_sites=len(site_rows),
-        n_scored=sum(1 for s in site_rows if s.status == "scored"),
-        n_below_threshold=sum(1 for s in site_rows if s.status == "below_threshold"),
-        n_no_completed_cycle=sum(1 for s in site_rows if s.status == "no_completed_cycle"),
+        n_sites=len(shown),
+        n_scored=sum(1 for s in shown if s.status == "scored"),
+        n_below_threshold=sum(1 for s in shown if s.status == "below_threshold"),
+        n_no_completed_cycle=sum(1 for s in shown if s.status == "no_completed_cycle"),
         instruments=in_use,
         shared_conditions=conditions,
         comparability_note=note,
-        distributions=[_distribution(c, site_rows, levels) for c in conditions],
+        distributions=[_distribution(c, shown, levels) for c in conditions],
     )
+    matching = [s for s in ordered if page.matches(s.site.name)] if page.q else ordered
+    if page.size:
+        start = (page.number - 1) * page.size
+        chosen = matching[start : start + page.size]
+    else:
+        chosen = matching
+    site_rows = [
+        _site_out(
+            s.site,
+            latest.get(s.site.organization_id),
+            baseline.get(s.site.organization_id),
+            conditions,
+            instruments,
+            level_labels,
+            threshold,
+            s,
+        )
+        for s in chosen
+    ]
     return PortfolioView(
-        summary=summary, sites=site_rows, filters=filters, sort=sort, options=options, levels=levels
+        summary=summary,
+        sites=site_rows,
+        filters=filters,
+        sort=sort,
+        options=options,
+        levels=levels,
+        page=page,
+        n_matching=len(matching),
     )
+
+
+@dataclass
+class _Shown:
+    """One site's figures after the privacy rules, as few objects as possible: what sorting and
+    the summary need for every site (`_site_out` builds the full record for the shown page)."""
+
+    site: SiteRow
+    status: str
+    when: date | None = None
+    n_respondents: int | None = None
+    response_rate: float | None = None
+    # condition id -> (score, level id, n, status) of the latest cycle, for a scored site
+    scores: dict[str, tuple[float | None, str | None, int | None, ScoreStatus]] = field(default_factory=dict)
+    # condition id -> (baseline score, change), for a scored site with a baseline sharing it
+    changes: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+def _shown(
+    site: SiteRow,
+    latest: CycleRow | None,
+    baseline: CycleRow | None,
+    conditions: list[ConditionRef],
+    instruments: dict[int, Instrument],
+    threshold: int,
+) -> _Shown:
+    if latest is None:
+        return _Shown(site=site, status="no_completed_cycle")
+    n_shown = privacy.shown_respondents(latest.n_respondents, threshold=threshold)
+    rate = privacy.shown_response_rate(latest.n_respondents, latest.expected, threshold=threshold)
+    if not privacy.cycle_is_shown(latest.n_respondents, threshold=threshold):
+        return _Shown(
+            site=site, status="below_threshold", when=latest.when, n_respondents=n_shown, response_rate=rate
+        )
+    result = _Shown(site=site, status="scored", when=latest.when, n_respondents=n_shown, response_rate=rate)
+    base_domains = {d.id for d in instruments[baseline.version_id].domains} if baseline is not None else set()
+    for condition in conditions:
+        cell = _shown_score(latest, condition.id, threshold)
+        result.scores[condition.id] = cell
+        if baseline is not None and condition.id in base_domains:
+            score = cell[0]
+            base_score = _shown_score(baseline, condition.id, threshold)[0]
+            change = None
+            if score is not None and base_score is not None:
+                change = float(difference(score, base_score))
+            result.changes[condition.id] = (base_score, change)
+    return result
 
 
 def _cycle_out(cycle: CycleRow, instrument: Instrument, threshold: int) -> CycleOut:
@@ -224,6 +322,7 @@ def _site_out(
     instruments: dict[int, Instrument],
     level_labels: dict[int, dict[str, str]],
     threshold: int,
+    shown: _Shown,
 ) -> SiteOut:
     def out(**fields: Any) -> SiteOut:
         return SiteOut(
@@ -256,7 +355,7 @@ def _site_out(
     scores = []
     changes = []
     for condition in conditions:
-        score, level_id, n, status = _shown_score(latest, condition.id, threshold)
+        score, level_id, n, status = shown.scores[condition.id]
         scores.append(
             ConditionScore(
                 condition_id=condition.id,
@@ -268,21 +367,16 @@ def _site_out(
                 n=n,
             )
         )
-        if baseline is not None:
-            base_instrument = instruments[baseline.version_id]
-            if any(d.id == condition.id for d in base_instrument.domains):
-                base_score = _shown_score(baseline, condition.id, threshold)[0]
-                change = None
-                if score is not None and base_score is not None:
-                    change = float(difference(score, base_score))
-                changes.append(
-                    ConditionChange(
-                        condition_id=condition.id,
-                        baseline_score=base_score,
-                        latest_score=score,
-                        change=change,
-                    )
+        if condition.id in shown.changes:
+            base_score, change = shown.changes[condition.id]
+            changes.append(
+                ConditionChange(
+                    condition_id=condition.id,
+                    baseline_score=base_score,
+                    latest_score=score,
+                    change=change,
                 )
+            )
     return out(
         status="scored",
         status_text="Scored",
@@ -294,21 +388,21 @@ def _site_out(
 
 
 def _distribution(
-    condition: ConditionRef, sites: list[SiteOut], levels: list[tuple[str, str]]
+    condition: ConditionRef, sites: list[_Shown], levels: list[tuple[str, str]]
 ) -> ConditionDistribution:
     shown = []
     level_counts: Counter[str] = Counter()
     not_shown = 0
     for site in sites:
-        if site.latest is None:
+        if site.status == "no_completed_cycle":
             continue
-        cell = site.score_for(condition.id)
-        if cell is None or cell.score is None:
+        cell = site.scores.get(condition.id)
+        if cell is None or cell[0] is None:
             not_shown += 1
             continue
-        shown.append(cell.score)
-        if cell.level_id:
-            level_counts[cell.level_id] += 1
+        shown.append(cell[0])
+        if cell[1]:
+            level_counts[cell[1]] += 1
     bins = []
     for lower in range(0, 100, BIN_WIDTH):
         upper = lower + BIN_WIDTH
@@ -330,35 +424,35 @@ def _distribution(
     )
 
 
-def _sort_sites(sites: list[SiteOut], order: SortOrder, conditions: list[ConditionRef]) -> list[SiteOut]:
+def _sort_sites(sites: list[_Shown], order: SortOrder, conditions: list[ConditionRef]) -> list[_Shown]:
     """Sort by the requested column; sites without a value always go last, then by name."""
     key = order.key
     condition_ids = {c.id for c in conditions}
 
-    def value(site: SiteOut) -> Any:
-        latest = site.latest
+    def value(shown: _Shown) -> Any:
+        site = shown.site
         if key == "name":
             return site.name.casefold()
         if key in ("region", "cohort"):
             v = getattr(site, key)
             return v.casefold() if v else None
         if key == "date":
-            return latest.date if latest else None
+            return shown.when
         if key == "n":
-            return latest.n_respondents if latest else None
+            return shown.n_respondents
         if key == "rate":
-            return latest.response_rate if latest else None
+            return shown.response_rate
         # A condition no longer in the table (say, after a filter) has no values: name order.
         if key.startswith("score_"):
-            score = site.score_for(key[6:]) if key[6:] in condition_ids else None
-            return score.score if score else None
-        change = site.change_for(key[7:]) if key[7:] in condition_ids else None
-        return change.change if change else None
+            cell = shown.scores.get(key[6:]) if key[6:] in condition_ids else None
+            return cell[0] if cell else None
+        change = shown.changes.get(key[7:]) if key[7:] in condition_ids else None
+        return change[1] if change else None
 
     keyed = [(value(s), s) for s in sites]
     present = [(v, s) for v, s in keyed if v is not None]
     missing = [s for v, s in keyed if v is None]
-    present.sort(key=lambda vs: (vs[1].name.casefold(), vs[1].organization_id))
+    present.sort(key=lambda vs: (vs[1].site.name.casefold(), vs[1].site.organization_id))
     present.sort(key=lambda vs: vs[0], reverse=order.descending)
-    missing.sort(key=lambda s: (s.name.casefold(), s.organization_id))
+    missing.sort(key=lambda s: (s.site.name.casefold(), s.site.organization_id))
     return [s for _, s in present] + missing

@@ -118,6 +118,7 @@ class ReportSources:
     previous: PreviousCycle | None
     commentary: CommentaryText | None
     counting_rule: str
+    release_notes: tuple[str, ...] = ()
     questions: list[ConditionItems] = field(default_factory=list)  # per-question detail, disclosed
 
 
@@ -256,6 +257,7 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
         change=_change(instrument, scorecard, sources.previous, lang) if has_scores else None,
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
+        release_notes=list(sources.release_notes),
         questions=[
             QuestionSection(
                 domain_id=c.domain_id,

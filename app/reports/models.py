@@ -195,6 +195,9 @@ class ReportContext(_Data):
     commentary: CommentaryBlock | None
     references: list[ReferenceEntry]
     questions: list[QuestionSection] = Field(default_factory=list)  # per-question appendix
+    # Plain sentences on the release these figures come from, figures held back and why, and the
+    # paper imports counted (docs/privacy.md); printed in the method notes.
+    release_notes: list[str] = []
 
     def cite(self, keys: list[str]) -> str:
         """The short citations of `keys`, as printed after "Evidence:" ("Valentine et al., 2022; …")."""

@@ -24,6 +24,7 @@ Pure: no web, database or I/O imports.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -88,15 +89,33 @@ def exact(value: Number) -> Fraction:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"not a finite number: {value}")
-        return Fraction(Decimal(repr(value)))
+        return _exact_float(value)
     raise TypeError(f"not a number: {value!r}")
+
+
+# Stored scores and rates are floats from a small set (0.0-100.0 in tenths, rates in thousandths):
+# a portfolio of 5,000 sites converts the same few thousand values over and over. Both results
+# are immutable, so the memo is safe; it is bounded.
+@functools.lru_cache(maxsize=1 << 16)
+def _exact_float(value: float) -> Fraction:
+    return Fraction(Decimal(repr(value)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _round_float(value: float, places: int) -> Decimal:
+    return _round_exact(_exact_float(value), places)
 
 
 def round_half_up(value: Number, places: int) -> Decimal:
     """`value` rounded once, exactly, to `places` decimals; ties away from zero (62.25 -> 62.3).
 
     The result has exactly `places` decimals (60 -> Decimal("60.0") for one place)."""
-    fraction = exact(value)
+    if type(value) is float and math.isfinite(value):
+        return _round_float(value, places)
+    return _round_exact(exact(value), places)
+
+
+def _round_exact(fraction: Fraction, places: int) -> Decimal:
     units = math.floor(abs(fraction) * 10**places + Fraction(1, 2))
     return Decimal(-units if fraction < 0 else units).scaleb(-places)
 

@@ -60,7 +60,9 @@ __all__ = [
     "POOLED_LABEL",
     "Coverage",
     "coverage_of",
+    "Membership",
     "item_value",
+    "membership",
     "readiness_level",
     "respondent_scores",
     "round1",
@@ -284,6 +286,35 @@ def _respondent(
         for domain_id, t in tallies.items()
     }
     return _Respondent(response, frozenset(i.id for i in visible), options, tallies, scores)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Who is behind each figure (respondent ids only, never a value): for the disclosure
+    layer's release audit, which must know which people each released sum adds up."""
+
+    # domain id -> respondent id -> group, for respondents with a condition score
+    domains: dict[str, dict[str, str]]
+    # item id -> respondent ids with a scored answer to the (visible) item
+    items: dict[str, list[str]]
+
+
+def membership(instrument: Instrument, responses: Sequence[ResponseInput]) -> Membership:
+    """Which respondents count in each condition score and each item mean (same rules as
+    `score_responses`)."""
+    infos = _item_infos(instrument)
+    coverage = exact(instrument.scoring.coverage)
+    domains: dict[str, dict[str, str]] = {d.id: {} for d in instrument.domains}
+    items: dict[str, list[str]] = {i.id: [] for i in instrument.items}
+    for response in responses:
+        person = _respondent(instrument, infos, coverage, response)
+        for domain_id, score in person.scores.items():
+            if score is not None:
+                domains.setdefault(domain_id, {})[response.respondent_id] = response.group
+        for item_id, option in person.options.items():
+            if option.kind == "scored":
+                items[item_id].append(response.respondent_id)
+    return Membership(domains=domains, items=items)
 
 
 def respondent_scores(

@@ -26,7 +26,7 @@ from app.db.models import (
 )
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, audit, instruments_store, locks
+from app.services import access, audit, instruments_store, locks, releases
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
 
@@ -214,8 +214,18 @@ def create_assessment(
     return assessment
 
 
-def set_status(session: Session, *, user: User, assessment: Assessment, status: AssessmentStatus) -> None:
-    """Close a cycle (no more answers) or open it again.
+def set_status(
+    session: Session,
+    *,
+    user: User,
+    assessment: Assessment,
+    status: AssessmentStatus,
+    privacy_threshold: int,
+) -> None:
+    """Close a cycle (no more answers; its results are released) or open the whole cycle again
+    (respondents may change their own answers through their personal links; what was released
+    stays released, and a new release follows the rules of app.disclosure.release at the next
+    close).
 
     Opening again also clears a close date that has passed: otherwise "Open the cycle again"
     would say it is open while every respondent is still told the survey is closed.
@@ -246,6 +256,11 @@ def set_status(session: Session, *, user: User, assessment: Assessment, status: 
         organization_id=assessment.organization_id,
         detail=detail,
     )
+    if status == AssessmentStatus.closed:
+        session.flush()
+        releases.release_at_close(
+            session, assessment=assessment, privacy_threshold=privacy_threshold, actor=user
+        )
 
 
 def is_accepting_answers(assessment: Assessment) -> bool:

@@ -35,7 +35,7 @@ from app.db.models import (
     utcnow,
 )
 from app.instruments.models import Instrument
-from app.services import accounts, instruments_store, invitations, scores
+from app.services import accounts, instruments_store, invitations, releases, scores
 from app.services import assessments as assessments_service
 from app.services import plan as plan_service
 from app.services import responses as responses_service
@@ -284,6 +284,14 @@ def _cycle(
     scores.refresh_scores(
         session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
     )
+    if closed:
+        # A closed cycle's results are its release, made at close (docs/privacy.md).
+        release = releases.release_at_close(
+            session, assessment=assessment, privacy_threshold=privacy_threshold, actor="demo"
+        )
+        if release is not None and assessment.closed_at is not None:
+            release.created_at = assessment.closed_at
+            session.add(release)
     return assessment
 
 

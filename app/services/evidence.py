@@ -30,7 +30,7 @@ from app.scoring.evidence import (
 from app.scoring.item_detail import ConditionItems, item_details, item_table_csv, item_table_xlsx
 from app.scoring.models import ResponseInput, Scorecard
 from app.scoring.research import ResearchTable, research_table
-from app.services import access, audit, instruments_store
+from app.services import access, audit, instruments_store, releases
 from app.services.reports import latest_assessment_ids_for_portfolio
 from app.services.scores import counted_responses, scorecard_or_refresh
 
@@ -56,7 +56,12 @@ def assessment_agreement(
     The caller has checked access (or is the operator at the server)."""
     assessment = _assessment(session, assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
-    scorecard, _ = scorecard_or_refresh(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    # Released figures only, like every other result (docs/privacy.md, "Releases").
+    releases.ensure_released(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    released = releases.released_scorecard(session, assessment_id=assessment_id)
+    if released is None:
+        raise Conflict("Results appear when the cycle closes.")
+    scorecard, _ = released
     counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
     rows = site_agreement(
         instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang

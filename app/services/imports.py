@@ -7,9 +7,14 @@ Two steps, so nothing is saved before a person has looked at it:
    assessment, the file's SHA-256 and when it was uploaded. The browser only carries the id.
 2. `confirm_import` reloads the pending file, checks that it belongs to the same user and
    assessment, is fresh, and still hashes to what was previewed, parses it again, and saves every
-   row in the caller's transaction (Response source="import", status submitted, plus Answers),
-   then refreshes the stored scores. The pending file is removed, so a second confirm cannot
-   import twice.
+   row in the caller's transaction (Response source="import", status submitted, plus Answers) as
+   one ImportBatch, *pending*. The pending file is removed, so a second confirm cannot import
+   twice.
+3. An org lead of the agency sees the batch on the cycle page (row counts per group, never the
+   answers) and approves it (`decide_import`); only then do its rows count. Imports into a closed
+   cycle are refused, and imported rows must reach the privacy threshold on their own in any
+   figure (app.disclosure.policy), so an import can never lift a hidden group into view
+   (docs/privacy.md, "Padding by import").
 """
 
 from __future__ import annotations
@@ -24,15 +29,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from app.db.models import Answer, Assessment, Response, ResponseStatus, Role, User, utcnow
-from app.errors import BadInput, Conflict, Forbidden, Gone, TooLarge
+from app.db.models import (
+    Answer,
+    Assessment,
+    ImportBatch,
+    ImportBatchStatus,
+    Response,
+    ResponseStatus,
+    Role,
+    User,
+    utcnow,
+)
+from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
 from app.services import access, audit, instruments_store, locks
 from app.services.assessments import is_accepting_answers
+from app.services.locks import lock_assessment
 from app.services.scores import refresh_scores
 
 MAX_IMPORT_BYTES = 900_000
@@ -203,17 +219,30 @@ def save_responses(
     instrument: Instrument,
     rows: list[ResponseInput],
     privacy_threshold: int,
+    actor: str = "",
+    filename: str = "",
+    sha256: str = "",
 ) -> dict[str, int]:
-    """Add the rows as submitted, imported responses and refresh the stored scores (caller's
-    transaction: either every row is saved or none).
-
-    Takes the assessment's write lock and checks again that the cycle is open: a close that
-    committed while the file was being checked wins."""
+    """Add the rows as submitted, imported responses of one PENDING import batch (caller's
+    transaction: either every row is saved or none). They count in no figure until an org lead
+    of the agency approves the batch (`decide_import`; docs/privacy.md, "Padding by import")."""
     locks.lock_assessment(session, assessment.id)
     session.refresh(assessment)
     if not is_accepting_answers(assessment):
         raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
     now = utcnow()
+    by_group = dict(Counter(row.group for row in rows))
+    batch = ImportBatch(
+        assessment_id=assessment.id,
+        filename=filename[:200],
+        sha256=sha256,
+        n_rows=len(rows),
+        by_group=by_group,
+        created_by=actor[:200],
+        created_at=now,
+    )
+    session.add(batch)
+    session.flush()
     responses = []
     for row in rows:
         response = Response(
@@ -221,6 +250,7 @@ def save_responses(
             group=row.group,
             status=ResponseStatus.submitted,
             source="import",
+            import_batch_id=batch.id,
             created_at=now,
             updated_at=now,
             submitted_at=now,
@@ -234,10 +264,7 @@ def save_responses(
         for item_id, value in row.answers.items()
     )
     session.flush()
-    refresh_scores(
-        session, assessment_id=assessment.id, instrument=instrument, privacy_threshold=privacy_threshold
-    )
-    return dict(Counter(row.group for row in rows))
+    return by_group
 
 
 def confirm_import(
@@ -260,7 +287,14 @@ def confirm_import(
         path.unlink(missing_ok=True)
         raise BadInput("The file no longer passes the checks. Upload it again to see why.") from None
     by_group = save_responses(
-        session, assessment=assessment, instrument=instrument, rows=rows, privacy_threshold=privacy_threshold
+        session,
+        assessment=assessment,
+        instrument=instrument,
+        rows=rows,
+        privacy_threshold=privacy_threshold,
+        actor=user.name or user.email,
+        filename=record["filename"],
+        sha256=record["sha256"],
     )
     audit.record(
         session,
@@ -291,8 +325,6 @@ def import_file_directly(
     """For the command line (an operator at the server): parse, and unless dry_run, save at once.
 
     Raises ResponsesCsvInvalid with every error; nothing is saved then."""
-    from app.errors import NotFound
-
     assessment = session.get(Assessment, assessment_id)
     if assessment is None:
         raise NotFound(f"There is no assessment {assessment_id}.")
@@ -303,7 +335,13 @@ def import_file_directly(
     if dry_run:
         return rows, None
     by_group = save_responses(
-        session, assessment=assessment, instrument=instrument, rows=rows, privacy_threshold=privacy_threshold
+        session,
+        assessment=assessment,
+        instrument=instrument,
+        rows=rows,
+        privacy_threshold=privacy_threshold,
+        actor=actor,
+        sha256=hashlib.sha256(content).hexdigest(),
     )
     audit.record(
         session,
@@ -314,3 +352,85 @@ def import_file_directly(
         detail={"rows": len(rows), "by_group": by_group, "sha256": hashlib.sha256(content).hexdigest()},
     )
     return rows, ImportResult(assessment_id=assessment.id, n_saved=len(rows), by_group=by_group)
+
+
+# --- approval by the agency -------------------------------------------------------------------
+
+
+@dataclass
+class PendingImport:
+    batch: ImportBatch
+    groups: list[GroupRows]
+
+
+def import_batches(
+    session: Session, *, assessment: Assessment, instrument: Instrument
+) -> list[PendingImport]:
+    """The cycle's imports, newest first, with their row counts per group (never their answers)."""
+    rows = session.exec(
+        select(ImportBatch)
+        .where(ImportBatch.assessment_id == assessment.id)
+        .order_by(col(ImportBatch.created_at).desc(), col(ImportBatch.id).desc())
+    )
+    result = []
+    for batch in rows:
+        groups = [
+            GroupRows(g.id, text(g.label), int(batch.by_group.get(g.id, 0)))
+            for g in instrument.groups
+            if batch.by_group.get(g.id)
+        ]
+        result.append(PendingImport(batch, groups))
+    return result
+
+
+def decide_import(
+    session: Session,
+    *,
+    user: User,
+    assessment: Assessment,
+    batch_id: int,
+    approve: bool,
+    privacy_threshold: int,
+) -> ImportBatch:
+    """An org lead of the agency (or an administrator) approves or rejects a pending import. Only
+    while the cycle is open: a closed cycle's figures are released and can change only through
+    a reopen of the whole cycle. A rejected import's rows stay stored but never count."""
+    if user.role not in (Role.org_lead, Role.admin):
+        raise Forbidden("Only the agency's lead approves paper imports.")
+    lock_assessment(session, assessment.id)
+    session.refresh(assessment)
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.assessment_id != assessment.id:
+        raise NotFound("No such import.")
+    if batch.status != ImportBatchStatus.pending:
+        raise Conflict("This import was already decided.")
+    if not is_accepting_answers(assessment):
+        raise Conflict("This cycle is closed. Open it again before approving an import.")
+    batch.status = ImportBatchStatus.approved if approve else ImportBatchStatus.rejected
+    batch.decided_by = (user.name or user.email)[:200]
+    batch.decided_at = utcnow()
+    session.add(batch)
+    session.flush()
+    refresh_scores(session, assessment_id=assessment.id, privacy_threshold=privacy_threshold)
+    audit.record(
+        session,
+        actor=user,
+        action="responses.import_approve" if approve else "responses.import_reject",
+        target=f"assessment:{assessment.id}",
+        organization_id=assessment.organization_id,
+        detail={"import_batch": batch.id, "rows": batch.n_rows, "by_group": batch.by_group},
+    )
+    return batch
+
+
+def approved_imports(session: Session, *, assessment_id: int) -> list[ImportBatch]:
+    """Approved imports of a cycle, oldest first (named in the report's method notes)."""
+    return list(
+        session.exec(
+            select(ImportBatch)
+            .where(
+                ImportBatch.assessment_id == assessment_id, ImportBatch.status == ImportBatchStatus.approved
+            )
+            .order_by(col(ImportBatch.id))
+        )
+    )

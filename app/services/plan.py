@@ -21,7 +21,7 @@ from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument, text
 from app.scoring import Scorecard
 from app.scoring.numbers import difference
-from app.services import audit, instruments_store, scores
+from app.services import audit, instruments_store, releases
 
 STATUS_LABELS = {
     PlanStatus.proposed: "Proposed",
@@ -45,7 +45,8 @@ def latest_scored_assessment(session: Session, *, organization_id: int) -> Asses
         .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
     )
     for assessment in candidates:
-        found = scores.stored_scorecard(session, assessment_id=assessment.id)
+        releases.ensure_released(session, assessment=assessment)
+        found = releases.released_scorecard(session, assessment_id=assessment.id)
         if found is not None and found[1].n_respondents > 0:
             return assessment
     return None
@@ -110,7 +111,7 @@ def sync_recommendations(session: Session, *, assessment: Assessment, actor: Use
     Existing items with the same action id keep their status, owner, due date and notes; only
     the rank and source cycle follow the newest results. Returns how many items were added.
     """
-    found = scores.stored_scorecard(session, assessment_id=assessment.id)
+    found = releases.released_scorecard(session, assessment_id=assessment.id)
     if found is None:
         return 0
     scorecard, _ = found
@@ -300,8 +301,8 @@ def changes_since_previous(session: Session, *, assessment: Assessment) -> PlanC
     if assessment.previous_assessment_id is None:
         return None
     previous = session.get(Assessment, assessment.previous_assessment_id)
-    now = scores.stored_scorecard(session, assessment_id=assessment.id)
-    before = scores.stored_scorecard(session, assessment_id=assessment.previous_assessment_id)
+    now = releases.released_scorecard(session, assessment_id=assessment.id)
+    before = releases.released_scorecard(session, assessment_id=assessment.previous_assessment_id)
     if previous is None or now is None or before is None:
         return None
     current_card: Scorecard = now[0]

@@ -1,12 +1,12 @@
 """Portfolio queries: what a funder's portfolio page, its exports and the JSON API are built from.
 
-Everything here reads the STORED site-level scores (`AssessmentScore` counts and `DomainScore`
-rows written by `app.services.scores.refresh_scores`), never responses, answers or comments, and
-never the group or item parts of a stored scorecard. A page view is three set-based queries
-whatever the number of sites (sites; closed scored cycles with their condition scores, ranked by
-a window function; instrument versions in use), plus the instruments from the catalog's cache.
-The view itself (comparability, statistics, sorting) is `app.portfolio.view`; the privacy rules
-are `app.portfolio.privacy`.
+Everything here reads RELEASED site-level scores (the latest `Release` of each cycle and the
+`DomainScore` rows written with it by `app.services.releases`), never live scores, responses,
+answers or comments, and never the group or item parts of a stored scorecard. A page view is
+three set-based queries whatever the number of sites (sites; released cycles with their
+condition scores, ranked by a window function; instrument versions in use), plus the
+instruments from the catalog's cache. The view itself (comparability, statistics, sorting) is
+`app.portfolio.view`; the privacy rules are `app.portfolio.privacy`.
 """
 
 from __future__ import annotations
@@ -14,26 +14,25 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import func, or_
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.db.models import (
     Assessment,
-    AssessmentScore,
     AssessmentStatus,
     DomainScore,
     InstrumentVersion,
     Organization,
     Portfolio,
     PortfolioSite,
+    Release,
     Role,
     User,
 )
 from app.errors import Forbidden
-from app.portfolio.params import PortfolioFilters, SortOrder
+from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
 from app.portfolio.schemas import PortfolioRef
 from app.portfolio.view import CycleRow, FilterOptions, PortfolioView, SiteRow, build_portfolio_view
-from app.services import access, instruments_store
+from app.services import access, instruments_store, releases
 
 
 def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
@@ -42,8 +41,8 @@ def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
         raise Forbidden("Only funders and administrators see portfolios.")
     allowed = access.portfolio_ids_for(session, user=user)
     counts = (
-        select(PortfolioSite.portfolio_id, func.count(col(PortfolioSite.id)).label("n"))
-        .group_by(col(PortfolioSite.portfolio_id))
+        select(PortfolioSite.portfolio_id, func.count(PortfolioSite.id).label("n"))
+        .group_by(PortfolioSite.portfolio_id)
         .subquery()
     )
     stmt = (
@@ -54,7 +53,7 @@ def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
     if allowed is not None:
         if not allowed:
             return []
-        stmt = stmt.where(col(Portfolio.id).in_(sorted(allowed)))
+        stmt = stmt.where(Portfolio.id.in_(sorted(allowed)))
     return [
         PortfolioRef(id=pid, name=name, description=description, n_sites=n)
         for pid, name, description, n in session.exec(stmt).all()
@@ -69,14 +68,19 @@ def portfolio_view(
     privacy_threshold: int,
     filters: PortfolioFilters | None = None,
     sort: SortOrder | None = None,
+    page: SitePage | None = None,
 ) -> PortfolioView:
     """Everything the portfolio page, its exports and the JSON API show, privacy rules applied.
+    `page` picks the part of the site table built in full (default: every site, for exports).
 
     Raises NotFound for a portfolio the user may not see and BadInput for an unknown sort key.
     """
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     filters = filters or PortfolioFilters()
     sites = _sites(session, portfolio_id=portfolio_id)
+    releases.release_missing(
+        session, organization_ids=[s.organization_id for s in sites], privacy_threshold=privacy_threshold
+    )
     baseline, latest = _baseline_and_latest(
         session, portfolio_id=portfolio_id, instrument_id=filters.instrument
     )
@@ -93,6 +97,7 @@ def portfolio_view(
         filters=filters,
         sort=sort or SortOrder(),
         privacy_threshold=privacy_threshold,
+        page=page,
     )
 
 
@@ -104,7 +109,7 @@ def _sites(session: Session, *, portfolio_id: int) -> list[SiteRow]:
             func.coalesce(PortfolioSite.region, Organization.region),
             func.coalesce(PortfolioSite.cohort, Organization.cohort),
         )
-        .join(PortfolioSite, col(PortfolioSite.organization_id) == Organization.id)
+        .join(PortfolioSite, PortfolioSite.organization_id == Organization.id)
         .where(PortfolioSite.portfolio_id == portfolio_id)
     )
     return [SiteRow(*row) for row in session.exec(stmt).all()]
@@ -124,41 +129,50 @@ def _baseline_and_latest(
     Returns (baseline by organization, latest by organization); a site with one completed cycle
     has it as latest only.
     """
-    order_new = (col(Assessment.created_at).desc(), col(Assessment.id).desc())
-    order_old = (col(Assessment.created_at).asc(), col(Assessment.id).asc())
-    # SQLAlchemy's select: sqlmodel's is typed for at most four columns.
+    latest_release = (
+        select(Release.assessment_id, func.max(Release.number).label("number"))
+        .group_by(Release.assessment_id)
+        .subquery()
+    )
+    order_new = (Assessment.created_at.desc(), Assessment.id.desc())
+    order_old = (Assessment.created_at.asc(), Assessment.id.asc())
     ranked = (
-        sa_select(
-            col(Assessment.id).label("assessment_id"),
-            col(Assessment.organization_id).label("organization_id"),
-            col(Assessment.name).label("name"),
-            col(Assessment.close_date).label("close_date"),
-            col(Assessment.closed_at).label("closed_at"),
-            col(Assessment.created_at).label("created_at"),
-            col(Assessment.expected_respondents).label("expected"),
-            col(Assessment.instrument_version_id).label("version_id"),
-            col(AssessmentScore.n_respondents).label("n_respondents"),
+        select(
+            Assessment.id.label("assessment_id"),
+            Assessment.organization_id.label("organization_id"),
+            Assessment.name.label("name"),
+            Assessment.close_date.label("close_date"),
+            Assessment.closed_at.label("closed_at"),
+            Assessment.created_at.label("created_at"),
+            Assessment.expected_respondents.label("expected"),
+            Assessment.instrument_version_id.label("version_id"),
+            Release.n_respondents.label("n_respondents"),
             func.row_number()
-            .over(partition_by=col(Assessment.organization_id), order_by=order_new)
+            .over(partition_by=Assessment.organization_id, order_by=order_new)
             .label("newest"),
             func.row_number()
-            .over(partition_by=col(Assessment.organization_id), order_by=order_old)
+            .over(partition_by=Assessment.organization_id, order_by=order_old)
             .label("oldest"),
         )
-        .join(AssessmentScore, col(AssessmentScore.assessment_id) == Assessment.id)
-        .join(PortfolioSite, col(PortfolioSite.organization_id) == Assessment.organization_id)
+        # The latest RELEASE of each cycle, whatever the cycle's status now: a cycle reopened
+        # after close keeps showing what it released (docs/privacy.md, "Releases").
+        .join(latest_release, latest_release.c.assessment_id == Assessment.id)
+        .join(
+            Release,
+            (Release.assessment_id == Assessment.id) & (Release.number == latest_release.c.number),
+        )
+        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
         .where(
-            col(PortfolioSite.portfolio_id) == portfolio_id,
-            col(Assessment.status) == AssessmentStatus.closed,
-            col(AssessmentScore.n_respondents) > 0,
+            PortfolioSite.portfolio_id == portfolio_id,
+            Release.n_respondents > 0,
         )
     )
     if instrument_id is not None:
         ranked = ranked.join(
-            InstrumentVersion, col(InstrumentVersion.id) == Assessment.instrument_version_id
-        ).where(col(InstrumentVersion.instrument_id) == instrument_id)
+            InstrumentVersion, InstrumentVersion.id == Assessment.instrument_version_id
+        ).where(InstrumentVersion.instrument_id == instrument_id)
     ranked_sq = ranked.subquery()
-    chosen = sa_select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
+    chosen = select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
     cycles: dict[int, CycleRow] = {}
     baseline: dict[int, CycleRow] = {}
     latest: dict[int, CycleRow] = {}
@@ -178,14 +192,14 @@ def _baseline_and_latest(
             baseline[cycle.organization_id] = cycle
     # The condition scores of the same cycles: a second query on the same ranked set, so the
     # (wider) cycle columns are not repeated once per condition.
-    scores = sa_select(
-        col(DomainScore.assessment_id),
-        col(DomainScore.domain_id),
-        col(DomainScore.score),
-        col(DomainScore.level_id),
-        col(DomainScore.n),
+    scores = select(
+        DomainScore.assessment_id,
+        DomainScore.domain_id,
+        DomainScore.score,
+        DomainScore.level_id,
+        DomainScore.n,
     ).join(chosen, chosen.c.assessment_id == DomainScore.assessment_id)
-    for assessment_id, domain_id, score, level_id, n in session.execute(scores).all():
+    for assessment_id, domain_id, score, level_id, n in session.exec(scores).all():
         cycles[assessment_id].domains[domain_id] = (score, level_id, n or 0)
     return baseline, latest
 
@@ -193,8 +207,8 @@ def _baseline_and_latest(
 def _filter_options(session: Session, *, portfolio_id: int, sites: list[SiteRow]) -> FilterOptions:
     instruments = session.exec(
         select(InstrumentVersion.instrument_id, func.min(InstrumentVersion.title))
-        .join(Assessment, col(Assessment.instrument_version_id) == InstrumentVersion.id)
-        .join(PortfolioSite, col(PortfolioSite.organization_id) == Assessment.organization_id)
+        .join(Assessment, Assessment.instrument_version_id == InstrumentVersion.id)
+        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
         .where(PortfolioSite.portfolio_id == portfolio_id, Assessment.status == AssessmentStatus.closed)
         .group_by(InstrumentVersion.instrument_id)
         .order_by(InstrumentVersion.instrument_id)

@@ -26,14 +26,16 @@ from app.db.models import (
     Organization,
     PlanItem,
     PlanStatus,
+    Release,
     Response,
     ResponseStatus,
 )
+from app.disclosure.view import disclose_scorecard
 from app.instruments import catalog
 from app.instruments.models import Instrument, text
 from app.paths import INSTRUMENTS_DIR
 from app.scoring import ResponseInput, Scorecard, score_responses, visible_items
-from app.services import instruments_store
+from app.services import instruments_store, scores
 
 FULL_INSTRUMENT = INSTRUMENTS_DIR / "readiness-full.yaml"
 # Typical mix of a mid-sized agency's respondents.
@@ -177,6 +179,27 @@ def store_scorecard(
         computed_at=computed_at or datetime(2027, 6, 1, 12, 0, tzinfo=UTC),
     )
     session.add(row)
+    session.flush()
+    # What a report shows is a release (docs/privacy.md): the sample's results are released as
+    # they are, with the comments the disclosure rules let through.
+    instrument = instruments_store.instrument_for(session, assessment)
+    disclosed = disclose_scorecard(scorecard)
+    session.add(
+        Release(
+            assessment_id=assessment.id,  # type: ignore[arg-type]
+            number=1,
+            created_at=row.computed_at,
+            scorecard=disclosed.model_dump(mode="json"),
+            n_respondents=n_respondents,
+            n_web=n_respondents,
+            comments=scores.released_comments(
+                session,
+                assessment_id=assessment.id,
+                instrument=instrument,
+                scorecard=disclosed,  # type: ignore[arg-type]
+            ),
+        )
+    )
     return row
 
 

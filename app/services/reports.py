@@ -25,18 +25,20 @@ from app.db.models import (
     Assessment,
     AssessmentScore,
     Commentary,
+    ImportBatch,
     InstrumentVersion,
     Organization,
     PlanItem,
     Portfolio,
     PortfolioSite,
+    Release,
     Response,
     ResponseStatus,
     User,
 )
-from app.disclosure.view import disclose_scorecard
+from app.disclosure.view import more_needed_text
 from app.errors import NotFound
-from app.instruments.models import Instrument
+from app.instruments.models import Instrument, text
 from app.reports.context import (
     PreviousCycle,
     ReportSources,
@@ -47,7 +49,7 @@ from app.reports.models import CommentLine, ReportContext
 from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
 from app.scoring.item_detail import ConditionItems, item_details
 from app.scoring.models import Scorecard
-from app.services import access, audit, instruments_store
+from app.services import access, audit, imports, instruments_store, releases
 from app.services import commentary as commentary_service
 from app.services.scores import COUNTING_RULE, comments_for_results, counted_responses
 
@@ -75,14 +77,14 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
     if organization is None or version is None:
         raise NotFound("No such assessment.")
     instrument = instruments_store.instrument_of_version(version)
-    stored = session.get(AssessmentScore, assessment_id)
-    scorecard = disclose_scorecard(Scorecard.model_validate(stored.scorecard)) if stored else None
+    # The report shows the latest release only, never live scores (docs/privacy.md, "Releases").
+    releases.ensure_released(session, assessment=assessment)
+    released = releases.released_scorecard(session, assessment_id=assessment_id)
+    scorecard, stored = released if released else (None, None)
     has_scores = scorecard is not None and scorecard.n_respondents > 0
     comments: dict[str, list[CommentLine]] = {}
     if has_scores and scorecard is not None:
-        shown = comments_for_results(
-            session, assessment_id=assessment_id, instrument=instrument, scorecard=scorecard
-        )
+        shown = comments_for_results(stored.comments if stored else [])
         comments = {
             domain_id: [CommentLine(text=c.text, group_label=c.group_label) for c in lines]
             for domain_id, lines in shown.items()
@@ -93,7 +95,7 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
         instrument=instrument,
         instrument_hash=version.content_hash,
         scorecard=scorecard,
-        results_computed_at=stored.computed_at if stored else None,
+        results_computed_at=stored.created_at if stored else None,
         response_counts=_response_counts(session, assessment_id),
         comments=comments,
         plan_items=list(
@@ -106,10 +108,46 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
         previous=_previous_cycle(session, assessment) if has_scores else None,
         commentary=commentary_service.commentary_text(session, assessment_id=assessment_id),
         counting_rule=COUNTING_RULE,
+        release_notes=tuple(_release_notes(session, assessment, instrument, scorecard, stored)),
         questions=_questions(session, assessment=assessment, instrument=instrument, scorecard=scorecard)
         if has_scores and scorecard is not None
         else [],
     )
+
+
+def _release_notes(session: Session, assessment: Assessment, instrument, scorecard, release) -> list[str]:
+    """Plain sentences for the method notes: which release, which figures are held back and why,
+    which paper imports count (docs/privacy.md)."""
+    if release is None or scorecard is None:
+        return ["Results appear when the cycle closes: while it is open, no figures are released."]
+    threshold = scorecard.privacy_threshold
+    notes = [
+        f"These results were released on {release.created_at:%Y-%m-%d}"
+        + (f" (release {release.number})" if release.number > 1 else "")
+        + f", from {release.n_respondents} submitted responses. They do not change afterwards."
+    ]
+    for d in scorecard.domains:
+        if d.suppressed:
+            notes.append(f"{d.title}: the score is held back; it is {more_needed_text(d.n, threshold)}.")
+    state = releases.release_state(session, assessment=assessment, privacy_threshold=threshold)
+    if state.changed_since and state.changes_needed:
+        notes.append(
+            f"{state.changed_since} response(s) changed after this release. New results are released "
+            f"only when at least {threshold} have changed ({state.changes_needed} more), so that no "
+            "one person's change can be worked out by comparing reports."
+        )
+    for batch in imports.approved_imports(session, assessment_id=assessment.id):
+        groups = ", ".join(
+            f"{text(instrument.group_by_id(g).label) if instrument.has_group(g) else g}: {n}"
+            for g, n in batch.by_group.items()
+        )
+        notes.append(
+            f"Paper import of {batch.created_at:%Y-%m-%d} by {batch.created_by or 'an operator'}"
+            f"{' (' + batch.filename + ')' if batch.filename else ''}: {batch.n_rows} responses ({groups}), "
+            f"approved by {batch.decided_by}. Imported rows show in a group's figures only when they "
+            f"number at least {threshold} there on their own."
+        )
+    return notes
 
 
 def _questions(
@@ -135,13 +173,14 @@ def _previous_cycle(session: Session, assessment: Assessment) -> PreviousCycle |
     previous = session.get(Assessment, assessment.previous_assessment_id)
     if previous is None or previous.organization_id != assessment.organization_id:
         return None
-    stored = session.get(AssessmentScore, previous.id)
-    if stored is None:
+    releases.ensure_released(session, assessment=previous)
+    released = releases.released_scorecard(session, assessment_id=previous.id)
+    if released is None:
         return None
     return PreviousCycle(
         name=previous.name,
-        scorecard=Scorecard.model_validate(stored.scorecard),
-        computed_at=stored.computed_at,
+        scorecard=released[0],
+        computed_at=released[1].created_at,
         held_on=previous.closed_at or previous.created_at,
         closed=previous.closed_at is not None,
         same_instrument_version=previous.instrument_version_id == assessment.instrument_version_id,
@@ -188,6 +227,21 @@ def report_fingerprint(session: Session, *, assessment_id: int, paper: str, lang
             select(AssessmentScore.assessment_id, AssessmentScore.computed_at, AssessmentScore.n_respondents)
             .where(col(AssessmentScore.assessment_id).in_(cycles))
             .order_by(col(AssessmentScore.assessment_id))
+        ).all()
+    )
+    # The figures are the releases' (and the method notes name the approved imports).
+    add(
+        session.exec(
+            select(Release.assessment_id, Release.number, Release.created_at)
+            .where(col(Release.assessment_id).in_(cycles))
+            .order_by(col(Release.assessment_id), col(Release.number))
+        ).all()
+    )
+    add(
+        session.exec(
+            select(ImportBatch.id, ImportBatch.status, ImportBatch.decided_at)
+            .where(ImportBatch.assessment_id == assessment_id)
+            .order_by(col(ImportBatch.id))
         ).all()
     )
     add(

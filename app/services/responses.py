@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
-from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, User, utcnow
+from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, utcnow
 from app.errors import BadInput, Conflict, Gone, NotFound
 from app.instruments.models import Domain, Instrument, Item
 from app.scoring import visible_items
@@ -185,8 +185,8 @@ def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tupl
 
 
 SUBMITTED_MESSAGE = (
-    "This response has been submitted, so it can no longer be changed. If you need to change "
-    "something, ask your agency's survey lead to reopen it."
+    "This response has been submitted. To change something while the survey is open, choose "
+    "“Change my answers” on the thank-you page of your personal link."
 )
 
 
@@ -511,16 +511,20 @@ def submit(
     return []
 
 
-def reopen(
-    session: Session, *, user: User, assessment: Assessment, response_id: int, privacy_threshold: int
+def reopen_own(
+    session: Session, *, response: Response, assessment: Assessment, privacy_threshold: int
 ) -> Response:
-    """The lead reopens a submitted response so its respondent can change it (same personal link)."""
+    """The respondent reopens their OWN submitted response, through their personal link, to
+    change it. Only while the cycle takes answers (to change a closed cycle, the lead opens the
+    whole cycle again). Nobody else can reopen a response: a lead who could reopen one row and
+    watch the figures could single that person out (docs/privacy.md)."""
     locks.lock_assessment(session, assessment.id)
-    response = session.get(Response, response_id, populate_existing=True)
-    if response is None or response.assessment_id != assessment.id:
-        raise NotFound("No such response.")
+    session.refresh(assessment)
+    session.refresh(response)
+    if not assessments_service.is_accepting_answers(assessment):
+        raise Conflict("This survey is closed, so answers can no longer be changed.")
     if response.status != ResponseStatus.submitted:
-        raise Conflict("This response is not submitted, so there is nothing to reopen.")
+        return response
     response.status = ResponseStatus.in_progress
     response.submitted_at = None
     _touch(response)
@@ -529,8 +533,8 @@ def reopen(
     scores.refresh_scores(session, assessment_id=assessment.id, privacy_threshold=privacy_threshold)
     audit.record(
         session,
-        actor=user,
-        action="response.reopen",
+        actor=f"respondent #{response.id}",
+        action="response.reopen_own",
         target=f"response:{response.id}",
         organization_id=assessment.organization_id,
         detail={"assessment_id": assessment.id},

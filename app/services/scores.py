@@ -1,8 +1,9 @@
-"""Stored scores: the rules module's scorecard of an assessment, kept up to date in the database.
+"""Live scores: the rules module's scorecard of an assessment, kept up to date in the database.
 
 Every change that can alter results (submit, reopen, import) calls `refresh_scores` in the same
-transaction as the change, so the results page, the portfolio and the PDF read stored data and
-always agree.
+transaction as the change. These live scores are INTERNAL: nobody sees them. What pages, the
+PDF, exports, the portfolio and the API show is the cycle's latest release
+(app.services.releases), made at close (docs/privacy.md, "Releases").
 
 Which responses count (COUNTING_RULE): SUBMITTED responses only. Pages still say how many are in
 progress ("n submitted, m in progress"), but in-progress answers are not in any figure, because:
@@ -14,8 +15,8 @@ progress ("n submitted, m in progress"), but in-progress answers are not in any 
 * speed: an autosave cannot change any figure, so it does not rescore the whole assessment (a
   full rescore of 40 respondents costs more than an autosave may take).
 
-Results are still live while a cycle is open: each submission (and each reopen) updates them.
-The portfolio and PDF read the same stored scorecard, so they follow the same rule.
+Imported paper rows count only once an org lead approved their import. Results are never live:
+while a cycle is open, pages show how many have answered per group, nothing else.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.db.models import (
     Answer,
     Assessment,
     AssessmentScore,
     Comment,
-    DomainScore,
+    ImportBatch,
+    ImportBatchStatus,
     Response,
     ResponseStatus,
     utcnow,
@@ -66,8 +69,14 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
     possible through manual database edits) are left out and logged rather than breaking results.
     """
     people = session.exec(
-        select(Response.id, Response.group)
-        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
+        select(Response.id, Response.group, Response.source)
+        .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
+        .where(
+            Response.assessment_id == assessment_id,
+            Response.status == ResponseStatus.submitted,
+            # Imported rows count only once an org lead approved their import.
+            or_(col(Response.import_batch_id).is_(None), ImportBatch.status == ImportBatchStatus.approved),
+        )
         .order_by(col(Response.id))
     ).all()
     rows = session.exec(
@@ -85,12 +94,17 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
         else:
             log.warning("Ignoring invalid stored answer %s=%r of response %s", item_id, value, response_id)
     counted = CountedResponses(inputs=[])
-    for response_id, group in people:
+    for response_id, group, source in people:
         if not instrument.has_group(group):
             log.warning("Ignoring response %s of unknown group %r", response_id, group)
             continue
         counted.inputs.append(
-            ResponseInput(respondent_id=str(response_id), group=group, answers=answers.get(response_id, {}))
+            ResponseInput(
+                respondent_id=str(response_id),
+                group=group,
+                answers=answers.get(response_id, {}),
+                source="import" if source == "import" else "web",
+            )
         )
         counted.response_ids.append(response_id)
     return counted
@@ -103,9 +117,9 @@ def refresh_scores(
     privacy_threshold: int,
     instrument: Instrument | None = None,
 ) -> Scorecard:
-    """Recompute and store the assessment's scorecard and per-condition rows (same transaction).
+    """Recompute and store the assessment's live scorecard (same transaction). It is internal:
+    what anybody sees is a release (app.services.releases), made from the answers at close.
     `privacy_threshold` is the app's setting (PEERREADY_PRIVACY_THRESHOLD), passed by the caller.
-
     Takes the assessment's write lock first (a no-op when the caller already holds it), so two
     refreshes never interleave: each reads every response committed before it, and the last
     one to commit stores the scorecard of all of them. The score row is upserted, because a
@@ -137,21 +151,6 @@ def refresh_scores(
     if cached is not None:  # loaded earlier in this session: read the upserted row next time
         session.expire(cached)
 
-    existing = {
-        row.domain_id: row
-        for row in session.exec(select(DomainScore).where(DomainScore.assessment_id == assessment_id))
-    }
-    for domain in scorecard.domains:
-        row = existing.pop(domain.domain_id, None) or DomainScore(
-            assessment_id=assessment_id, domain_id=domain.domain_id
-        )
-        row.score = domain.score
-        row.level_id = domain.level_id
-        row.n = domain.n
-        row.sd = domain.sd
-        session.add(row)
-    if existing:
-        session.exec(delete(DomainScore).where(col(DomainScore.id).in_([r.id for r in existing.values()])))
     session.flush()
     return scorecard
 
@@ -182,28 +181,40 @@ class ShownComment:
     group_label: str | None  # None when the group is too small to name
 
 
-def comments_for_results(
+def released_comments(
     session: Session, *, assessment_id: int, instrument: Instrument, scorecard: Scorecard
-) -> dict[str, list[ShownComment]]:
-    """Free-text comments per condition, for the org lead, consultants and admins only (NEVER
-    funders). No comment is attributed to a person; a comment is shown only when the row of
-    the condition its writer belongs to is shown, and its group is named only when the group is
-    shown on its own (app.disclosure.view.comment_visibility).
-    Like the figures, only submitted responses' comments are shown (COUNTING_RULE)."""
+) -> list[dict[str, str | None]]:
+    """The comments to freeze into a release: of the counted responses only, and only where
+    `comment_visibility` allows (hidden with a hidden row; the group named only when it is shown
+    on its own). Sorted by text, not by time, so the order does not hint at who wrote what."""
+    counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
+    ids = [int(i) for i in counted.response_ids]
+    if not ids:
+        return []
     rows = session.exec(
         select(Comment.domain_id, Comment.text, Response.group)
         .join(Response, col(Response.id) == Comment.response_id)
-        .where(Response.assessment_id == assessment_id, Response.status == ResponseStatus.submitted)
+        .where(col(Response.id).in_(ids))
     ).all()
-    result: dict[str, list[ShownComment]] = defaultdict(list)
+    shown: list[dict[str, str | None]] = []
     for domain_id, body, group in rows:
-        # A comment follows the figure it sits beside (app.disclosure.view.comment_visibility).
         visibility = comment_visibility(scorecard, domain_id, group)
         if visibility == "hidden":
             continue
         label = None
         if visibility == "named" and instrument.has_group(group):
             label = text(instrument.group_by_id(group).label)
-        result[domain_id].append(ShownComment(domain_id, body, label))
-    # Sorted by text, not by time, so the order does not hint at who wrote what.
-    return {d: sorted(c, key=lambda x: x.text.lower()) for d, c in result.items()}
+        shown.append({"domain_id": domain_id, "text": body, "group_label": label})
+    return sorted(shown, key=lambda c: (str(c["domain_id"]), str(c["text"]).lower()))
+
+
+def comments_for_results(released: list[dict]) -> dict[str, list[ShownComment]]:
+    """A release's comments per condition, for the org lead, consultants and admins only (NEVER
+    funders). No comment is attributed to a person; which may be shown was decided when the
+    release was made (`released_comments`)."""
+    result: dict[str, list[ShownComment]] = defaultdict(list)
+    for c in released:
+        result[str(c["domain_id"])].append(
+            ShownComment(str(c["domain_id"]), str(c["text"]), c.get("group_label"))
+        )
+    return dict(result)

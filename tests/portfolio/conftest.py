@@ -24,6 +24,7 @@ from app.paths import INSTRUMENTS_DIR
 from app.portfolio.sample import synthetic_responses
 from app.scoring import ResponseInput
 from app.services import instruments_store
+from app.services.releases import release_at_close
 from app.services.scores import refresh_scores
 
 THRESHOLD = 3
@@ -87,6 +88,8 @@ def make_cycle(
         db.add_all(Answer(response_id=row.id, item_id=k, value=v) for k, v in response.answers.items())
     db.flush()
     refresh_scores(db, assessment_id=assessment.id, privacy_threshold=THRESHOLD)
+    if closed:  # a closed cycle's figures are its release (docs/privacy.md)
+        release_at_close(db, assessment=assessment, privacy_threshold=THRESHOLD, actor="test")
     db.commit()
     return assessment
 

@@ -64,7 +64,9 @@ def test_import_responses_command(db, engine, versions, tmp_path):
     done = _run(["import-responses", str(cycle.id), str(good)], engine=engine, data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert f"Saved 5 responses into assessment {cycle.id}" in done.stdout
-    assert saved() == 5 and db.get(AssessmentScore, cycle.id).n_respondents == 5
+    # Saved as a pending import: it counts only once the agency's lead approves it.
+    assert saved() == 5 and db.get(AssessmentScore, cycle.id).n_respondents == 0
+    assert "lead approves" in done.stdout
 
     missing = _run(["import-responses", "999999", str(good)], engine=engine, data_dir=data_dir)
     assert missing.returncode == 1 and "no assessment 999999" in missing.stderr

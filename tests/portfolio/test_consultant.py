@@ -14,15 +14,16 @@ from app.db.models import (
     AssessmentScore,
     AuditEvent,
     Commentary,
-    DomainScore,
+    ImportBatch,
     Response,
     ResponseStatus,
 )
 from app.instruments.models import text
 from app.portfolio.privacy import shown_response_rate
 from app.reports.pdf import render_report_html
-from app.scoring import score_responses
+from app.scoring import Scorecard, score_responses
 from app.scoring.numbers import format_percent
+from app.services import imports
 from app.services.reports import build_report_context
 from tests.helpers.auth import login, make_organization, make_user
 from tests.helpers.html import parse
@@ -226,7 +227,7 @@ def test_good_import_previews_then_saves_everything(client, db, versions):
         data={"csrf_token": token, "import_id": import_id},
     )
     assert done.status_code == 200
-    assert parse(done).text("#import-done").startswith("7 responses saved.")
+    assert parse(done).text("#import-done").startswith("7 responses saved, waiting for approval.")
     saved = db.exec(select(Response).where(Response.assessment_id == open_cycle.id)).all()
     assert (
         len(saved) == 7
@@ -234,18 +235,25 @@ def test_good_import_previews_then_saves_everything(client, db, versions):
         and {r.status for r in saved} == {"submitted"}
     )
     assert sorted(r.group for r in saved) == sorted(r.group for r in rows)
-    # Stored scores were refreshed and equal the rules module on the same rows.
+    # Pending until the agency's lead approves; then the live scores equal the rules module.
+    db.expire_all()
+    assert db.get(AssessmentScore, open_cycle.id).n_respondents == 0
+    lead = make_user(db, role="org_lead", organizations=[_org(db, open_cycle)])
+    batch = db.exec(select(ImportBatch).where(ImportBatch.assessment_id == open_cycle.id)).one()
+    imports.decide_import(
+        db, user=lead, assessment=open_cycle, batch_id=batch.id, approve=True, privacy_threshold=THRESHOLD
+    )
+    db.commit()
     db.expire_all()
     stored = db.get(AssessmentScore, open_cycle.id)
     assert stored.n_respondents == 7
     expected = score_responses(versions.full_instrument, rows, privacy_threshold=THRESHOLD)
+    live = Scorecard.model_validate(stored.scorecard)
     for domain in expected.domains:
-        row = db.exec(
-            select(DomainScore).where(
-                DomainScore.assessment_id == open_cycle.id, DomainScore.domain_id == domain.domain_id
-            )
-        ).one()
-        assert row.score == domain.score and row.n == domain.n
+        assert (
+            live.domain(domain.domain_id).score == domain.score
+            and live.domain(domain.domain_id).n == domain.n
+        )
     assert (
         db.exec(select(AuditEvent).where(AuditEvent.action == "responses.import")).one().detail["rows"] == 7
     )

@@ -26,10 +26,11 @@ def test_item_detail_and_distributions_have_their_own_minimums():
     assert not policy.may_show_distribution(5, 6)
 
 
-def test_padding_by_import_each_source_reaches_the_threshold_on_its_own():
+def test_padding_by_import_web_answers_reach_the_threshold_on_their_own():
     assert not policy.may_show_group(3, 3, {"web": 1, "import": 2})
+    assert not policy.may_show_group(7, 3, {"web": 2, "import": 5})
     assert policy.may_show_group(3, 3, {"import": 3})  # a cycle answered on paper only
-    assert policy.may_show_group(6, 3, {"web": 3, "import": 3})
+    assert policy.may_show_group(5, 3, {"web": 3, "import": 2})  # paper rows never hide a shown cell
 
 
 def test_complementary_groups_the_next_smallest_joins_the_pool():
@@ -41,7 +42,7 @@ def test_complementary_groups_the_next_smallest_joins_the_pool():
 def test_complementary_groups_with_sources_pool_until_safe():
     sizes = {"lead": {"web": 4}, "clinical": {"web": 3}, "peer": {"web": 1, "import": 3}}
     plan = policy.pool_groups(sizes, ["lead", "clinical", "peer"], 3)
-    # peer (web 1) cannot show; clinical joins: web 4 + import 3 in the pool, both >= 3.
+    # peer (web 1) cannot show; clinical joins: the pool has 4 web answers.
     assert plan.shown == ["lead"] and plan.pooled_visible
 
 

@@ -32,13 +32,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.db.models import (
+    ImportBatch,
     Invitation,
     Membership,
     Organization,
     PortfolioMembership,
     PortfolioSite,
-    Response,
-    ResponseStatus,
     Role,
     User,
     utcnow,
@@ -142,13 +141,12 @@ def _fresh_personal_token(ctx: Ctx) -> dict[str, Any]:
     return {"token": personal}
 
 
-def _submitted_again(ctx: Ctx) -> dict[str, Any]:
-    """Put the side's response back to submitted, so each allowed caller reopens it afresh."""
-    response = ctx.db.get(Response, ctx.side.response_id)
-    response.status = ResponseStatus.submitted
-    ctx.db.add(response)
+def _fresh_import_batch(ctx: Ctx) -> dict[str, Any]:
+    """A pending paper import of the side's cycle, so each allowed caller decides a new one."""
+    batch = ImportBatch(assessment_id=ctx.side.assessment_id, n_rows=0, by_group={})
+    ctx.db.add(batch)
     ctx.db.commit()
-    return {}
+    return {"batch_id": batch.id}
 
 
 def _fresh_invitation(ctx: Ctx) -> dict[str, Any]:
@@ -409,8 +407,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "GET /assessments/{assessment_id}": Rule(org_scoped()),
     "POST /assessments/{assessment_id}/status": Rule(org_scoped(303), data={"status": "open"}),
-    "POST /assessments/{assessment_id}/responses/{response_id}/reopen": Rule(
-        org_scoped(303), params=_submitted_again
+    # Only the agency's lead (or an admin) approves a paper import (docs/privacy.md)
+    "POST /assessments/{assessment_id}/imports/{batch_id}": Rule(
+        org_scoped(303, consultant=403), params=_fresh_import_batch, data={"decision": "approve"}
     ),
     "GET /assessments/{assessment_id}/invitations": Rule(org_scoped()),
     "POST /assessments/{assessment_id}/invitations": Rule(org_scoped(303), data={"group": "clinical"}),
@@ -448,6 +447,8 @@ MATRIX: dict[str, Rule] = {
         everyone(400), token_route=True, params=_fresh_personal_token, notes="400: nothing answered yet"
     ),
     "GET /respond/{token}/done": Rule(everyone(303), token_route=True),
+    # Only the holder of the personal link can reopen their own response (docs/privacy.md)
+    "POST /respond/{token}/change": Rule(everyone(303), token_route=True),
     "GET /respond/{token}/next": Rule(everyone(303), token_route=True, notes="303: not submitted yet"),
     "POST /respond/{token}/another": Rule(everyone(409), token_route=True, notes="409: not submitted yet"),
     # Action plan

@@ -11,6 +11,7 @@ from sqlmodel import func, select
 
 from app.db.models import (
     Assessment,
+    AssessmentStatus,
     AuditEvent,
     DomainScore,
     InstrumentVersion,
@@ -258,6 +259,11 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
     )
     stored = scores.stored_scorecard(db, assessment_id=assessment.id)[0]
     assert stored == expected
+    # Results are released at close (docs/privacy.md): the page shows the release.
+    assessments.set_status(
+        db, user=cast.lead_a, assessment=assessment, status=AssessmentStatus.closed, privacy_threshold=3
+    )
+    db.commit()
     rows = {
         r.domain_id: r for r in db.exec(select(DomainScore).where(DomainScore.assessment_id == assessment.id))
     }
@@ -268,7 +274,7 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
     assert response.status_code == 200
     page = parse(response)
     assert page.heading() == f"Results: {assessment.name}"
-    assert page.text("#respondent-count").startswith("9 submitted, 1 in progress")
+    assert page.text("#respondent-count").endswith("from 9 submitted responses.")
     page.assert_not_shown("Draft comment in progress")
     # the table and the chart give the stored scorecard's numbers, condition by condition
     rows = page.records("#scores-table")
@@ -313,6 +319,14 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
         assert "No actions are recommended from these answers." in page.text("main")
 
 
+def _close(db, lead, assessment) -> None:
+    """Close the cycle, which releases its results (docs/privacy.md, "Releases")."""
+    assessments.set_status(
+        db, user=lead, assessment=assessment, status=AssessmentStatus.closed, privacy_threshold=3
+    )
+    db.commit()
+
+
 def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
     cast = make_cast(db)
     baseline = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id)
@@ -326,6 +340,7 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
             user=cast.lead_a,
             submit=True,
         )
+    _close(db, cast.lead_a, baseline)  # the plan proposes from released results only
     csrf = login(client, cast.lead_a.email)
     # While the cycle is open the plan does not follow its partial results, and says why.
     waiting = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
@@ -430,6 +445,7 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
             user=cast.lead_a,
             submit=True,
         )
+    _close(db, cast.lead_a, follow_up)
     page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
     assert not page.has("#changes-h") and "“Follow-up” is still open." in page.text("#open-cycle-note")
     close_cycle(db, user=cast.lead_a, assessment=follow_up)

@@ -1,5 +1,6 @@
 """The respondent's journey over HTTP: invitation link, own response, autosave, no-JS page saves,
-submit and lock, reopen by the lead, and every kind of bad input refused with nothing saved."""
+submit and lock, reopen through the respondent's own link, and every kind of bad input refused
+with nothing saved."""
 
 from __future__ import annotations
 
@@ -295,7 +296,7 @@ def test_submit_lists_missing_required_items_then_locks(client, db, cycle):
         .endswith("/done")
     )
 
-    # the lead reopens it (and sees no answers on the assessment page)
+    # the lead sees counts only (no answers, no per-response rows); only the respondent can reopen
     lead = client.__class__(client.app)
     lead_csrf = login(lead, cast.lead_a.email)
     overview = lead.get(f"/assessments/{assessment.id}")
@@ -308,11 +309,12 @@ def test_submit_lists_missing_required_items_then_locks(client, db, cycle):
     )
     assert (clinical["Submitted"], clinical["In progress"]) == ("1", "0")
     assert "purpose_leaders_support" not in overview.text  # raw bytes: no answer anywhere on the page
-    reopened = lead.post(
+    assert lead.post(
         f"/assessments/{assessment.id}/responses/{response.id}/reopen",
         data={"csrf_token": lead_csrf},
         follow_redirects=False,
-    )
+    ).status_code in (404, 405)
+    reopened = client.post(f"/respond/{personal}/change", data={"csrf_token": csrf}, follow_redirects=False)
     assert reopened.status_code == 303
     assert autosave(client, personal, csrf, item_id="purpose_leaders_support", value="1").status_code == 200
     db.expire_all()

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.db.models import Role, User
+from app.portfolio.params import MAX_PAGE_SIZE
 from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
 from app.services.portfolio import list_portfolios
 from app.web.deps import SessionDep, SettingsDep, require_roles
-from app.web.routes.portfolio import portfolio_view_for_request
+from app.web.routes.portfolio import paged_view_for_request, portfolio_view_for_request
 
 router = APIRouter(prefix="/api/v1", tags=["portfolios"])
+API_PAGE_SIZE = 100
 
 FunderOrAdmin = Annotated[User, Depends(require_roles(Role.funder, Role.admin))]
 FilterParam = Annotated[str | None, Query(max_length=100)]
@@ -46,10 +48,16 @@ def api_portfolio_sites(
     cohort: FilterParam = None,
     instrument: FilterParam = None,
     sort: SortParam = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a site name (any case).")] = None,
+    page: Annotated[int | None, Query(ge=1, le=100_000, description="Page number, from 1.")] = None,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Sites per page.")] = API_PAGE_SIZE,
 ) -> SitesPage:
-    """Every site with its latest and baseline completed cycle, condition scores and change.
-    Figures below the privacy threshold are null with a status saying why."""
-    view = portfolio_view_for_request(settings, session, user, portfolio_id, region, cohort, instrument, sort)
+    """The sites, a page at a time (`page`, `per_page`; `total_sites` and `pages` say how many),
+    each with its latest and baseline completed cycle, condition scores and change. Figures
+    below the privacy threshold are null with a status saying why."""
+    view = paged_view_for_request(
+        settings, session, user, portfolio_id, region, cohort, instrument, sort, q, page, per_page
+    )
     return view.sites_page
 
 

@@ -13,15 +13,15 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
-from app.disclosure.view import disclose_scorecard
+from app.disclosure.view import more_needed_text
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, instruments_store, invitations, scores
+from app.services import access, instruments_store, invitations, releases, scores
 from app.services import assessments as assessments_service
 from app.services import commentary as commentary_service
 from app.services import evidence as evidence_service
+from app.services import imports as imports_service
 from app.services import plan as plan_service
-from app.services import responses as responses_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
 from app.web.templating import render
 
@@ -157,12 +157,13 @@ def _crumbs(assessment, organization: Organization, page: str | None = None) -> 
 
 
 @router.get("/assessments/{assessment_id}", include_in_schema=False)
-def detail(assessment_id: int, request: Request, session: SessionDep, user: CurrentUser):
+def detail(
+    assessment_id: int, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
+):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     counts = assessments_service.response_counts(session, assessment_id=assessment.id)
-    responses = assessments_service.responses_of(session, assessment_id=assessment.id)
     previous = assessments_service.previous_of(session, assessment=assessment)
     return render(
         request,
@@ -171,8 +172,10 @@ def detail(assessment_id: int, request: Request, session: SessionDep, user: Curr
         organization=organization,
         instrument=instrument,
         counts=counts,
-        responses=responses,
         previous=previous,
+        threshold=settings.privacy_threshold,
+        import_batches=imports_service.import_batches(session, assessment=assessment, instrument=instrument),
+        may_decide_imports=user.role in (Role.org_lead, Role.admin),
         accepting=assessments_service.is_accepting_answers(assessment),
         breadcrumbs=_crumbs(assessment, organization),
         flashes=[("ok", _DONE_MESSAGES[done])]
@@ -182,10 +185,34 @@ def detail(assessment_id: int, request: Request, session: SessionDep, user: Curr
 
 
 _DONE_MESSAGES = {
-    "reopened": "Response reopened. Its respondent can change it with their personal link.",
     "closed": "The cycle is closed. No more answers can be given.",
+    "import_approve": "The import is approved: its responses now count.",
+    "import_reject": "The import is rejected: its responses will not count.",
     "open": "The cycle is open again.",
 }
+
+
+@router.post("/assessments/{assessment_id}/imports/{batch_id}", include_in_schema=False)
+def decide_import(
+    assessment_id: int,
+    batch_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    decision: str = Form(max_length=10),
+):
+    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
+    if decision not in ("approve", "reject"):
+        raise BadInput("Choose approve or reject.")
+    imports_service.decide_import(
+        session,
+        user=user,
+        assessment=assessment,
+        batch_id=batch_id,
+        approve=decision == "approve",
+        privacy_threshold=settings.privacy_threshold,
+    )
+    return RedirectResponse(f"/assessments/{assessment.id}?done=import_{decision}", status_code=303)
 
 
 @router.post("/assessments/{assessment_id}/status", include_in_schema=False)
@@ -193,6 +220,7 @@ def change_status(
     assessment_id: int,
     session: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     status: str = Form(max_length=10),
     confirm: str = Form("", max_length=10),
 ):
@@ -204,23 +232,14 @@ def change_status(
         raise BadInput(
             "Tick the box to confirm that you want to close the cycle, then press the button again."
         )
-    assessments_service.set_status(session, user=user, assessment=assessment, status=AssessmentStatus(status))
-    return RedirectResponse(f"/assessments/{assessment.id}?done={status}", status_code=303)
-
-
-@router.post("/assessments/{assessment_id}/responses/{response_id}/reopen", include_in_schema=False)
-def reopen_response(
-    assessment_id: int, response_id: int, session: SessionDep, user: CurrentUser, settings: SettingsDep
-):
-    assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    responses_service.reopen(
+    assessments_service.set_status(
         session,
         user=user,
         assessment=assessment,
-        response_id=response_id,
+        status=AssessmentStatus(status),
         privacy_threshold=settings.privacy_threshold,
     )
-    return RedirectResponse(f"/assessments/{assessment.id}?done=reopened", status_code=303)
+    return RedirectResponse(f"/assessments/{assessment.id}?done={status}", status_code=303)
 
 
 def _invitations_page(request, session, user, assessment, status_code=200, **extra):
@@ -373,27 +392,37 @@ def results(
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
-    scorecard, stored = scores.scorecard_or_refresh(
+    releases.ensure_released(session, assessment=assessment, privacy_threshold=settings.privacy_threshold)
+    released = releases.released_scorecard(session, assessment_id=assessment.id)
+    counts = assessments_service.response_counts(session, assessment_id=assessment.id)
+    state = releases.release_state(
         session, assessment=assessment, privacy_threshold=settings.privacy_threshold
     )
-    scorecard = disclose_scorecard(scorecard)
-    comments = scores.comments_for_results(
-        session, assessment_id=assessment.id, instrument=instrument, scorecard=scorecard
-    )
+    context: dict = {
+        "assessment": assessment,
+        "organization": organization,
+        "instrument": instrument,
+        "counts": counts,
+        "state": state,
+        "threshold": settings.privacy_threshold,
+        "counting_rule": scores.COUNTING_RULE,
+        "breadcrumbs": _crumbs(assessment, organization, "Results"),
+    }
+    if released is None:
+        # An open cycle shows progress only: results appear when the cycle closes.
+        return render(request, "assessments/progress.html", **context)
+    scorecard, release = released
+    comments = scores.comments_for_results(release.comments)
     changes = plan_service.changes_since_previous(session, assessment=assessment)
     return render(
         request,
         "assessments/results.html",
-        assessment=assessment,
-        organization=organization,
-        instrument=instrument,
         scorecard=scorecard,
-        stored=stored,
-        n_in_progress=assessments_service.response_counts(session, assessment_id=assessment.id).in_progress,
+        release=release,
         comments=comments,
         changes=changes,
+        more_needed=more_needed_text,
         commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
-        counting_rule=scores.COUNTING_RULE,
         research_sharing=organization.research_sharing,
         agreement=evidence_service.agreement_rows(
             session, assessment=assessment, instrument=instrument, scorecard=scorecard
@@ -404,7 +433,7 @@ def results(
                 session, assessment=assessment, instrument=instrument, scorecard=scorecard
             )
         },
-        breadcrumbs=_crumbs(assessment, organization, "Results"),
+        **context,
     )
 
 

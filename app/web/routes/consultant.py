@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from app.errors import BadInput, TooLarge
-from app.services import access, commentary, imports, instruments_store
+from app.services import access, commentary, imports, instruments_store, jobs
 from app.services.workspace import client_overview, require_workspace_role
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
 from app.web.templating import render
@@ -29,6 +29,27 @@ def _cycle_crumbs(assessment, organization, last: str) -> list:
 def workspace(request: Request, session: SessionDep, user: CurrentUser):
     clients = client_overview(session, user=user)
     return render(request, "consultant/index.html", clients=clients, breadcrumbs=[("Clients", None)])
+
+
+@router.post("/reports.zip")
+def reports_zip(
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    paper: Annotated[Literal["letter", "a4"], Form()] = "letter",
+):
+    """A zip of the newest cycle's report of every client agency, made by a background job
+    (progress, cancel and the download on the job page). Consultants and admins only: funders
+    get the portfolio PDF, never agencies' action-plan reports."""
+    require_workspace_role(user)
+    clients = client_overview(session, user=user)
+    ids = [client.cycles[0].assessment.id for client in clients if client.cycles]
+    if not ids:
+        raise BadInput("None of your client agencies has an assessment cycle yet.")
+    job = jobs.start(
+        session, "report_batch", params={"assessment_ids": ids, "paper": paper}, user=user, settings=settings
+    )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 # --- commentary ---------------------------------------------------------------------------------

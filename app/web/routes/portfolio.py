@@ -7,13 +7,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from app.db.models import Role
-from app.portfolio import exports, pdf
-from app.portfolio.params import FIXED_SORT_KEYS, PortfolioFilters, SortOrder
+from app.db.models import JobStatus, Role
+from app.portfolio import exports
+from app.portfolio.params import DEFAULT_PAGE_SIZE, FIXED_SORT_KEYS, PortfolioFilters, SitePage, SortOrder
 from app.portfolio.view import PortfolioView
-from app.services import audit
+from app.services import audit, jobs
 from app.services.portfolio import list_portfolios, portfolio_view
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import render
@@ -48,12 +48,56 @@ def portfolio_view_for_request(
 
 
 ViewDep = Annotated[PortfolioView, Depends(portfolio_view_for_request)]
+SearchParam = Annotated[str | None, Query(max_length=100)]
+PageParam = Annotated[int | None, Query(ge=1, le=100_000)]
 
 
-def _link(portfolio_id: int, view: PortfolioView, *, suffix: str = "", sort: str | None = None) -> str:
+def paged_view_for_request(
+    settings: SettingsDep,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+    q: SearchParam = None,
+    page: PageParam = None,
+    per_page: int = DEFAULT_PAGE_SIZE,
+) -> PortfolioView:
+    """The same view with one page of the site table built (and searched by name): the page
+    and the JSON API. Downloads use the whole table (`portfolio_view_for_request`)."""
+    _funder_or_admin(user)
+    return portfolio_view(
+        session,
+        user=user,
+        portfolio_id=portfolio_id,
+        privacy_threshold=settings.privacy_threshold,
+        filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
+        sort=SortOrder.parse(sort),
+        page=SitePage.parse(q=q, page=page, per_page=per_page),
+    )
+
+
+PagedViewDep = Annotated[PortfolioView, Depends(paged_view_for_request)]
+
+
+def _link(
+    portfolio_id: int,
+    view: PortfolioView,
+    *,
+    suffix: str = "",
+    sort: str | None = None,
+    q: str | None = None,
+    page: int | None = None,
+) -> str:
     params = dict(view.filters.query())
     if sort is not None:
         params["sort"] = sort
+    if q:
+        params["q"] = q
+    if page is not None and page > 1:
+        params["page"] = str(page)
     query = urlencode(params)
     return f"/portfolio/{portfolio_id}{suffix}" + (f"?{query}" if query else "")
 
@@ -68,11 +112,15 @@ def portfolio_index(request: Request, session: SessionDep, user: CurrentUser):
 
 
 @router.get("/portfolio/{portfolio_id}", include_in_schema=False)
-def portfolio_page(request: Request, view: ViewDep, portfolio_id: int):
+def portfolio_page(request: Request, view: PagedViewDep, portfolio_id: int):
 
     def header(key: str) -> dict:
-        href = _link(portfolio_id, view, sort=view.sort.param_for(key))
+        # A new order starts at the first page; the search is kept.
+        href = _link(portfolio_id, view, sort=view.sort.param_for(key), q=view.page.q)
         return {"href": href, "aria": view.sort.aria_for(key)}
+
+    def page_link(number: int) -> str:
+        return _link(portfolio_id, view, sort=view.sort.param, q=view.page.q, page=number)
 
     return render(
         request,
@@ -81,6 +129,8 @@ def portfolio_page(request: Request, view: ViewDep, portfolio_id: int):
         summary=view.summary,
         fixed_columns=FIXED_SORT_KEYS,
         header=header,
+        page_link=page_link,
+        without_search=_link(portfolio_id, view, sort=view.sort.param),
         export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
         breadcrumbs=[("Portfolios", "/portfolio"), (view.summary.portfolio.name, None)],
     )
@@ -103,7 +153,8 @@ def portfolio_exports_page(request: Request, view: ViewDep, portfolio_id: int):
     )
 
 
-def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_type: str) -> Response:
+def _audit_download(session, user, view: PortfolioView, kind: str) -> dict[str, str]:
+    """Record the export and return the download headers."""
     name = exports.file_stem(view) + "." + kind
     audit.record(
         session,
@@ -112,17 +163,19 @@ def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_
         target=f"portfolio:{view.summary.portfolio.id}",
         detail={"filters": view.filters.query(), "sites": view.summary.n_sites},
     )
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_type: str) -> Response:
+    return Response(body, media_type=media_type, headers=_audit_download(session, user, view, kind))
 
 
 @router.get("/portfolio/{portfolio_id}/export.csv", include_in_schema=False)
 def portfolio_csv(session: SessionDep, user: CurrentUser, view: ViewDep):
-    body = exports.to_csv(view).encode("utf-8")
-    return _download(session, user, view, "csv", body, "text/csv; charset=utf-8")
+    # Streamed: rows leave as they are written (the view is already built and privacy-checked).
+    headers = _audit_download(session, user, view, "csv")
+    chunks = (chunk.encode("utf-8") for chunk in exports.iter_csv(view))
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/portfolio/{portfolio_id}/export.xlsx", include_in_schema=False)
@@ -131,5 +184,22 @@ def portfolio_xlsx(session: SessionDep, user: CurrentUser, view: ViewDep):
 
 
 @router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
-def portfolio_pdf(session: SessionDep, user: CurrentUser, view: ViewDep):
-    return _download(session, user, view, "pdf", pdf.render_portfolio_pdf(view), "application/pdf")
+def portfolio_pdf(
+    settings: SettingsDep,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+):
+    """The portfolio PDF is printed by a background job (minutes for thousands of sites): this
+    starts it, or joins the same one already running, and shows its page (progress, cancel, the
+    download when done). The download is audited as the PDF export."""
+    _funder_or_admin(user)
+    params = {"portfolio_id": portfolio_id, "region": region, "cohort": cohort, "instrument": instrument}
+    job = jobs.start(session, "portfolio_pdf", params={**params, "sort": sort}, user=user, settings=settings)
+    if job.status == JobStatus.done:  # the immediate queue ran it already
+        return RedirectResponse(f"/jobs/{job.id}/download", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

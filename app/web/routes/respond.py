@@ -376,6 +376,16 @@ def submit(token: str, request: Request, session: SessionDep, settings: Settings
     return RedirectResponse(f"/respond/{token}/done", status_code=303)
 
 
+@router.post("/respond/{token}/change", include_in_schema=False)
+def change_own_answers(token: str, request: Request, session: SessionDep, settings: SettingsDep):
+    """The respondent reopens their own submitted response (only their link can)."""
+    response, assessment, _ = _load(session, request, token)
+    responses_service.reopen_own(
+        session, response=response, assessment=assessment, privacy_threshold=settings.privacy_threshold
+    )
+    return _no_store(RedirectResponse(f"/respond/{token}/review", status_code=303))
+
+
 @router.get("/respond/{token}/done", include_in_schema=False)
 def done(token: str, request: Request, session: SessionDep):
     response, assessment, instrument = _load(session, request, token)
@@ -386,6 +396,7 @@ def done(token: str, request: Request, session: SessionDep):
             request,
             "respond/done.html",
             token=token,
+            accepting=assessments_service.is_accepting_answers(assessment),
             response=response,
             assessment=assessment,
             instrument=instrument,
