@@ -167,7 +167,7 @@ def apply_suppression(scorecard: Scorecard, keys: set[tuple[str, str]]) -> Score
                 }
             )
         )
-    actions = []
+    actions: list[Any] = []  # the scorecard's actions, each kept with its visible reasons
     for action in scorecard.actions:
         kept = [r for r in action.reasons if not _reason_hidden(r, hidden_groups, hidden_items)]
         if kept:

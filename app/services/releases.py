@@ -218,6 +218,6 @@ def release_numbers(session: Session, *, assessment_ids: list[int]) -> dict[int,
     rows = session.exec(
         select(Release.assessment_id, func.max(Release.number))
         .where(col(Release.assessment_id).in_(assessment_ids))
-        .group_by(Release.assessment_id)
+        .group_by(col(Release.assessment_id))
     )
     return dict(rows.all())

@@ -186,7 +186,7 @@ def store_scorecard(
     disclosed = disclose_scorecard(scorecard)
     session.add(
         Release(
-            assessment_id=assessment.id,  # type: ignore[arg-type]
+            assessment_id=assessment.id,
             number=1,
             created_at=row.computed_at,
             scorecard=disclosed.model_dump(mode="json"),
@@ -196,7 +196,7 @@ def store_scorecard(
                 session,
                 assessment_id=assessment.id,
                 instrument=instrument,
-                scorecard=disclosed,  # type: ignore[arg-type]
+                scorecard=disclosed,
             ),
         )
     )

@@ -75,7 +75,10 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
             Response.assessment_id == assessment_id,
             Response.status == ResponseStatus.submitted,
             # Imported rows count only once an org lead approved their import.
-            or_(col(Response.import_batch_id).is_(None), ImportBatch.status == ImportBatchStatus.approved),
+            or_(
+                col(Response.import_batch_id).is_(None),
+                col(ImportBatch.status) == ImportBatchStatus.approved,
+            ),
         )
         .order_by(col(Response.id))
     ).all()
