@@ -313,6 +313,7 @@ MATRIX: dict[str, Rule] = {
         signed_in(400),
         data={"current_password": "not-the-password", "new_password": "x" * 12, "repeat_password": "x" * 12},
     ),
+    "POST /account/language": Rule(signed_in(303), data={"language": "es"}),
     # Administration
     "GET /admin": Rule(admin_only()),
     "GET /admin/organizations": Rule(admin_only()),
