@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from app.db.models import (
     Assessment,
@@ -41,19 +42,21 @@ def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
         raise Forbidden("Only funders and administrators see portfolios.")
     allowed = access.portfolio_ids_for(session, user=user)
     counts = (
-        select(PortfolioSite.portfolio_id, func.count(PortfolioSite.id).label("n"))
-        .group_by(PortfolioSite.portfolio_id)
+        select(col(PortfolioSite.portfolio_id), func.count(col(PortfolioSite.id)).label("n"))
+        .group_by(col(PortfolioSite.portfolio_id))
         .subquery()
     )
     stmt = (
-        select(Portfolio.id, Portfolio.name, Portfolio.description, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.portfolio_id == Portfolio.id)
-        .order_by(Portfolio.name)
+        select(
+            col(Portfolio.id), col(Portfolio.name), col(Portfolio.description), func.coalesce(counts.c.n, 0)
+        )
+        .outerjoin(counts, counts.c.portfolio_id == col(Portfolio.id))
+        .order_by(col(Portfolio.name))
     )
     if allowed is not None:
         if not allowed:
             return []
-        stmt = stmt.where(Portfolio.id.in_(sorted(allowed)))
+        stmt = stmt.where(col(Portfolio.id).in_(sorted(allowed)))
     return [
         PortfolioRef(id=pid, name=name, description=description, n_sites=n)
         for pid, name, description, n in session.exec(stmt).all()
@@ -104,13 +107,13 @@ def portfolio_view(
 def _sites(session: Session, *, portfolio_id: int) -> list[SiteRow]:
     stmt = (
         select(
-            Organization.id,
-            Organization.name,
-            func.coalesce(PortfolioSite.region, Organization.region),
-            func.coalesce(PortfolioSite.cohort, Organization.cohort),
+            col(Organization.id),
+            col(Organization.name),
+            func.coalesce(col(PortfolioSite.region), col(Organization.region)),
+            func.coalesce(col(PortfolioSite.cohort), col(Organization.cohort)),
         )
-        .join(PortfolioSite, PortfolioSite.organization_id == Organization.id)
-        .where(PortfolioSite.portfolio_id == portfolio_id)
+        .join(PortfolioSite, col(PortfolioSite.organization_id) == col(Organization.id))
+        .where(col(PortfolioSite.portfolio_id) == portfolio_id)
     )
     return [SiteRow(*row) for row in session.exec(stmt).all()]
 
@@ -130,49 +133,50 @@ def _baseline_and_latest(
     has it as latest only.
     """
     latest_release = (
-        select(Release.assessment_id, func.max(Release.number).label("number"))
-        .group_by(Release.assessment_id)
+        select(col(Release.assessment_id), func.max(col(Release.number)).label("number"))
+        .group_by(col(Release.assessment_id))
         .subquery()
     )
-    order_new = (Assessment.created_at.desc(), Assessment.id.desc())
-    order_old = (Assessment.created_at.asc(), Assessment.id.asc())
+    order_new = (col(Assessment.created_at).desc(), col(Assessment.id).desc())
+    order_old = (col(Assessment.created_at).asc(), col(Assessment.id).asc())
     ranked = (
-        select(
-            Assessment.id.label("assessment_id"),
-            Assessment.organization_id.label("organization_id"),
-            Assessment.name.label("name"),
-            Assessment.close_date.label("close_date"),
-            Assessment.closed_at.label("closed_at"),
-            Assessment.created_at.label("created_at"),
-            Assessment.expected_respondents.label("expected"),
-            Assessment.instrument_version_id.label("version_id"),
-            Release.n_respondents.label("n_respondents"),
+        sa_select(
+            col(Assessment.id).label("assessment_id"),
+            col(Assessment.organization_id).label("organization_id"),
+            col(Assessment.name).label("name"),
+            col(Assessment.close_date).label("close_date"),
+            col(Assessment.closed_at).label("closed_at"),
+            col(Assessment.created_at).label("created_at"),
+            col(Assessment.expected_respondents).label("expected"),
+            col(Assessment.instrument_version_id).label("version_id"),
+            col(Release.n_respondents).label("n_respondents"),
             func.row_number()
-            .over(partition_by=Assessment.organization_id, order_by=order_new)
+            .over(partition_by=col(Assessment.organization_id), order_by=order_new)
             .label("newest"),
             func.row_number()
-            .over(partition_by=Assessment.organization_id, order_by=order_old)
+            .over(partition_by=col(Assessment.organization_id), order_by=order_old)
             .label("oldest"),
         )
         # The latest RELEASE of each cycle, whatever the cycle's status now: a cycle reopened
         # after close keeps showing what it released (docs/privacy.md, "Releases").
-        .join(latest_release, latest_release.c.assessment_id == Assessment.id)
+        .join(latest_release, latest_release.c.assessment_id == col(Assessment.id))
         .join(
             Release,
-            (Release.assessment_id == Assessment.id) & (Release.number == latest_release.c.number),
+            (col(Release.assessment_id) == col(Assessment.id))
+            & (col(Release.number) == latest_release.c.number),
         )
-        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
+        .join(PortfolioSite, col(PortfolioSite.organization_id) == col(Assessment.organization_id))
         .where(
-            PortfolioSite.portfolio_id == portfolio_id,
-            Release.n_respondents > 0,
+            col(PortfolioSite.portfolio_id) == portfolio_id,
+            col(Release.n_respondents) > 0,
         )
     )
     if instrument_id is not None:
         ranked = ranked.join(
-            InstrumentVersion, InstrumentVersion.id == Assessment.instrument_version_id
-        ).where(InstrumentVersion.instrument_id == instrument_id)
+            InstrumentVersion, col(InstrumentVersion.id) == col(Assessment.instrument_version_id)
+        ).where(col(InstrumentVersion.instrument_id) == instrument_id)
     ranked_sq = ranked.subquery()
-    chosen = select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
+    chosen = sa_select(ranked_sq).where(or_(ranked_sq.c.newest == 1, ranked_sq.c.oldest == 1)).subquery()
     cycles: dict[int, CycleRow] = {}
     baseline: dict[int, CycleRow] = {}
     latest: dict[int, CycleRow] = {}
@@ -192,26 +196,28 @@ def _baseline_and_latest(
             baseline[cycle.organization_id] = cycle
     # The condition scores of the same cycles: a second query on the same ranked set, so the
     # (wider) cycle columns are not repeated once per condition.
-    scores = select(
-        DomainScore.assessment_id,
-        DomainScore.domain_id,
-        DomainScore.score,
-        DomainScore.level_id,
-        DomainScore.n,
-    ).join(chosen, chosen.c.assessment_id == DomainScore.assessment_id)
-    for assessment_id, domain_id, score, level_id, n in session.exec(scores).all():
+    scores = sa_select(
+        col(DomainScore.assessment_id),
+        col(DomainScore.domain_id),
+        col(DomainScore.score),
+        col(DomainScore.level_id),
+        col(DomainScore.n),
+    ).join(chosen, chosen.c.assessment_id == col(DomainScore.assessment_id))
+    for assessment_id, domain_id, score, level_id, n in session.execute(scores).all():
         cycles[assessment_id].domains[domain_id] = (score, level_id, n or 0)
     return baseline, latest
 
 
 def _filter_options(session: Session, *, portfolio_id: int, sites: list[SiteRow]) -> FilterOptions:
     instruments = session.exec(
-        select(InstrumentVersion.instrument_id, func.min(InstrumentVersion.title))
-        .join(Assessment, Assessment.instrument_version_id == InstrumentVersion.id)
-        .join(PortfolioSite, PortfolioSite.organization_id == Assessment.organization_id)
-        .where(PortfolioSite.portfolio_id == portfolio_id, Assessment.status == AssessmentStatus.closed)
-        .group_by(InstrumentVersion.instrument_id)
-        .order_by(InstrumentVersion.instrument_id)
+        select(col(InstrumentVersion.instrument_id), func.min(col(InstrumentVersion.title)))
+        .join(Assessment, col(Assessment.instrument_version_id) == col(InstrumentVersion.id))
+        .join(PortfolioSite, col(PortfolioSite.organization_id) == col(Assessment.organization_id))
+        .where(
+            col(PortfolioSite.portfolio_id) == portfolio_id, col(Assessment.status) == AssessmentStatus.closed
+        )
+        .group_by(col(InstrumentVersion.instrument_id))
+        .order_by(col(InstrumentVersion.instrument_id))
     ).all()
     return FilterOptions(
         regions=sorted({s.region for s in sites if s.region}),

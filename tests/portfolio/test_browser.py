@@ -150,7 +150,7 @@ def test_consultant_pages_are_accessible(live_server, browser_page, tmp_path):
     with page.expect_navigation():
         page.locator("form button[type=submit]", has_text="Save commentary").click()
     assert page.locator("main > .notice[role=status]").all_inner_texts() == [
-        "Commentary saved. It will appear in this cycle's PDF report."
+        "Commentary saved. It will appear on the results page and in this cycle's PDF report."
     ]
     assert page.locator("#commentary-text").input_value() == "Leadership support is strong."
     assert _serious(page) == []
