@@ -66,7 +66,7 @@ def test_a_finished_report_job_downloads_from_the_page(client, db, engine, cast,
     assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     assert letter.headers["content-type"] == "application/pdf"
     assert 'attachment; filename="peerready-' in letter.headers["content-disposition"]
-    assert letter.headers["cache-control"] == "private, no-store"
+    assert letter.headers["cache-control"] == "no-store"
     a4 = client.get(f"/jobs/{job.id}/download?paper=a4")
     assert a4.status_code == 200 and a4.content.startswith(b"%PDF") and a4.content != letter.content
     assert client.get(f"/jobs/{job.id}/download?paper=a3").status_code == 422
@@ -129,6 +129,6 @@ def test_refusals_are_clear_and_reveal_nothing(client, db, engine, cast, setting
     as_json = client.get(f"/jobs/{job.id}.json", headers={"Accept": "application/json"})
     assert as_json.status_code == 404 and as_json.json() == {"detail": "No such job."}
     for url in ("/jobs/abc", "/jobs/abc.json", "/jobs/-1", "/jobs/1%00"):
-        assert client.get(url).status_code in (404, 422), url
+        assert client.get(url).status_code in (400, 404, 422), url  # a NUL is refused at the input boundary
     login(client, cast.funder_p.email)
     assert client.get(f"/jobs/{job.id}").status_code == 403

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.db.models import AssessmentScore, Organization, Role
+from app.db.models import Assessment, AssessmentScore, AssessmentStatus, Organization, Release, Role
+from app.services import releases as release_service
 from tests.helpers.auth import make_user, sign_in_as
 from tests.helpers.html import parse
 
@@ -99,6 +100,16 @@ def test_an_internal_error_shows_a_calm_page_without_traceback(app, db):
     stored = db.get(AssessmentScore, world.a.assessment_id)
     stored.scorecard = {"not": "a scorecard"}
     db.add(stored)
+    # The results page reads the latest release (docs/privacy.md): corrupt that too.
+    assessment = db.get(Assessment, world.a.assessment_id)
+    assessment.status = AssessmentStatus.closed
+    db.add(assessment)
+    db.commit()
+    release_service.ensure_released(db, assessment=assessment, privacy_threshold=3)
+    db.commit()
+    for release in db.exec(select(Release).where(Release.assessment_id == assessment.id)):
+        release.scorecard = {"not": "a scorecard"}
+        db.add(release)
     db.commit()
     with TestClient(app, raise_server_exceptions=False) as client:
         sign_in_as(client, world.cast.lead_a)

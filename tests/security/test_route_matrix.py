@@ -466,6 +466,9 @@ MATRIX: dict[str, Rule] = {
     ),
     # Consultant workspace (consultants and admins; org leads have their own pages)
     "GET /consultant": Rule(org_scoped(consultant_other=200, org_lead=403, org_lead_other=403)),
+    "POST /consultant/reports.zip": Rule(
+        org_scoped(303, consultant_other=303, org_lead=403, org_lead_other=403)
+    ),
     "GET /consultant/assessments/{assessment_id}/commentary": Rule(
         org_scoped(org_lead=403, org_lead_other=403)
     ),
@@ -487,7 +490,7 @@ MATRIX: dict[str, Rule] = {
     "GET /portfolio/{portfolio_id}/exports": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/export.csv": Rule(portfolio_scoped()),
     "GET /portfolio/{portfolio_id}/export.xlsx": Rule(portfolio_scoped()),
-    "GET /portfolio/{portfolio_id}/report.pdf": Rule(portfolio_scoped()),
+    "GET /portfolio/{portfolio_id}/report.pdf": Rule(portfolio_scoped(303)),  # to its job page
     "GET /portfolio/{portfolio_id}/reliability": Rule(portfolio_scoped()),
     # Instrument reliability for authors: administrators and consultants (pooled over agencies)
     "GET /psychometrics": Rule({**signed_in(403), "admin": 200, "consultant": 200, "consultant_other": 200}),

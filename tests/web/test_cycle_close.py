@@ -46,7 +46,9 @@ def test_closing_needs_the_confirmation_and_warns_about_answers_in_progress(clie
     assert box.get("checked") is None  # confirming is a deliberate act
     assert page.label_for("confirm-close") == (
         "Yes, close this cycle: nobody can answer any more, and the 1 response still in progress "
-        "will not be counted. You can open it again later."
+        "will not be counted. Its results are then released. You can open the whole cycle again later: "
+        "people can then change their own answers through their personal links, and new results are "
+        "released at the next close only when at least 3 responses have changed."
     )
     assert page.texts("button[type=submit]", within=close) == ["Close the cycle"]
 

@@ -80,7 +80,7 @@ def test_switch_then_download(app, db):
         assert results.link(url) is not None
         workbook = client.get(url)
         assert workbook.status_code == 200
-        assert workbook.headers["cache-control"] == "private, no-store"
+        assert workbook.headers["cache-control"] == "no-store"
         book = load_workbook(io.BytesIO(workbook.content))
         assert book.sheetnames == ["responses", "codebook", "notes"]
         assert book["responses"].max_row == 10
