@@ -152,7 +152,9 @@ def test_follow_up_report_matches_the_stored_scorecard_and_plan(db: Session, fol
             grey = image.convert("L")
             lowest, _ = grey.getextrema()
             assert lowest < 128, f"{image_path.name} is blank"
-            assert ImageStat.Stat(grey).mean[0] < 254.5, f"{image_path.name} is nearly blank"
+            # A section's last page may hold a few lines (the per-question appendix ends on one):
+            # every page still has text on it (the check above) and is not an empty page.
+            assert ImageStat.Stat(grey).mean[0] < 254.8, f"{image_path.name} is nearly blank"
 
 
 def test_a4_paper(db: Session, follow_up: Assessment):
