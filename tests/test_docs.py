@@ -94,3 +94,26 @@ def test_ci_requires_every_skippable_dependency_and_the_readme_names_each_switch
         assert f"{switch}=1" in exports, f".ci/run does not export {switch}=1"
         assert f"`{switch}=1`" in README, f"README.md does not explain {switch}"
     assert "CI=true" in exports.split(), ".ci/run does not export CI=true"
+
+
+def test_csv_layout_example_scores_with_the_documented_commands(tmp_path, monkeypatch):
+    """docs/csv-layout.md's example file and its "Scoring offline" commands work as written, with
+    the worked-example instrument copied out of docs/scoring.md."""
+    from click.testing import CliRunner
+
+    layout = (ROOT / "docs" / "csv-layout.md").read_text(encoding="utf-8")
+    scoring = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
+    instrument = re.search(r"```yaml example-instrument\n(.*?)```", scoring, re.S)
+    example = re.search(r"## Example.*?```csv\n(.*?)```", layout, re.S)
+    assert instrument and example
+    (tmp_path / "worked_example.yaml").write_text(instrument.group(1), encoding="utf-8")
+    (tmp_path / "responses.csv").write_text(example.group(1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    offline = layout.split("## Scoring offline", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^    peerready (score .*worked_example\.yaml.*)$", offline, re.M)
+    assert len(commands) == 2
+    for command in commands:
+        result = CliRunner().invoke(cli, command.split())
+        assert result.exit_code == 0, (command, result.output)
+        assert "Team integration" in result.output
+        assert "47.5" in result.output  # the score docs/scoring.md works out for this file
