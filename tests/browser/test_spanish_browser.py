@@ -76,9 +76,10 @@ def spanish_cycle(live_server):
 
 
 def answer_shown(page) -> dict[str, str]:
-    """Answer every question shown on the page (4 where the scale has it), as a person taps."""
+    """Answer every question a person sees now (4 where the scale has it), as a person taps.
+    Questions in parts not yet opened, and those hidden by a condition, are not visible."""
     given: dict[str, str] = {}
-    questions = page.locator("fieldset.question:not([hidden])")
+    questions = page.locator("fieldset.question:visible")
     index = 0
     while index < questions.count():  # answering can show more questions
         fieldset = questions.nth(index)
@@ -99,6 +100,17 @@ def answer_shown(page) -> dict[str, str]:
     return given
 
 
+def answer_every_part(page) -> dict[str, str]:
+    """Answer the page part by part: on a phone a long condition shows one part of six
+    questions at a time, and "Siguientes preguntas" opens the next."""
+    given = answer_shown(page)
+    more = page.get_by_role("button", name="Siguientes preguntas")
+    while more.locator("visible=true").count():
+        more.locator("visible=true").first.click()
+        given.update(answer_shown(page))
+    return given
+
+
 def assert_checked(page, answers: dict[str, str]) -> None:
     """Every given answer to a question on this page is still checked."""
     for item, value in answers.items():
@@ -107,10 +119,6 @@ def assert_checked(page, answers: dict[str, str]) -> None:
         expect(page.locator(f'input[name="item:{item}"][value="{value}"]')).to_be_checked()
 
 
-@pytest.mark.xfail(
-    reason="The phone-first form's parts (issue 13) hide later questions until 'Next questions'; this test checks them directly. Recorded in the closing note.",  # noqa: E501
-    strict=False,
-)
 @pytest.mark.browser
 def test_spanish_respondent_on_a_phone_then_the_spanish_pdf(live_server, phone, spanish_cycle):
     page = phone
@@ -129,7 +137,7 @@ def test_spanish_respondent_on_a_phone_then_the_spanish_pdf(live_server, phone, 
         expect(page.locator("#progress-text strong")).to_have_text(f"Página {number} de {pages}")
         if number == 2:
             # mid-way: half the page answered, then English and back with the switch
-            first = page.locator("fieldset.question:not([hidden])").first
+            first = page.locator("fieldset.question:visible").first
             item = first.get_attribute("data-item")
             first.locator('input[value="4"]').check()
             expect(page.locator("#save-state")).to_have_text("Guardado")
@@ -141,7 +149,7 @@ def test_spanish_respondent_on_a_phone_then_the_spanish_pdf(live_server, phone, 
             page.get_by_role("button", name="Español").click()
             expect(page.locator("html")).to_have_attribute("lang", "es")
             assert_checked(page, given)
-        given.update(answer_shown(page))
+        given.update(answer_every_part(page))
         if number == 1:
             assert_accessible(page, "question page (es)")
             assert_fits_the_phone(page, "question page (es)")
