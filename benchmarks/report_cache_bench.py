@@ -23,8 +23,8 @@ import argparse
 import os
 import secrets
 import socket
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
