@@ -290,10 +290,12 @@ def create_sample_report_data(
     with_previous: bool = True,
     plan_actions: int = 10,
     seed: int = 7,
+    first_comment: tuple[str, str] | None = None,
 ) -> Assessment:
     """A follow-up assessment like the demo's: ~30 respondents, a baseline cycle, a plan, a
     consultant commentary, for `organization` (or a new one named `organization_name`).
-    Returns the follow-up assessment."""
+    `first_comment` (domain id, text) is the first submitted respondent's comment, given before
+    the results are released, so the release holds it. Returns the follow-up assessment."""
     rng = random.Random(seed)
     version, instrument = snapshot_instrument(session)
     if organization is None:
@@ -311,13 +313,16 @@ def create_sample_report_data(
             respondents=sample_respondents(instrument, rng, max(respondents - 4, 3), lean=0.4),
             computed_at=datetime(2027, 4, 15, 9, 30, tzinfo=UTC),
         )
+    people = sample_respondents(instrument, rng, respondents, lean=0.55, in_progress=2)
+    if first_comment is not None:
+        next(p for p in people if p.submitted).comment = first_comment
     current = store_assessment(
         session,
         organization=organization,
         version=version,
         instrument=instrument,
         name="Follow-up, fall 2027" if with_previous else "Baseline, spring 2027",
-        respondents=sample_respondents(instrument, rng, respondents, lean=0.55, in_progress=2),
+        respondents=people,
         previous=previous,
         computed_at=datetime(2027, 10, 20, 16, 0, tzinfo=UTC),
     )

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageStat
 from sqlmodel import Session, select
 
-from app.db.models import Assessment, AssessmentScore, Comment, Commentary, PlanItem, PlanStatus, Response
+from app.db.models import Assessment, AssessmentScore, Commentary, PlanItem, PlanStatus, Response
 from app.reports import pdf as report_pdf
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.context import long_date
@@ -24,6 +24,8 @@ from app.reports.pdf import (
 )
 from app.scoring import Scorecard
 from app.scoring.numbers import format_percent
+from app.services.releases import latest_release
+from app.services.report_samples import create_sample_report_data
 from app.services.reports import build_report_context
 from tests.reports.conftest import page_images, pdf_reader, pdf_text, small_agency
 
@@ -173,12 +175,19 @@ def test_report_without_answers_says_so(db: Session, empty_assessment: Assessmen
     assert len(pdf_reader(render_report_pdf(context)).pages) <= 5
 
 
-@pytest.mark.xfail(
-    reason="Comments are frozen into the release at close (issue 11); this test adds its comment after the release, so the fixture must re-release first. Known, recorded in the closing note.",  # noqa: E501
-    strict=False,
+HOSTILE = (
+    '<img src=file:///etc/passwd> <style>body { display: none }</style> <a href="http://127.0.0.1:9/">x</a>'
 )
-def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Session, follow_up: Assessment):
-    hostile = '<img src=file:///etc/passwd> <style>body { display: none }</style> <a href="http://127.0.0.1:9/">x</a>'
+
+
+def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Session):
+    # The respondent's comment is given before the results are released (comments are frozen into
+    # the release), so the report prints it from the release, as it would any real comment.
+    follow_up = create_sample_report_data(db, first_comment=("stigma", "Said " + HOSTILE))
+    db.commit()
+    release = latest_release(db, assessment_id=follow_up.id)
+    assert release is not None and any(c["text"] == "Said " + HOSTILE for c in release.comments)
+    hostile = HOSTILE
     unbroken = "https://example.org/" + "a" * 400  # no space to break at
     commentary = db.get(Commentary, follow_up.id)  # the sample data has one
     commentary.text = "Commentary " + hostile + "\n\n" + unbroken
@@ -188,10 +197,6 @@ def test_free_text_with_markup_is_printed_as_text_and_nothing_is_fetched(db: Ses
         )
     ).first()
     plan_item.notes = "Note " + hostile
-    response = db.exec(
-        select(Response).where(Response.assessment_id == follow_up.id, Response.status == "submitted")
-    ).first()
-    db.add(Comment(response_id=response.id, domain_id="stigma", text="Said " + hostile))
     db.commit()
 
     context = build_report_context(db, assessment_id=follow_up.id)
