@@ -213,16 +213,70 @@ def _write(out: Path | None, body: bytes) -> None:
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: print)."
 )
 @click.option("--lang", default=None, help="Language of the texts (default: the instrument's first).")
-def export_fhir(instrument_ref: str, out: Path | None, lang: str | None) -> None:
+@click.option(
+    "--responses",
+    "assessment_id",
+    type=int,
+    default=None,
+    metavar="ASSESSMENT_ID",
+    help="Write the cycle's responses as a Bundle of QuestionnaireResponses instead"
+    " (needs research sharing; docs/privacy.md).",
+)
+def export_fhir(instrument_ref: str, out: Path | None, lang: str | None, assessment_id: int | None) -> None:
     """Write INSTRUMENT_ID (an id in the instruments folder, or a YAML path) as an HL7 FHIR R4
-    Questionnaire (JSON), validated with the fhir.resources R4B models."""
+    Questionnaire (JSON), validated with the fhir.resources R4B models. With --responses, write
+    the answers of that assessment (which must use INSTRUMENT_ID) as a Bundle of
+    QuestionnaireResponses to the Questionnaire of the version the cycle is pinned to."""
     from app.instruments.interop import NotExpressible, fhir_questionnaire
 
+    if assessment_id is not None:
+        _export_fhir_responses(instrument_ref, assessment_id, out, lang)
+        return
     try:
         resource = fhir_questionnaire(_instrument(instrument_ref), lang=lang)
     except NotExpressible as error:
         raise click.ClickException(f"cannot be written as FHIR: {error}") from None
     _write(out, (json.dumps(resource, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _export_fhir_responses(
+    instrument_ref: str, assessment_id: int, out: Path | None, lang: str | None
+) -> None:
+    from app.db.engine import session_scope
+    from app.instruments.interop import fhir_response_bundle, questionnaire_canonical
+    from app.services.evidence import research_export
+
+    expected = _instrument(instrument_ref)
+    settings = load_settings_or_exit()
+    try:
+        with session_scope(ready_engine(settings)) as session:
+            export = research_export(
+                session,
+                assessment_id=assessment_id,
+                privacy_threshold=settings.privacy_threshold,
+                actor="command line",
+                fmt="fhir",
+            )
+            if export.instrument.id != expected.id:
+                raise click.ClickException(
+                    f"assessment {assessment_id} uses instrument {export.instrument.id}, not {expected.id}"
+                )
+            if lang is not None and lang not in export.instrument.languages:
+                raise click.ClickException(f"the instrument has no language {lang!r}")
+            bundle = fhir_response_bundle(export.instrument, export.table, lang=lang)
+    except PeerReadyError as error:
+        raise click.ClickException(error.message) from None
+    _write(out, (json.dumps(bundle, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    click.echo(
+        f"{len(bundle['entry'])} QuestionnaireResponses to {questionnaire_canonical(export.instrument)}",
+        err=True,
+    )
+    if expected.version != export.instrument.version:
+        click.echo(
+            f"Note: the cycle is pinned to version {export.instrument.version}; the instruments folder"
+            f" now has {expected.version}, so `peerready export fhir {expected.id}` writes another version.",
+            err=True,
+        )
 
 
 @export_group.command("redcap")

@@ -10,16 +10,25 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.instruments.models import Instrument, Item, ShowIf, text
+from app.scoring.csv_responses import NOT_ASKED
+from app.scoring.models import ResponseInput
+from app.scoring.research import ResearchTable
 
 __all__ = [
     "GROUP_FIELD",
+    "UNANSWERED",
     "NotExpressible",
     "REDCAP_COLUMNS",
     "fhir_questionnaire",
+    "fhir_response_bundle",
+    "questionnaire_canonical",
     "redcap_dictionary",
+    "responses_from_fhir_bundle",
 ]
 
 #: The question both exports add first: the respondent group, which PeerReady knows from the
@@ -27,6 +36,10 @@ __all__ = [
 GROUP_FIELD = "respondent_group"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 BASE = "urn:peerready"
+#: Extension on a QuestionnaireResponse, once per item the respondent was shown but left blank.
+#: FHIR leaves unanswered questions out of a response (FHIR-25949), which would make "skipped"
+#: look like "not asked"; the coverage rule needs the difference (docs/scoring.md section 3).
+UNANSWERED = f"{BASE}:fhir:unanswered"
 
 
 class NotExpressible(ValueError):
@@ -118,6 +131,11 @@ def _enable_when(instrument: Instrument, item: Item, lang: str) -> dict[str, Any
     }
 
 
+def _group_targeted(instrument: Instrument, item: Item) -> bool:
+    """The item is asked of some groups only (so the Questionnaire wraps it in ITEM__groups)."""
+    return bool(item.groups) and not {g.id for g in instrument.groups} <= set(item.groups)
+
+
 def _question(instrument: Instrument, item: Item, lang: str) -> dict[str, Any]:
     question: dict[str, Any] = {
         "linkId": item.id,
@@ -128,7 +146,7 @@ def _question(instrument: Instrument, item: Item, lang: str) -> dict[str, Any]:
         "answerOption": _answer_options(instrument, item, lang),
         **_enable_when(instrument, item, lang),
     }
-    if not item.groups or {g.id for g in instrument.groups} <= set(item.groups):
+    if not _group_targeted(instrument, item):
         return question
     # Group targeting AND a show_if: a disabled parent disables its children, which gives AND.
     return {
@@ -179,7 +197,7 @@ def fhir_questionnaire(instrument: Instrument, *, lang: str | None = None) -> di
         )
     resource = {
         "resourceType": "Questionnaire",
-        "url": f"{BASE}:questionnaire:{instrument.id}",
+        "url": questionnaire_url(instrument),
         "version": instrument.version,
         "name": "".join(part.capitalize() for part in instrument.id.split("_")),
         "title": text(instrument.title, lang),
@@ -189,6 +207,124 @@ def fhir_questionnaire(instrument: Instrument, *, lang: str | None = None) -> di
     }
     Questionnaire.model_validate(resource)  # raises pydantic.ValidationError on a malformed resource
     return resource
+
+
+def questionnaire_url(instrument: Instrument) -> str:
+    return f"{BASE}:questionnaire:{instrument.id}"
+
+
+def questionnaire_canonical(instrument: Instrument) -> str:
+    """The canonical reference `url|version` a QuestionnaireResponse gives its Questionnaire."""
+    return f"{questionnaire_url(instrument)}|{instrument.version}"
+
+
+def _response_items(instrument: Instrument, answers: Mapping[str, str], lang: str) -> list[dict[str, Any]]:
+    """The answered items, nested as in the Questionnaire (condition group, then the ITEM__groups
+    wrapper of a group-targeted item, then the question); groups without an answer left out."""
+    found = []
+    for domain in instrument.domains:
+        children = []
+        for item in instrument.items_in(domain.id):
+            if item.id not in answers:
+                continue
+            question = {
+                "linkId": item.id,
+                "answer": [{"valueCoding": _coding(instrument, item, answers[item.id], lang)}],
+            }
+            if _group_targeted(instrument, item):
+                question = {"linkId": f"{item.id}__groups", "item": [question]}
+            children.append(question)
+        if children:
+            found.append({"linkId": domain.id, "item": children})
+    return found
+
+
+def fhir_response_bundle(
+    instrument: Instrument, table: ResearchTable, *, lang: str | None = None
+) -> dict[str, Any]:
+    """The rows of a research table (app.scoring.research: counted respondents in random order,
+    labelled after shuffling, no group, comments, dates, ids or tokens) as a FHIR R4 Bundle of
+    type `collection` holding one QuestionnaireResponse per row, each pointing at the
+    Questionnaire of `fhir_questionnaire` by `url|version`. Validated with the R4B models.
+
+    A response holds the items answered (DK and N/A are answers: their codes) and, as UNANSWERED
+    extensions, the items shown but left blank; items not asked are absent. It has no `authored`,
+    `author`, `subject` or `source`, and no answer to `respondent_group`."""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+    if table.instrument_id != instrument.id or table.instrument_version != instrument.version:
+        raise ValueError("the research table is of another instrument or version")
+    lang = lang or instrument.languages[0]
+    item_ids = list(table.header[1:])
+    entries = []
+    for row in table.rows:
+        label, cells = row[0], dict(zip(item_ids, row[1:], strict=True))
+        answers = {item_id: value for item_id, value in cells.items() if value not in ("", NOT_ASKED)}
+        blank = [item.id for item in instrument.items if cells.get(item.id) == ""]
+        resource: dict[str, Any] = {
+            "resourceType": "QuestionnaireResponse",
+            "id": label,
+            "questionnaire": questionnaire_canonical(instrument),
+            "status": "completed",
+            "language": lang,
+        }
+        if blank:
+            resource["extension"] = [{"url": UNANSWERED, "valueString": item_id} for item_id in blank]
+        items = _response_items(instrument, answers, lang)
+        if items:
+            resource["item"] = items
+        QuestionnaireResponse.model_validate(resource)
+        # A random urn:uuid per entry: the label already says nothing; this says nothing either.
+        entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": resource})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    Bundle.model_validate(bundle)
+    return bundle
+
+
+def _walk_answers(items: list[Mapping[str, Any]]) -> Iterator[tuple[str, list[Mapping[str, Any]]]]:
+    for item in items:
+        yield str(item.get("linkId", "")), list(item.get("answer", []))
+        yield from _walk_answers(list(item.get("item", [])))
+        for answer in item.get("answer", []):
+            yield from _walk_answers(list(answer.get("item", [])))
+
+
+def responses_from_fhir_bundle(instrument: Instrument, bundle: Mapping[str, Any]) -> list[ResponseInput]:
+    """The responses of a bundle written by `fhir_response_bundle`, as rules-module input (rows
+    without a group, with the items they were asked), for re-scoring. Raises ValueError naming the
+    entry for a response to another Questionnaire or an answer that is not an option."""
+    responses = []
+    canonical = questionnaire_canonical(instrument)
+    for index, entry in enumerate(bundle.get("entry", []), start=1):
+        resource = entry.get("resource", {})
+        where = f"entry {index} ({resource.get('id', '?')})"
+        if (
+            resource.get("resourceType") != "QuestionnaireResponse"
+            or resource.get("questionnaire") != canonical
+        ):
+            raise ValueError(f"{where}: not a QuestionnaireResponse to {canonical}")
+        answers: dict[str, str] = {}
+        for link_id, given in _walk_answers(list(resource.get("item", []))):
+            if not given or not instrument.has_item(link_id):
+                continue
+            item = instrument.item_by_id(link_id)
+            code = str(given[0].get("valueCoding", {}).get("code", ""))
+            if instrument.option(item, code) is None:
+                raise ValueError(f"{where}: {code!r} is not an answer to {link_id}")
+            answers[link_id] = code
+        blank = {
+            str(e.get("valueString")) for e in resource.get("extension", []) if e.get("url") == UNANSWERED
+        }
+        responses.append(
+            ResponseInput(
+                respondent_id=str(resource.get("id") or f"entry-{index}"),
+                group="",
+                answers=answers,
+                asked=frozenset(answers) | frozenset(blank),
+            )
+        )
+    return responses
 
 
 # --- REDCap ----------------------------------------------------------------------------------

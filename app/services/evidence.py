@@ -224,9 +224,11 @@ def research_export(
     privacy_threshold: int,
     actor: User | str,
     rng: random.Random | None = None,
+    fmt: str = "table",
 ) -> ResearchExport:
     """The research download of one assessment (app.scoring.research says what is in it),
-    recorded in the audit log (in the caller's transaction).
+    recorded in the audit log (in the caller's transaction) with `fmt` ("table" for the CSV/XLSX
+    file, "fhir" for QuestionnaireResponses: the same rows either way).
 
     Refused (Conflict) below the privacy threshold of counted respondents: with so few rows the
     file is close to the answers of named people. Who may ask is checked by the caller."""
@@ -260,7 +262,7 @@ def research_export(
         action="research.export",
         target=f"assessment:{assessment.id}",
         organization_id=organization.id,
-        detail={"respondents": len(table.rows)},
+        detail={"respondents": len(table.rows), "format": fmt},
     )
     return ResearchExport(
         assessment=assessment, organization=organization, instrument=instrument, table=table

@@ -126,3 +126,40 @@ def test_cli_writes_both(tmp_path):
     assert json.loads(out.read_text())["resourceType"] == "Questionnaire"
     printed = CliRunner().invoke(cli, ["export", "redcap", "quick_check"])
     assert printed.exit_code == 0 and printed.stdout.startswith("Variable / Field Name,")
+
+
+def test_response_bundle_keeps_skipped_apart_from_not_asked():
+    """FHIR leaves unanswered questions out; the UNANSWERED extension keeps "shown but skipped"
+    (which counts against coverage) apart from "not asked", so scores survive the round trip."""
+    import random
+
+    from app.instruments.interop import UNANSWERED, fhir_response_bundle, responses_from_fhir_bundle
+    from app.scoring.models import ResponseInput
+    from app.scoring.research import research_table
+    from app.scoring.rules import score_responses, shown_items
+    from app.services.report_samples import sample_respondents
+
+    instrument = _instrument("readiness_full")
+    people = sample_respondents(instrument, random.Random(3), 8, lean=0.5)
+    inputs = []
+    for n, person in enumerate(people):
+        answers = dict(person.answers)
+        for item in shown_items(
+            instrument, ResponseInput(respondent_id="x", group=person.group, answers=answers)
+        )[: 6 if n % 2 else 0]:
+            if not any(i.show_if and i.show_if.item == item.id for i in instrument.items):
+                answers.pop(item.id, None)  # skip the first few questions (none a show_if depends on)
+        inputs.append(ResponseInput(respondent_id=f"p{n}", group=person.group, answers=answers))
+    bundle = fhir_response_bundle(instrument, research_table(instrument, inputs, rng=random.Random(1)))
+    skipped = [e for entry in bundle["entry"] for e in entry["resource"].get("extension", [])]
+    assert skipped and all(e["url"] == UNANSWERED for e in skipped)
+    before = score_responses(instrument, inputs)
+    after = score_responses(instrument, responses_from_fhir_bundle(instrument, bundle))
+    assert any(d.n_below_coverage for d in before.domains)
+    for old, new in zip(before.domains, after.domains, strict=True):
+        assert (new.score, new.n, new.n_below_coverage, new.answers_shown) == (
+            old.score,
+            old.n,
+            old.n_below_coverage,
+            old.answers_shown,
+        )

@@ -7,61 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from app.db.models import Assessment, AuditEvent, Organization, Role
+from app.db.models import Assessment, AuditEvent
 from app.scoring.agreement import agreement, condition_answers
 from app.scoring.csv_responses import NOT_ASKED
-from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
-from app.services.scores import counted_responses, refresh_scores
-from tests.helpers.auth import make_user, sign_in_as
-from tests.helpers.html import parse
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run(monkeypatch: pytest.MonkeyPatch, engine: Engine, data_dir: Path, *args: str) -> Outcome:
-    from app.cli import cli
-
-    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("PEERREADY_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("PEERREADY_ENV", "test")
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return Outcome(result.exit_code, result.stdout, result.stderr)
+from app.services.report_samples import snapshot_instrument
+from app.services.scores import counted_responses
+from tests.helpers.cycles import results_page_scores, run, store_cycle
 
 
 def make_cycle(db: Session, name: str, count: int, seed: int, *, sharing: bool = True) -> Assessment:
-    version, instrument = snapshot_instrument(db)
-    organization = Organization(name=name, research_sharing=sharing)
-    db.add(organization)
-    db.flush()
-    people = sample_respondents(instrument, random.Random(seed), count, lean=0.55)
-    assessment = store_assessment(
-        db,
-        organization=organization,
-        version=version,
-        instrument=instrument,
-        name="Spring",
-        respondents=people,
-    )
-    # The stored scorecard exactly as the app computes it (submitted responses only).
-    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
-    db.commit()
-    return assessment
+    return store_cycle(db, name=name, count=count, seed=seed, lean=0.55, sharing=sharing)[1]
 
 
 def test_agreement_json_matches_the_statistics_module(db, engine, tmp_path, monkeypatch):
@@ -140,16 +100,6 @@ def test_psychometrics_pools_the_version_and_withholds_below_the_minimum(db, eng
     assert unknown.code == 1 and "No assessment has used instrument" in unknown.stderr
 
 
-def _results_page_scores(app, db: Session, assessment: Assessment) -> dict[str, str]:
-    from fastapi.testclient import TestClient
-
-    admin = make_user(db, role=Role.admin)
-    with TestClient(app, base_url="http://testserver") as client:
-        sign_in_as(client, admin)
-        page = parse(client.get(f"/assessments/{assessment.id}/results").text)
-    return {row["Condition"]: row["Score (0–100)"] for row in page.records("#scores-table")}
-
-
 def test_research_file_rescored_gives_the_results_page_scores(app, db, engine, tmp_path, monkeypatch):
     assessment = make_cycle(db, "Cedar Family Center", 17, seed=9)
     out = tmp_path / "out" / "cedar.csv"
@@ -182,7 +132,7 @@ def test_research_file_rescored_gives_the_results_page_scores(app, db, engine, t
     assert card["n_respondents"] == 17
     from app.scoring.numbers import format_score
 
-    page = _results_page_scores(app, db, assessment)
+    page = results_page_scores(app, db, assessment)
     assert {d["title"]: format_score(d["score"]) for d in card["domains"]} == page
     assert len(page) == 4 and all(v != "–" for v in page.values())
 
