@@ -106,5 +106,8 @@ def more_needed_text(n: int, threshold: int) -> str:
     needed = policy.responses_needed(n, threshold)
     if needed <= 0:
         return ""
-    people = "person has" if needed == 1 else "people have"
-    return f"shown when {needed} more {people} answered"
+    from app.i18n import ngettext  # the reader's language (app.i18n imports nothing from here)
+
+    return ngettext(
+        "shown when %(num)s more person has answered", "shown when %(num)s more people have answered", needed
+    ) % {"num": needed}

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, Literal
 
 from app import i18n
 from app.db.models import Assessment, PlanItem, PlanStatus, ResponseStatus
+from app.disclosure.view import more_needed_text
 from app.i18n import N_, gettext, ngettext
 from app.instruments.citations import short_citation
 from app.instruments.models import Instrument, text
@@ -103,6 +105,76 @@ class CommentaryText:
 
 
 @dataclass(frozen=True)
+class ReleaseNote:
+    """One sentence of the method notes about the release, as a code and values: written in the
+    report's language when the report is assembled (`release_note_text`)."""
+
+    code: Literal["not_released", "released", "held_back", "changed", "paper_import"]
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def release_note_text(note: ReleaseNote, instrument: Instrument, lang: str) -> str:
+    """The note in the current language (the caller has set it to `lang`)."""
+    v = note.values
+    if note.code == "not_released":
+        return gettext("Results appear when the cycle closes: while it is open, no figures are released.")
+    if note.code == "released":
+        when = long_date(v["date"]) or ""
+        if v["number"] > 1:
+            return ngettext(
+                "These results were released on %(date)s (release %(release)s), from %(num)s submitted "
+                "response. They do not change afterwards.",
+                "These results were released on %(date)s (release %(release)s), from %(num)s submitted "
+                "responses. They do not change afterwards.",
+                v["n"],
+            ) % {"date": when, "release": v["number"], "num": v["n"]}
+        return ngettext(
+            "These results were released on %(date)s, from %(num)s submitted response. "
+            "They do not change afterwards.",
+            "These results were released on %(date)s, from %(num)s submitted responses. "
+            "They do not change afterwards.",
+            v["n"],
+        ) % {"date": when, "num": v["n"]}
+    if note.code == "held_back":
+        title = _domain_title(instrument, v["domain_id"], v["domain_id"], lang)
+        return gettext("%(condition)s: the score is held back; it is %(more)s.") % {
+            "condition": title,
+            "more": more_needed_text(v["n"], v["threshold"]),
+        }
+    if note.code == "changed":
+        return ngettext(
+            "%(num)s response changed after this release. New results are released only when at least "
+            "%(threshold)s have changed (%(needed)s more), so that no one person's change can be worked "
+            "out by comparing reports.",
+            "%(num)s responses changed after this release. New results are released only when at least "
+            "%(threshold)s have changed (%(needed)s more), so that no one person's change can be worked "
+            "out by comparing reports.",
+            v["changed"],
+        ) % {"num": v["changed"], "threshold": v["threshold"], "needed": v["needed"]}
+    groups = ", ".join(
+        f"{text(instrument.group_by_id(g).label, lang) if instrument.has_group(g) else g}: {n}"
+        for g, n in v["by_group"].items()
+    )
+    return ngettext(
+        "Paper import of %(date)s by %(who)s%(file)s: %(num)s response (%(groups)s), approved by "
+        "%(approver)s. Imported rows show in a group's figures only when they number at least "
+        "%(threshold)s there on their own.",
+        "Paper import of %(date)s by %(who)s%(file)s: %(num)s responses (%(groups)s), approved by "
+        "%(approver)s. Imported rows show in a group's figures only when they number at least "
+        "%(threshold)s there on their own.",
+        v["n_rows"],
+    ) % {
+        "date": long_date(v["date"]) or "",
+        "who": v["by"] or gettext("an operator"),
+        "file": f" ({v['filename']})" if v["filename"] else "",
+        "num": v["n_rows"],
+        "groups": groups,
+        "approver": v["approver"],
+        "threshold": v["threshold"],
+    }
+
+
+@dataclass(frozen=True)
 class ReportSources:
     """The stored data one report is made from (gathered by `app.services.reports`)."""
 
@@ -118,7 +190,7 @@ class ReportSources:
     previous: PreviousCycle | None
     commentary: CommentaryText | None
     counting_rule: str
-    release_notes: tuple[str, ...] = ()
+    release_notes: tuple[ReleaseNote, ...] = ()
     questions: list[ConditionItems] = field(default_factory=list)  # per-question detail, disclosed
 
 
@@ -257,15 +329,20 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
         change=_change(instrument, scorecard, sources.previous, lang) if has_scores else None,
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
-        release_notes=list(sources.release_notes),
+        release_notes=[release_note_text(note, instrument, lang) for note in sources.release_notes],
         questions=[
             QuestionSection(
                 domain_id=c.domain_id,
-                title=c.title,
-                options=[label for _, label in c.options],
+                # the rows are gathered once; their words are the instrument's, in the report's language
+                title=_domain_title(instrument, c.domain_id, c.title, lang),
+                options=[
+                    _option_label(instrument, c.domain_id, value, label, lang) for value, label in c.options
+                ],
                 items=[
                     QuestionLine(
-                        text=i.text,
+                        text=text(instrument.item_by_id(i.item_id).text, lang)
+                        if instrument.has_item(i.item_id)
+                        else i.text,
                         reverse=i.reverse,
                         mean=i.mean,
                         n_scored=i.n_scored,
@@ -274,7 +351,11 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
                         distribution=None
                         if i.distribution is None
                         else [
-                            QuestionOption(label=o.label, count=o.count, share=o.share)
+                            QuestionOption(
+                                label=_option_label(instrument, c.domain_id, o.value, o.label, lang),
+                                count=o.count,
+                                share=o.share,
+                            )
                             for o in i.distribution
                         ],
                         withheld=i.withheld,
@@ -286,6 +367,20 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
             if c.items
         ],
     )
+
+
+def _domain_title(instrument: Instrument, domain_id: str, fallback: str, lang: str) -> str:
+    domain = next((d for d in instrument.domains if d.id == domain_id), None)
+    return text(domain.title, lang) if domain else fallback
+
+
+def _option_label(instrument: Instrument, domain_id: str, value: str, fallback: str, lang: str) -> str:
+    """An answer's label in the report's language (the per-question rows carry the source's)."""
+    for item in instrument.items_in(domain_id):
+        for option in instrument.scale_by_id(item.scale).options:
+            if option.value == value:
+                return text(option.label, lang)
+    return fallback
 
 
 def _cite(cited: list[str], keys: Iterable[str]) -> None:

@@ -36,11 +36,11 @@ from app.db.models import (
     ResponseStatus,
     User,
 )
-from app.disclosure.view import more_needed_text
 from app.errors import NotFound
-from app.instruments.models import Instrument, text
+from app.instruments.models import Instrument
 from app.reports.context import (
     PreviousCycle,
+    ReleaseNote,
     ReportSources,
     assemble_report_context,
     check_paper,
@@ -115,37 +115,47 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
     )
 
 
-def _release_notes(session: Session, assessment: Assessment, instrument, scorecard, release) -> list[str]:
-    """Plain sentences for the method notes: which release, which figures are held back and why,
+def _release_notes(
+    session: Session, assessment: Assessment, instrument, scorecard, release
+) -> list[ReleaseNote]:
+    """The method notes' sentences about the release, as codes and values (written in the
+    report's language when it is assembled): which release, which figures are held back and why,
     which paper imports count (docs/privacy.md)."""
     if release is None or scorecard is None:
-        return ["Results appear when the cycle closes: while it is open, no figures are released."]
+        return [ReleaseNote("not_released")]
     threshold = scorecard.privacy_threshold
     notes = [
-        f"These results were released on {release.created_at:%Y-%m-%d}"
-        + (f" (release {release.number})" if release.number > 1 else "")
-        + f", from {release.n_respondents} submitted responses. They do not change afterwards."
+        ReleaseNote(
+            "released", {"date": release.created_at, "number": release.number, "n": release.n_respondents}
+        )
     ]
     for d in scorecard.domains:
         if d.suppressed:
-            notes.append(f"{d.title}: the score is held back; it is {more_needed_text(d.n, threshold)}.")
+            notes.append(
+                ReleaseNote("held_back", {"domain_id": d.domain_id, "n": d.n, "threshold": threshold})
+            )
     state = releases.release_state(session, assessment=assessment, privacy_threshold=threshold)
     if state.changed_since and state.changes_needed:
         notes.append(
-            f"{state.changed_since} response(s) changed after this release. New results are released "
-            f"only when at least {threshold} have changed ({state.changes_needed} more), so that no "
-            "one person's change can be worked out by comparing reports."
+            ReleaseNote(
+                "changed",
+                {"changed": state.changed_since, "threshold": threshold, "needed": state.changes_needed},
+            )
         )
     for batch in imports.approved_imports(session, assessment_id=assessment.id):
-        groups = ", ".join(
-            f"{text(instrument.group_by_id(g).label) if instrument.has_group(g) else g}: {n}"
-            for g, n in batch.by_group.items()
-        )
         notes.append(
-            f"Paper import of {batch.created_at:%Y-%m-%d} by {batch.created_by or 'an operator'}"
-            f"{' (' + batch.filename + ')' if batch.filename else ''}: {batch.n_rows} responses ({groups}), "
-            f"approved by {batch.decided_by}. Imported rows show in a group's figures only when they "
-            f"number at least {threshold} there on their own."
+            ReleaseNote(
+                "paper_import",
+                {
+                    "date": batch.created_at,
+                    "by": batch.created_by,
+                    "filename": batch.filename,
+                    "n_rows": batch.n_rows,
+                    "by_group": dict(batch.by_group),
+                    "approver": batch.decided_by,
+                    "threshold": threshold,
+                },
+            )
         )
     return notes
 
