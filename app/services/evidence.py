@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, InstrumentVersion, Organization, Portfolio, Role, User
 from app.disclosure import policy
-from app.disclosure.view import disclose_scorecard
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.instruments.models import Instrument
 from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA, MIN_SITES_FOR_ICC
@@ -32,7 +31,7 @@ from app.scoring.models import ResponseInput, Scorecard
 from app.scoring.research import ResearchTable, research_table
 from app.services import access, audit, instruments_store, releases
 from app.services.reports import latest_assessment_ids_for_portfolio
-from app.services.scores import counted_responses, scorecard_or_refresh
+from app.services.scores import counted_responses
 
 
 @dataclass(frozen=True)
@@ -309,13 +308,16 @@ def question_download(
     session: Session, *, user: User, assessment_id: int, privacy_threshold: int, fmt: str
 ) -> tuple[bytes, str]:
     """The per-question table for the org lead, consultants and admins (never funders), under the
-    same disclosure rules as the page; audited like the PDF."""
+    same disclosure rules as the page; audited like the PDF. Like the results page it holds the
+    latest release only: while a cycle is open there is no table (Conflict), because figures that
+    moved with each submission would tell what the latest person answered (docs/privacy.md)."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
-    scorecard, _ = scorecard_or_refresh(session, assessment=assessment, privacy_threshold=privacy_threshold)
-    rows = question_rows(
-        session, assessment=assessment, instrument=instrument, scorecard=disclose_scorecard(scorecard)
-    )
+    releases.ensure_released(session, assessment=assessment, privacy_threshold=privacy_threshold)
+    released = releases.released_scorecard(session, assessment_id=assessment.id)
+    if released is None:
+        raise Conflict("Results appear when the cycle closes.")
+    rows = question_rows(session, assessment=assessment, instrument=instrument, scorecard=released[0])
     body = item_table_xlsx(rows) if fmt == "xlsx" else item_table_csv(rows)
     audit.record(
         session,

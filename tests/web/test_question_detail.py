@@ -116,3 +116,25 @@ def test_pdf_has_the_question_appendix(db, cycle, tmp_path):
     assert "Question by question" in text
     first = next(i for i in instrument.items if instrument.is_scored(i))
     assert (first.text if isinstance(first.text, str) else first.text["en"])[:40] in text
+
+
+def test_no_question_table_while_the_cycle_is_open(app, db, cycle):
+    """The download holds the release, like the results page: an open cycle has none, so live
+    means and answer counts (which would move with each submission) are never sent."""
+    from sqlmodel import delete
+
+    from app.db.models import AssessmentStatus, Release
+
+    organization, assessment, _ = cycle
+    db.exec(delete(Release).where(Release.assessment_id == assessment.id))  # never closed yet
+    assessment.status = AssessmentStatus.open
+    db.add(assessment)
+    db.commit()
+    lead = make_user(db, role=Role.org_lead, organizations=[organization])
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, lead)
+        for fmt in ("csv", "xlsx"):
+            response = client.get(f"/assessments/{assessment.id}/questions.{fmt}")
+            assert response.status_code == 409, (fmt, response.text[:300])
+            assert "mean_0_100" not in response.text
+            assert "Results appear when the cycle closes" in response.text
