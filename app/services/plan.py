@@ -1,8 +1,8 @@
 """An organization's action plan. It belongs to the organization, so it survives reassessment.
 
-- The latest assessment's recommended actions appear as "proposed" items: upserted by action id,
-  never duplicated, and an item someone has edited (status, owner, due date, notes) keeps the
-  edits when the actions are recommended again.
+- The latest closed (released) assessment's recommended actions appear as "proposed" items:
+  upserted by action id, never duplicated, and an item someone has edited (status, owner, due
+  date, notes) keeps the edits when the actions are recommended again.
 - People accept or dismiss proposals, add their own actions and track owner, due date, status
   and notes. Every edit is audited.
 - `changes_since_previous` shows what a new cycle changed: score change per condition and the
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import ColumnElement, and_, not_, or_
 from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, AssessmentStatus, PlanItem, PlanStatus, User, utcnow
@@ -32,16 +33,28 @@ STATUS_LABELS = {
 }
 
 
-def latest_scored_assessment(session: Session, *, organization_id: int) -> Assessment | None:
-    """The organization's newest *closed* cycle that has at least one counted response.
+def _closed(today: date) -> ColumnElement[bool]:
+    """Cycles that no longer take answers: closed by a lead, or past their close date (the same
+    rule as app.services.assessments.is_accepting_answers; such a cycle is released when its
+    results are first read)."""
+    return or_(
+        col(Assessment.status) == AssessmentStatus.closed,
+        and_(col(Assessment.close_date).is_not(None), col(Assessment.close_date) < today),
+    )
 
-    The plan follows finished results only: an open cycle's first few answers are partial (and,
+
+def latest_scored_assessment(session: Session, *, organization_id: int) -> Assessment | None:
+    """The organization's newest *closed* cycle whose release has at least one counted response.
+
+    The plan follows released results only: an open cycle's first few answers are partial (and,
     for privacy, not released), so letting them re-rank the plan would mark half the actions "no
-    longer recommended" on three answers. `open_cycle_after` names the cycle still collecting.
+    longer recommended" on three answers. A cycle that was closed and is open again follows the
+    same rule: until it closes again, the plan follows the closed cycle before it.
+    `open_cycle_after` names the cycle still collecting.
     """
     candidates = session.exec(
         select(Assessment)
-        .where(Assessment.organization_id == organization_id, Assessment.status == AssessmentStatus.closed)
+        .where(Assessment.organization_id == organization_id, _closed(utcnow().date()))
         .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
     )
     for assessment in candidates:
@@ -55,10 +68,10 @@ def latest_scored_assessment(session: Session, *, organization_id: int) -> Asses
 def open_cycle_after(
     session: Session, *, organization_id: int, latest: Assessment | None
 ) -> Assessment | None:
-    """The newest cycle still open that started after `latest` (or any open one if there is no
-    `latest`): the plan page says the plan will follow it once it closes."""
+    """The newest cycle still taking answers that started after `latest` (or any such cycle if
+    there is no `latest`): the plan page says the plan will follow it once it closes."""
     query = select(Assessment).where(
-        Assessment.organization_id == organization_id, Assessment.status != AssessmentStatus.closed
+        Assessment.organization_id == organization_id, not_(_closed(utcnow().date()))
     )
     if latest is not None:
         query = query.where(col(Assessment.created_at) >= latest.created_at, Assessment.id != latest.id)

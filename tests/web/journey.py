@@ -36,8 +36,15 @@ def start_cycle(
     return assessment
 
 
-def close_cycle(db: Session, *, user: User, assessment: Assessment) -> None:
-    assessments.set_status(db, user=user, assessment=assessment, status=AssessmentStatus.closed)
+def close_cycle(db: Session, *, user: User, assessment: Assessment, privacy_threshold: int = 3) -> None:
+    """Close the cycle, which releases its results (docs/privacy.md, "Releases")."""
+    assessments.set_status(
+        db,
+        user=user,
+        assessment=assessment,
+        status=AssessmentStatus.closed,
+        privacy_threshold=privacy_threshold,
+    )
     db.commit()
 
 
