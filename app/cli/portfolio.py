@@ -1,4 +1,5 @@
-"""`peerready import-responses`: paper-collected responses (CSV, docs/csv-layout.md) into a cycle."""
+"""`peerready import-responses`: paper-collected responses (CSV, docs/csv-layout.md) or a REDCap
+data export (docs/interoperability.md) into a cycle."""
 
 from __future__ import annotations
 
@@ -16,17 +17,27 @@ from app.services import report_prepare
 @click.argument("assessment_id", type=int)
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would be saved; save nothing.")
-def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
-    """Import paper-collected responses from CSV_FILE into assessment ASSESSMENT_ID.
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "peerready", "redcap"]),
+    default="auto",
+    show_default=True,
+    help="peerready: the paper-response CSV; redcap: a REDCap data export of a project built from"
+    " `peerready export redcap`; auto: redcap when the header starts with record_id.",
+)
+def import_responses(assessment_id: int, csv_file: Path, dry_run: bool, fmt: str) -> None:
+    """Import responses from CSV_FILE (paper-collected, or a REDCap data export) into assessment
+    ASSESSMENT_ID.
 
     Every row is checked first; a file with any error saves nothing and lists every error with
-    its row and column. Otherwise all rows are saved as submitted responses in one transaction
-    and the stored scores are refreshed.
+    its row (REDCap: FILE:LINE: COLUMN: message) and column. Otherwise all rows are saved as one
+    import in one transaction, which counts once the agency's lead approves it.
     """
     from app.db.engine import session_scope
     from app.errors import PeerReadyError
     from app.scoring.csv_responses import ResponsesCsvInvalid
-    from app.services.imports import import_file_directly
+    from app.services.imports import file_format, import_file_directly
 
     settings = load_settings_or_exit()
     content = csv_file.read_bytes()
@@ -41,12 +52,17 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool) -> None:
                 actor="command line",
                 privacy_threshold=settings.privacy_threshold,
                 dry_run=dry_run,
+                fmt=fmt,
             )
     except ResponsesCsvInvalid as invalid:
         problems = len(invalid.errors)
         click.echo(f"{csv_file}: not imported, nothing was saved. {problems} problem(s):", err=True)
+        redcap = file_format(content.decode("utf-8-sig", errors="replace"), fmt) == "redcap"
         for error in invalid.errors:
-            click.echo(f"  {error}", err=True)
+            if redcap:  # compiler-style, as the lines of the file REDCap wrote
+                click.echo(f"{csv_file}:{error.row}: {error.column or '-'}: {error.message}", err=True)
+            else:
+                click.echo(f"  {error}", err=True)
         raise SystemExit(1) from None
     except PeerReadyError as error:
         click.echo(f"Not imported: {error.message}", err=True)

@@ -21,6 +21,7 @@ from app.scoring.research import ResearchTable
 
 __all__ = [
     "GROUP_FIELD",
+    "RECORD_ID",
     "UNANSWERED",
     "NotExpressible",
     "REDCAP_COLUMNS",
@@ -34,6 +35,8 @@ __all__ = [
 #: The question both exports add first: the respondent group, which PeerReady knows from the
 #: invitation link but another tool must ask (group-targeted items depend on it).
 GROUP_FIELD = "respondent_group"
+#: The first field of the REDCap dictionary: REDCap's record identifier (a text field).
+RECORD_ID = "record_id"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 BASE = "urn:peerready"
 #: Extension on a QuestionnaireResponse, once per item the respondent was shown but left blank.
@@ -381,15 +384,23 @@ def _branching(instrument: Instrument, item: Item) -> str:
 
 def redcap_dictionary(instrument: Instrument, *, lang: str | None = None) -> bytes:
     """The instrument as a REDCap data dictionary CSV (the 18 columns REDCap's "Data Dictionary"
-    upload expects): the respondent-group field, then one radio field per item, each condition's
-    title as the Section Header of its first item, "Don't know" and N/A as explicit choices, the
-    reverse flag and condition id in Field Annotation (custom tags REDCap ignores)."""
+    upload expects): `record_id` (REDCap's record identifier), the respondent-group field, then
+    one radio field per item, each condition's title as the Section Header of its first item,
+    "Don't know" and N/A as explicit choices, the reverse flag and condition id in Field
+    Annotation (custom tags REDCap ignores)."""
     lang = lang or instrument.languages[0]
     form = instrument.id
     rows: list[list[str]] = [list(REDCAP_COLUMNS)]
 
     def row(
-        name: str, section: str, label: str, choices: str, branching: str, required: bool, note: str
+        name: str,
+        section: str,
+        label: str,
+        choices: str,
+        branching: str,
+        required: bool,
+        note: str,
+        kind: str = "radio",
     ) -> None:
         if not _FIELD_NAME.match(name):
             raise NotExpressible(f"item {name}: not a REDCap field name (lowercase letters, digits, _)")
@@ -398,7 +409,7 @@ def redcap_dictionary(instrument: Instrument, *, lang: str | None = None) -> byt
                 name,
                 form,
                 section,
-                "radio",
+                kind,
                 label,
                 choices,
                 "",
@@ -416,6 +427,12 @@ def redcap_dictionary(instrument: Instrument, *, lang: str | None = None) -> byt
             ]
         )
 
+    # REDCap takes the first field as the record identifier; it becomes the imported row's label.
+    if instrument.has_item(RECORD_ID) or instrument.has_item(GROUP_FIELD):
+        raise NotExpressible(
+            f"an item is named {RECORD_ID} or {GROUP_FIELD}, which the dictionary uses itself"
+        )
+    row(RECORD_ID, "", "Record ID", "", "", False, "", kind="text")
     row(
         GROUP_FIELD,
         "",

@@ -106,6 +106,87 @@ def _hidden_reason(instrument: Instrument, item: Item, group: str) -> str:
     return f"item {item.id} is only asked when " + " and ".join(parts) + f" (leave {item.id} blank)"
 
 
+def match_group(instrument: Instrument, raw: str) -> str | None:
+    """The group id that `raw` names: the id (case-insensitive when unambiguous) or a label in
+    any of the instrument's languages."""
+    labels = {
+        text(g.label, lang).casefold(): g.id for g in instrument.groups for lang in instrument.languages
+    }
+    return _match(raw, [g.id for g in instrument.groups]) or labels.get(raw.casefold())
+
+
+def match_option(instrument: Instrument, item: Item, raw: str, *, labels: bool = False) -> str | None:
+    """The option value that `raw` gives for `item`: the value (case-insensitive when unambiguous)
+    or, with `labels`, an option's label in any of the instrument's languages (a REDCap export
+    "as labels")."""
+    options = instrument.scale_by_id(item.scale).options
+    found = _match(raw, [o.value for o in options])
+    if found is None and labels:
+        by_label = {text(o.label, lang).casefold(): o.value for o in options for lang in instrument.languages}
+        found = by_label.get(raw.casefold())
+    return found
+
+
+def check_row(
+    instrument: Instrument,
+    *,
+    row_number: int,
+    respondent: str,
+    raw_group: str,
+    group_column: str,
+    values: list[tuple[str, str, str]],
+    errors: list[CsvError],
+    labels: bool = False,
+    allowed_note: str = "(or blank for no answer)",
+) -> ResponseInput | None:
+    """One respondent's row, checked exactly as the web form applies the instrument: the group,
+    each value on its item's scale, no answer to an item the row's group and answers hide, every
+    shown required item answered. `values` holds (item id, raw cell, column name) for the
+    columns present. Appends every problem to `errors`; returns None when the group is unknown."""
+    groups = [g.id for g in instrument.groups]
+    group = match_group(instrument, raw_group)
+    if group is None:
+        what = "is blank" if not raw_group else f"{raw_group!r} is not a respondent group"
+        errors.append(CsvError(row_number, group_column, f"group {what}; allowed: {', '.join(groups)}"))
+        return None
+
+    answers: dict[str, str] = {}
+    invalid: set[str] = set()
+    column_of: dict[str, str] = {}
+    for item_id, value, column in values:
+        column_of[item_id] = column
+        if not value:
+            continue
+        item = instrument.item_by_id(item_id)
+        matched = match_option(instrument, item, value, labels=labels)
+        if matched is None:
+            invalid.add(item_id)
+            allowed = [o.value for o in instrument.scale_by_id(item.scale).options]
+            errors.append(
+                CsvError(
+                    row_number,
+                    column,
+                    f"{value!r} is not an answer to {item_id}; allowed: {', '.join(allowed)} {allowed_note}",
+                )
+            )
+        else:
+            answers[item_id] = matched
+
+    shown = {i.id for i in visible_items(instrument, group=group, answers=answers)}
+    for item in instrument.items:
+        depends_on_invalid = item.show_if is not None and item.show_if.item in invalid
+        if item.id in invalid or depends_on_invalid:
+            continue
+        column = column_of.get(item.id, item.id)
+        if item.id in answers and item.id not in shown:
+            errors.append(CsvError(row_number, column, _hidden_reason(instrument, item, group)))
+        elif item.required and item.id in shown and item.id not in answers:
+            missing = "is blank" if item.id in column_of else "has no column"
+            message = f"item {item.id} is required for group {group} but {missing}"
+            errors.append(CsvError(row_number, column, message))
+    return ResponseInput(respondent_id=respondent, group=group, answers=answers)
+
+
 def parse_responses_csv(
     instrument: Instrument, content: str, *, research: bool = False
 ) -> list[ResponseInput]:
@@ -166,10 +247,6 @@ def parse_responses_csv(
         errors.append(CsvError(1, None, "the header has no 'group' column (it is required)"))
         raise ResponsesCsvInvalid(errors)
 
-    groups = [g.id for g in instrument.groups]
-    group_labels = {
-        text(g.label, lang).casefold(): g.id for g in instrument.groups for lang in instrument.languages
-    }
     item_columns = [(name, index) for name, index in columns.items() if instrument.has_item(name)]
 
     # --- data rows ---------------------------------------------------------------------------
@@ -205,50 +282,17 @@ def parse_responses_csv(
         if research_rows:
             _research_row(instrument, cells, columns, names, row_number, respondent, errors, responses)
             continue
-        raw_group = cells[columns[GROUP]]
-        group = _match(raw_group, groups) or group_labels.get(raw_group.casefold())
-        if group is None:
-            what = "is blank" if not raw_group else f"{raw_group!r} is not a respondent group"
-            errors.append(
-                CsvError(row_number, names[columns[GROUP]], f"group {what}; allowed: {', '.join(groups)}")
-            )
-            continue
-
-        answers: dict[str, str] = {}
-        invalid: set[str] = set()
-        for item_id, index in item_columns:
-            value = cells[index]
-            if not value:
-                continue
-            item = instrument.item_by_id(item_id)
-            allowed = [o.value for o in instrument.scale_by_id(item.scale).options]
-            matched = _match(value, allowed)
-            if matched is None:
-                invalid.add(item_id)
-                errors.append(
-                    CsvError(
-                        row_number,
-                        names[index],
-                        f"{value!r} is not an answer to {item_id}; allowed: {', '.join(allowed)} "
-                        "(or blank for no answer)",
-                    )
-                )
-            else:
-                answers[item_id] = matched
-
-        shown = {i.id for i in visible_items(instrument, group=group, answers=answers)}
-        for item in instrument.items:
-            depends_on_invalid = item.show_if is not None and item.show_if.item in invalid
-            if item.id in invalid or depends_on_invalid:
-                continue
-            column = names[columns[item.id]] if item.id in columns else item.id
-            if item.id in answers and item.id not in shown:
-                errors.append(CsvError(row_number, column, _hidden_reason(instrument, item, group)))
-            elif item.required and item.id in shown and item.id not in answers:
-                missing = "is blank" if item.id in columns else "has no column"
-                message = f"item {item.id} is required for group {group} but {missing}"
-                errors.append(CsvError(row_number, column, message))
-        responses.append(ResponseInput(respondent_id=respondent, group=group, answers=answers))
+        checked = check_row(
+            instrument,
+            row_number=row_number,
+            respondent=respondent,
+            raw_group=cells[columns[GROUP]],
+            group_column=names[columns[GROUP]],
+            values=[(item_id, cells[index], names[index]) for item_id, index in item_columns],
+            errors=errors,
+        )
+        if checked is not None:
+            responses.append(checked)
 
     if not responses and not errors:
         errors.append(CsvError(2, None, "the file has a header but no responses"))

@@ -46,6 +46,7 @@ from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
+from app.scoring.redcap_responses import looks_like_redcap, parse_redcap_export
 from app.services import access, audit, instruments_store, locks
 from app.services.assessments import is_accepting_answers
 from app.services.locks import lock_assessment
@@ -116,8 +117,29 @@ def _decode(content: bytes) -> str:
         raise BadInput("The file is not UTF-8 text. In your spreadsheet, save it as 'CSV UTF-8'.") from None
 
 
-def _parse(instrument: Instrument, content: bytes) -> list[ResponseInput]:
-    return parse_responses_csv(instrument, _decode(content))
+#: What `import-responses --format` and the pending record accept: "auto" reads a file whose
+#: header starts with record_id (or has respondent_group and no group) as a REDCap export.
+FORMATS = ("auto", "peerready", "redcap")
+
+
+def file_format(content: str, fmt: str = "auto") -> str:
+    """ "peerready" (the paper CSV, docs/csv-layout.md) or "redcap" (a REDCap data export)."""
+    if fmt not in FORMATS:
+        raise BadInput(f"Unknown import format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+    if fmt == "auto":
+        return "redcap" if looks_like_redcap(content) else "peerready"
+    return fmt
+
+
+def parse_text(instrument: Instrument, content: str, fmt: str = "auto") -> list[ResponseInput]:
+    """Rows of a paper CSV or a REDCap export; raises ResponsesCsvInvalid listing every error."""
+    if file_format(content, fmt) == "redcap":
+        return parse_redcap_export(instrument, content)
+    return parse_responses_csv(instrument, content)
+
+
+def _parse(instrument: Instrument, content: bytes, fmt: str = "auto") -> list[ResponseInput]:
+    return parse_text(instrument, _decode(content), fmt)
 
 
 def _pending_dir(data_dir: Path) -> Path:
@@ -282,7 +304,7 @@ def confirm_import(
         data_dir=data_dir, import_id=import_id, user=user, assessment_id=assessment_id
     )
     try:
-        rows = parse_responses_csv(instrument, record["content"])
+        rows = parse_text(instrument, record["content"], record.get("format", "auto"))
     except ResponsesCsvInvalid:
         path.unlink(missing_ok=True)
         raise BadInput("The file no longer passes the checks. Upload it again to see why.") from None
@@ -321,6 +343,7 @@ def import_file_directly(
     actor: str,
     privacy_threshold: int,
     dry_run: bool = False,
+    fmt: str = "auto",
 ) -> tuple[list[ResponseInput], ImportResult | None]:
     """For the command line (an operator at the server): parse, and unless dry_run, save at once.
 
@@ -331,7 +354,7 @@ def import_file_directly(
     if not is_accepting_answers(assessment):
         raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
     instrument = instruments_store.instrument_for(session, assessment)
-    rows = _parse(instrument, content)
+    rows = _parse(instrument, content, fmt)
     if dry_run:
         return rows, None
     by_group = save_responses(
@@ -349,7 +372,12 @@ def import_file_directly(
         action="responses.import",
         target=f"assessment:{assessment.id}",
         organization_id=assessment.organization_id,
-        detail={"rows": len(rows), "by_group": by_group, "sha256": hashlib.sha256(content).hexdigest()},
+        detail={
+            "rows": len(rows),
+            "by_group": by_group,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "format": file_format(_decode(content), fmt),
+        },
     )
     return rows, ImportResult(assessment_id=assessment.id, n_saved=len(rows), by_group=by_group)
 

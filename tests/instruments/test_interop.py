@@ -108,10 +108,12 @@ def test_redcap_dictionary_has_the_18_columns_and_every_item(instrument_id):
     rows = list(csv.reader(io.StringIO(redcap_dictionary(instrument).decode("utf-8"))))
     assert tuple(rows[0]) == REDCAP_COLUMNS and all(len(r) == 18 for r in rows)
     assert [r[0] for r in rows[1:]] == [
+        "record_id",  # REDCap's record identifier must come first (a text field)
         GROUP_FIELD,
         *(i.id for d in instrument.domains for i in instrument.items_in(d.id)),
     ]
     by_name = {r[0]: r for r in rows[1:]}
+    assert by_name["record_id"][3] == "text"
     for item in instrument.items:
         assert by_name[item.id][3] == "radio"
         assert ("@PEERREADY-REVERSE" in by_name[item.id][17]) == item.reverse

@@ -5,6 +5,8 @@ the cycle is below the privacy threshold."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from fhir.resources.R4B.bundle import Bundle
@@ -90,3 +92,146 @@ def test_fhir_responses_validate_map_and_rescore(app, db, engine, tmp_path, monk
     assert other.code == 1 and "uses instrument readiness_full, not quick_check" in other.stderr
     assert not refused.exists()
     assert len(db.exec(select(AuditEvent).where(AuditEvent.action == "research.export")).all()) == 1
+
+
+def _redcap_export(dictionary: bytes, form: str, inputs, *, labels: bool = False) -> str:
+    """A data export as REDCap writes it for a project built from `dictionary` ("CSV raw", or
+    "labels"): record_id, the dictionary's fields in order, then FORM_complete (2 = Complete)."""
+    rows = list(csv.reader(io.StringIO(dictionary.decode("utf-8"))))
+    fields = [r[0] for r in rows[1:]]
+    choices = {
+        r[0]: dict(part.split(", ", 1) for part in r[5].split(" | ")) for r in rows[1:] if r[3] == "radio"
+    }
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*fields, f"{form}_complete"])
+    for number, response in enumerate(inputs, start=1):
+        values = {"record_id": str(number), "respondent_group": response.group, **response.answers}
+        cells = []
+        for field in fields[1:]:
+            code = values.get(field, "")
+            assert code == "" or code in choices[field], (field, code)  # the dictionary has every code
+            cells.append(choices[field][code] if labels and code else code)
+        writer.writerow([str(number), *cells, "Complete" if labels else "2"])
+    return out.getvalue()
+
+
+def test_redcap_round_trip_gives_the_same_scores(db, engine, tmp_path, monkeypatch):
+    from app.db.models import ImportBatch, Role
+    from app.services.imports import decide_import
+    from app.services.report_samples import snapshot_instrument, store_assessment
+    from app.services.scores import counted_responses, scorecard_or_refresh
+    from tests.helpers.auth import make_user
+
+    organization, original, instrument = store_cycle(db, name="Cedar Family Center", count=12, seed=4)
+    data = tmp_path / "data"
+    dictionary = tmp_path / "dictionary.csv"
+    assert (
+        run(monkeypatch, engine, data, "export", "redcap", "readiness_full", "--out", str(dictionary)).code
+        == 0
+    )
+    inputs = counted_responses(db, assessment_id=original.id, instrument=instrument).inputs
+    export = tmp_path / "CedarFamilyCenter_DATA_2027-05-31.csv"
+    export.write_text(_redcap_export(dictionary.read_bytes(), instrument.id, inputs), encoding="utf-8")
+
+    version, _ = snapshot_instrument(db)
+    fresh = store_assessment(
+        db, organization=organization, version=version, instrument=instrument, name="Follow-up",
+        respondents=[], previous=original,
+    )  # fmt: skip
+    db.commit()
+    # One record that does not fit: every problem as FILE:LINE: COLUMN: message, nothing saved.
+    lines = export.read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[1], cells[-1] = "nobody", "0"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*lines[:3], ",".join(cells), *lines[4:]]) + "\n", encoding="utf-8")
+    refused = run(
+        monkeypatch, engine, data, "import-responses", str(fresh.id), str(bad), "--format", "redcap"
+    )
+    assert refused.code == 1 and "nothing was saved" in refused.stderr
+    assert f"{bad}:4: readiness_full_complete: record '3' is not marked Complete (2)" in refused.stderr
+    assert db.exec(select(ImportBatch).where(ImportBatch.assessment_id == fresh.id)).all() == []
+
+    done = run(monkeypatch, engine, data, "import-responses", str(fresh.id), str(export))  # format detected
+    assert done.code == 0, done.stderr
+    assert "Saved 12 responses" in done.stdout
+    batch = db.exec(select(ImportBatch).where(ImportBatch.assessment_id == fresh.id)).one()
+    lead = make_user(db, role=Role.org_lead, organizations=[organization])
+    decide_import(db, user=lead, assessment=fresh, batch_id=batch.id, approve=True, privacy_threshold=3)
+    db.commit()
+
+    before, _ = scorecard_or_refresh(db, assessment=original, privacy_threshold=3)
+    after, _ = scorecard_or_refresh(db, assessment=fresh, privacy_threshold=3)
+    assert [(d.domain_id, d.score, d.n) for d in after.domains] == [
+        (d.domain_id, d.score, d.n) for d in before.domains
+    ]
+    assert all(d.score is not None for d in after.domains)
+    assert after.respondents_by_group == before.respondents_by_group
+
+
+def test_redcap_labels_checkboxes_and_every_error_at_once():
+    """A labels export reads as the raw one; checkbox columns (field___code) give one answer;
+    each problem names its line and REDCap column."""
+    import random
+
+    import pytest
+
+    from app.instruments import catalog
+    from app.instruments.interop import redcap_dictionary
+    from app.paths import INSTRUMENTS_DIR
+    from app.scoring.csv_responses import ResponsesCsvInvalid
+    from app.scoring.models import ResponseInput
+    from app.scoring.redcap_responses import parse_redcap_export
+    from app.services.report_samples import sample_respondents
+
+    instrument = catalog.find_instrument("quick_check", INSTRUMENTS_DIR).instrument
+    people = sample_respondents(instrument, random.Random(5), 6, lean=0.5)
+    inputs = [
+        ResponseInput(respondent_id=str(n), group=p.group, answers=p.answers) for n, p in enumerate(people, 1)
+    ]
+    dictionary = redcap_dictionary(instrument)
+    raw = parse_redcap_export(instrument, _redcap_export(dictionary, instrument.id, inputs))
+    labelled = parse_redcap_export(instrument, _redcap_export(dictionary, instrument.id, inputs, labels=True))
+    assert [(r.group, r.answers) for r in raw] == [(r.group, r.answers) for r in labelled]
+    assert [(r.group, r.answers) for r in raw] == [(r.group, r.answers) for r in inputs]
+
+    item, person = instrument.items[0], inputs[0]
+    codes = [o.value for o in instrument.scale_by_id(item.scale).options]
+    chosen = person.answers[item.id]
+    others = [i.id for i in instrument.items if i.id != item.id and i.id in person.answers]
+    header = ["record_id", "respondent_group", *(f"{item.id}___{c.lower()}" for c in codes), *others]
+    one = ["1" if c == chosen else "0" for c in codes]
+    two = ["1" if c == chosen or c == next(x for x in codes if x != chosen) else "0" for c in codes]
+    rest = [person.answers[o] for o in others]
+
+    def export(*rows: list[str]) -> str:
+        return "\n".join(",".join(r) for r in [[*header, f"{instrument.id}_complete"], *rows]) + "\n"
+
+    good = export(["1", person.group, *one, *rest, "2"])
+    assert parse_redcap_export(instrument, good)[0].answers == person.answers
+    with pytest.raises(ResponsesCsvInvalid) as caught:
+        parse_redcap_export(
+            instrument,
+            export(["1", person.group, *one, *rest, "2"], ["2", person.group, *two, *rest, "2"],
+                   ["3", person.group, *one, *rest, "1"], ["3", "nobody", *one, *rest, "2"]),
+        )  # fmt: skip
+    found = {(e.row, e.message.split(";")[0]) for e in caught.value.errors}
+    assert (3, f"{item.id} takes one answer but 2 boxes are checked") in found
+    assert any(row == 4 and "is not marked Complete (2)" in m for row, m in found)
+    assert (5, "record '3' already appears on line 4") in found
+    assert (5, "group 'nobody' is not a respondent group") in found
+
+    with pytest.raises(ResponsesCsvInvalid, match="unknown column 'colour'"):
+        parse_redcap_export(instrument, f"record_id,respondent_group,colour\n1,{person.group},red\n")
+
+
+def test_csv_layout_redcap_example_is_the_paper_example():
+    from app.scoring.csv_responses import parse_responses_csv
+    from app.scoring.redcap_responses import parse_redcap_export
+    from tests.scoring.scoring_support import DOCS, fenced_blocks, worked_example
+
+    instrument, paper, _ = worked_example()
+    (example,) = fenced_blocks((DOCS / "csv-layout.md").read_text(encoding="utf-8"), "csv redcap-export")
+    read = [(r.group, r.answers) for r in parse_redcap_export(instrument, example)]
+    assert read == [(r.group, r.answers) for r in parse_responses_csv(instrument, paper)]
