@@ -1,5 +1,6 @@
 """`peerready import-responses`: paper-collected responses (CSV, docs/csv-layout.md) or a REDCap
-data export (docs/interoperability.md) into a cycle."""
+data export (docs/interoperability.md) into a cycle. `peerready portfolio pdf`: a portfolio's PDF,
+now or as a background job."""
 
 from __future__ import annotations
 
@@ -78,6 +79,79 @@ def import_responses(assessment_id: int, csv_file: Path, dry_run: bool, fmt: str
         click.echo("Stored scores refreshed.")
 
 
+@click.group("portfolio")
+def portfolio_group() -> None:
+    """A funder's portfolio from the command line."""
+
+
+@portfolio_group.command("pdf")
+@click.argument("portfolio_id", type=int)
+@click.option(
+    "--as",
+    "as_email",
+    required=True,
+    metavar="EMAIL",
+    help="The funder or administrator whose view it prints (the portfolio page's privacy rules apply).",
+)
+@click.option("--region", default=None, help="Only sites of this region.")
+@click.option("--cohort", default=None, help="Only sites of this cohort.")
+@click.option("--instrument", default=None, help="Only cycles of this instrument id.")
+@click.option("--sort", default=None, help="Site order, as on the page (e.g. -score_purpose).")
+@click.option(
+    "--job",
+    "as_job",
+    is_flag=True,
+    help="Start a background job and print its id instead of printing the PDF here "
+    "(follow it with `peerready jobs show ID --wait`).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Without --job: the file to write (default: the download's name in reports/out/).",
+)
+def portfolio_pdf(
+    portfolio_id: int,
+    as_email: str,
+    region: str | None,
+    cohort: str | None,
+    instrument: str | None,
+    sort: str | None,
+    as_job: bool,
+    out: Path | None,
+) -> None:
+    """The PDF of portfolio PORTFOLIO_ID as the portfolio page's PDF download makes it."""
+    params = {
+        "portfolio_id": portfolio_id,
+        "region": region,
+        "cohort": cohort,
+        "instrument": instrument,
+        "sort": sort,
+    }
+    if as_job:
+        if out is not None:
+            raise click.UsageError("--out is not used with --job: the job keeps its file.")
+        from app.cli.jobs import start_job
+
+        start_job("portfolio_pdf", params, as_email=as_email, person_needed=True)
+        return
+    from app.db.engine import session_scope
+    from app.errors import PeerReadyError
+    from app.services import portfolio_pdf as printing
+
+    settings = load_settings_or_exit()
+    try:
+        with session_scope(ready_engine(settings)) as session:
+            body, filename = printing.print_as(session, params=params, email=as_email, settings=settings)
+    except PeerReadyError as exc:
+        raise click.ClickException(exc.message) from None
+    path = out or Path("reports/out") / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    click.echo(f"Wrote {path} ({len(body):,} bytes).")
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `peerready` group."""
     cli.add_command(import_responses)
+    cli.add_command(portfolio_group)

@@ -102,7 +102,7 @@ def render_batch(
 
 
 @click.command("report")
-@click.argument("assessment_id", type=int, required=False)
+@click.argument("assessment_ids", metavar="[ASSESSMENT_ID]...", type=int, nargs=-1)
 @click.option(
     "--portfolio",
     "portfolio_id",
@@ -116,7 +116,7 @@ def render_batch(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("reports/out"),
     show_default=True,
-    help="Folder for the PDF files.",
+    help="Folder for the PDF files (not with --job: the job keeps its file).",
 )
 @click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter", show_default=True)
 @click.option(
@@ -125,13 +125,36 @@ def render_batch(
     default=None,
     help="Language of the report (default: the instrument's first language).",
 )
+@click.option(
+    "--job",
+    "as_job",
+    is_flag=True,
+    help="Start a background job instead and print its id: one assessment's PDF into the report "
+    "cache, or a zip of site reports for several (or --portfolio). Follow it with `peerready jobs show`.",
+)
+@click.option(
+    "--as",
+    "as_email",
+    default=None,
+    metavar="EMAIL",
+    help="With --job: the account the job runs as (its access applies; it can download the job "
+    "at /jobs/ID). Needed for a zip.",
+)
 def report(
-    assessment_id: int | None, portfolio_id: int | None, out_dir: Path, paper: str, lang: str | None
+    assessment_ids: tuple[int, ...],
+    portfolio_id: int | None,
+    out_dir: Path,
+    paper: str,
+    lang: str | None,
+    as_job: bool,
+    as_email: str | None,
 ) -> None:
-    """Write the action-plan PDF of ASSESSMENT_ID (see `peerready assessments`), or of every site
-    of a portfolio with --portfolio."""
-    if (assessment_id is None) == (portfolio_id is None):
-        raise click.UsageError("Give either ASSESSMENT_ID or --portfolio PORTFOLIO_ID.")
+    """Write the action-plan PDF of each ASSESSMENT_ID (see `peerready assessments`), or of every
+    site of a portfolio with --portfolio. With --job, a worker does it (`peerready worker`)."""
+    if bool(assessment_ids) == (portfolio_id is not None):
+        raise click.UsageError("Give either ASSESSMENT_ID (one or more) or --portfolio PORTFOLIO_ID.")
+    if as_email and not as_job:
+        raise click.UsageError("--as goes with --job.")
     from app.db.engine import session_scope
     from app.services.reports import latest_assessment_ids_for_portfolio
 
@@ -139,14 +162,24 @@ def report(
     engine = ready_engine(settings)
     started = time.perf_counter()
     try:
-        if assessment_id is not None:
-            ids = [assessment_id]
+        if assessment_ids:
+            ids = list(dict.fromkeys(assessment_ids))
         else:
             with session_scope(engine) as session:
                 ids = latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio_id)  # type: ignore[arg-type]
             if not ids:
                 click.echo(f"Portfolio {portfolio_id} has no site with an assessment; nothing to write.")
                 return
+        if as_job:
+            from app.cli.jobs import start_job
+
+            if len(ids) == 1 and portfolio_id is None:
+                params = {"assessment_id": ids[0], "papers": [paper], "lang": lang}
+                start_job("report", params, as_email=as_email, person_needed=False)
+            else:
+                params = {"assessment_ids": ids, "paper": paper, "lang": lang}
+                start_job("report_batch", params, as_email=as_email, person_needed=True)
+            return
         results = render_batch(
             engine, ids, paper=paper, out_dir=out_dir, cache_dir=settings.report_cache_dir, lang=lang
         )

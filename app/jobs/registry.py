@@ -69,6 +69,8 @@ class JobKind:
     retries: int | None = None
     # Written to the audit log when someone downloads the job's file.
     audit_action: str = "job.download"
+    # What its progress counts ("sites"): a cancelled job then says "Cancelled after 3 of 50 sites".
+    unit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ class JobContext:
         self.user = user
         self.deadline = deadline
         self.timeout_seconds = job.timeout_seconds
+        self.done = job.progress_done
+        self.total = job.progress_total
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -102,6 +104,7 @@ class JobContext:
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
         """Record "done of total" with a message users read ("12 of 340 sites"); a step boundary."""
+        self.done, self.total = done, total  # reached, even if the job stops right here
         self.check()
         with self.session() as session:
             if not store.progress(session, self.job_id, done=done, total=total, message=message):
@@ -116,17 +119,40 @@ class JobContext:
     def lease(self, key: str, *, ttl: timedelta = timedelta(minutes=10)) -> Iterator[None]:
         """Hold `key` while the block runs; wait (checking for cancel and time) while another job
         holds it. Leases expire after `ttl`, so a killed worker cannot hold one for ever."""
-        while True:
-            with Session(self.engine, expire_on_commit=False) as session:
-                if store.try_lease(session, key, job_id=self.job_id, ttl=ttl):
-                    break
-            self.check()
-            time.sleep(LEASE_POLL_SECONDS)
-        try:
+        with hold_lease(self.engine, key, job_id=self.job_id, ttl=ttl, check=self.check):
             yield
-        finally:
-            with Session(self.engine, expire_on_commit=False) as session:
-                store.release_lease(session, key, job_id=self.job_id)
+
+
+@contextmanager
+def hold_lease(
+    engine: Engine,
+    key: str,
+    *,
+    job_id: int | None = None,
+    ttl: timedelta = timedelta(minutes=10),
+    check: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Hold the lease `key` (a row of `joblock`, so it works across processes and machines on
+    SQLite and PostgreSQL alike) while the block runs; wait while another holder has it.
+    `job_id` None: a holder that is not a job (the command line's `peerready report`)."""
+    while True:
+        with Session(engine, expire_on_commit=False) as session:
+            if store.try_lease(session, key, job_id=job_id, ttl=ttl):
+                break
+        if check is not None:
+            check()
+        time.sleep(LEASE_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        with Session(engine, expire_on_commit=False) as session:
+            store.release_lease(session, key, job_id=job_id)
+
+
+def report_pdf_lease_key(pdf_cache_key: str) -> str:
+    """The one lock of one report PDF (its content key): jobs, batches and the command line all
+    render under it, so the same report is never rendered twice at once."""
+    return f"report-pdf:{pdf_cache_key}"
 
 
 def job_output_dir(settings: Settings, job_id: int) -> Path:
@@ -244,7 +270,7 @@ def run_job(
                 detail=output.detail,
             )
         elif outcome == "cancelled":
-            store.mark_cancelled(session, job_id)
+            store.mark_cancelled(session, job_id, message=cancelled_message(kind.unit, context))
         elif outcome == "handed back":
             store.back_to_queue(session, job_id, error=None, run_after=None)
         elif outcome == "retrying":
@@ -259,6 +285,13 @@ def run_job(
     if retry:
         raise RetryLater(error or "retrying")
     return outcome
+
+
+def cancelled_message(unit: str | None, context: JobContext) -> str:
+    """What a cancelled job's page says: how far it got ("Cancelled after 3 of 50 sites")."""
+    if unit and context.total:
+        return f"Cancelled after {context.done} of {context.total} {unit}; nothing to download."
+    return "Cancelled before it finished; nothing to download."
 
 
 class RetryLater(Exception):

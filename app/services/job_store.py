@@ -39,6 +39,11 @@ def active_with_lock(session: Session, lock_key: str) -> Job | None:
     return session.exec(statement.execution_options(populate_existing=True)).first()
 
 
+def recent(session: Session, *, limit: int) -> list[Job]:
+    statement = select(Job).order_by(col(Job.id).desc()).limit(limit)
+    return list(session.exec(statement.execution_options(populate_existing=True)))
+
+
 def counts_by_status(session: Session) -> dict[str, int]:
     from sqlalchemy import func
 
@@ -140,11 +145,11 @@ def fail(
     )
 
 
-def mark_cancelled(session: Session, job_id: int) -> bool:
-    return _changed(
-        session,
-        _where(job_id, JobStatus.running).values(status=JobStatus.cancelled, finished_at=utcnow()),
-    )
+def mark_cancelled(session: Session, job_id: int, *, message: str | None = None) -> bool:
+    values: dict[str, Any] = {"status": JobStatus.cancelled, "finished_at": utcnow()}
+    if message is not None:
+        values["progress_message"] = message[:300]
+    return _changed(session, _where(job_id, JobStatus.running).values(**values))
 
 
 def back_to_queue(session: Session, job_id: int, *, error: str | None, run_after: datetime | None) -> bool:
@@ -189,7 +194,10 @@ def cancel_queued(session: Session, job_id: int) -> bool:
     return _changed(
         session,
         _where(job_id, JobStatus.queued).values(
-            status=JobStatus.cancelled, cancel_requested=True, finished_at=utcnow()
+            status=JobStatus.cancelled,
+            cancel_requested=True,
+            finished_at=utcnow(),
+            progress_message="Cancelled before it started",
         ),
     )
 

@@ -214,21 +214,43 @@ def check_access(session: Session, job: Job, *, user: User) -> None:
         raise
 
 
-def get(session: Session, job_id: int, *, user: User) -> Job:
+def get(session: Session, job_id: int, *, user: User | None) -> Job:
+    """The job, if `user` may see it. `user` None is the operator on the command line
+    (`peerready jobs ...`), who sees every job of the instance."""
     if not access.is_valid_id(job_id):
         raise NotFound("No such job.")
     job = store.get(session, job_id)
     if job is None:
         raise NotFound("No such job.")
-    check_access(session, job, user=user)
+    if user is not None:
+        check_access(session, job, user=user)
     return job
+
+
+def recent(session: Session, *, limit: int = 20) -> list[Job]:
+    """The newest jobs of the instance (for the operator's `peerready jobs list`)."""
+    return store.recent(session, limit=limit)
+
+
+def _audit(session: Session, job: Job, *, user: User | None, action: str) -> None:
+    """Cancel and retry change shared work: recorded like the downloads (app.services.audit)."""
+    audit.record(
+        session,
+        actor=user if user is not None else "command line",
+        action=action,
+        target=f"job:{job.id}",
+        organization_id=job.organization_id,
+        detail={"kind": job.kind, "status_before": job.status},
+    )
+    session.commit()
 
 
 # --- changing ---------------------------------------------------------------------------------
 
 
-def cancel(session: Session, job_id: int, *, user: User) -> Job:
-    """Cancel a queued job at once; ask a running one to stop at its next step."""
+def cancel(session: Session, job_id: int, *, user: User | None) -> Job:
+    """Cancel a queued job at once; ask a running one to stop at its next step (a batch stops
+    between two sites). `user` None: the operator on the command line."""
     job = get(session, job_id, user=user)
     engine = _engine_of(session)
     with Session(engine, expire_on_commit=False) as own:
@@ -236,12 +258,13 @@ def cancel(session: Session, job_id: int, *, user: User) -> Job:
         own.commit()
     if not changed:
         raise Conflict(f"This job has already {_finished_word(job.status)}; there is nothing to cancel.")
+    _audit(session, job, user=user, action="job.cancel")
     return _reload(engine, job_id)
 
 
-def retry(session: Session, job_id: int, *, user: User, settings: Settings) -> Job:
-    """Queue a failed or cancelled job again. If the same work is already queued or running,
-    that job is returned instead."""
+def retry(session: Session, job_id: int, *, user: User | None, settings: Settings) -> Job:
+    """Queue a failed or cancelled job again (the same row, re-enqueued). If the same work is
+    already queued or running, that job is returned instead. `user` None: the command line."""
     job = get(session, job_id, user=user)
     engine = _engine_of(session)
     with Session(engine, expire_on_commit=False) as own:
@@ -259,6 +282,7 @@ def retry(session: Session, job_id: int, *, user: User, settings: Settings) -> J
         if current.status in ACTIVE_STATUSES:
             return current
         raise Conflict("Only a failed or cancelled job can be tried again.")
+    _audit(session, job, user=user, action="job.retry")
     _enqueue(engine, settings, job)
     return _reload(engine, job_id)
 

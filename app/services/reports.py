@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.db.models import (
@@ -46,7 +47,7 @@ from app.reports.context import (
     check_paper,
 )
 from app.reports.models import CommentLine, ReportContext
-from app.reports.pdf import TEMPLATE_VERSION, cached_pdf, render_report_pdf, report_filename
+from app.reports.pdf import TEMPLATE_VERSION, cache_key, cached_pdf, render_report_pdf, report_filename
 from app.scoring.item_detail import ConditionItems, item_details
 from app.scoring.models import Scorecard
 from app.services import access, audit, imports, instruments_store, releases
@@ -346,7 +347,18 @@ def report_pdf_for_operator(
     check_paper(paper)
     sources = gather_report_sources(session, assessment_id=assessment_id)
     context = assemble_report_context(sources, paper=paper, lang=lang)
-    body = render_report_pdf(context, cache_dir=cache_dir)
+    if cache_dir is None:
+        body = render_report_pdf(context)
+    else:
+        # The same lock as the worker's jobs: a `peerready report` batch and a job asking for the
+        # same PDF at once render it once (the second reads the first one's file).
+        from app.jobs.runner import hold_lease, report_pdf_lease_key
+
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        session.commit()  # no write transaction of ours open while waiting (SQLite: one writer)
+        with hold_lease(engine, report_pdf_lease_key(cache_key(context))):
+            body = render_report_pdf(context, cache_dir=cache_dir)
     audit.record(
         session,
         actor="command line",

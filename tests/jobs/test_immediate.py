@@ -88,10 +88,10 @@ def test_batch_skips_a_site_that_went_away_and_says_so(db, engine, cast, immedia
     gone = small_assessment(db, cast.org_a, name="Gone")
     real = reports.build_report_context
 
-    def vanished(session, *, assessment_id, paper):
+    def vanished(session, *, assessment_id, paper, lang=None):
         if assessment_id == gone.id:
             raise NotFound("No such assessment.")
-        return real(session, assessment_id=assessment_id, paper=paper)
+        return real(session, assessment_id=assessment_id, paper=paper, lang=lang)
 
     monkeypatch.setattr(reports, "build_report_context", vanished)
     job = jobs.start(

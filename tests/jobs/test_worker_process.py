@@ -5,6 +5,7 @@ database). Every subprocess is bounded by a timeout and stopped in a `finally`."
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,9 @@ def test_cancel_stops_a_running_batch_between_sites(db, engine, cast, queue_data
         )
         assert worker.poll() is None  # the worker goes on to the next job
     assert cancelled.progress_done < 4 and cancelled.result_path is None
+    # it says how far it got: "Cancelled after 2 of 4 sites; nothing to download."
+    said = cancelled.progress_message
+    assert re.fullmatch(r"Cancelled after [1-4] of 4 sites; nothing to download\.", said), said
     assert cancelled.finished_at is not None
 
 

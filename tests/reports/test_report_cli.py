@@ -100,4 +100,5 @@ def test_list_assessments_then_write_one_report_and_a_portfolio_batch(db: Sessio
     assert missing.returncode != 0 and "No such assessment" in missing.stderr
     assert "Traceback" not in missing.stderr
     neither = _run(["report", "--out", str(out)], engine=engine, data_dir=data_dir)
-    assert neither.returncode == 2 and "Give either ASSESSMENT_ID or --portfolio" in neither.stderr
+    assert neither.returncode == 2
+    assert "Give either ASSESSMENT_ID (one or more) or --portfolio" in neither.stderr

@@ -28,7 +28,7 @@ def _text(value: Any, name: str) -> str | None:
     raise BadInput(f"{name} must be text.")
 
 
-def _view_inputs(params: dict[str, Any]) -> tuple[PortfolioFilters, SortOrder]:
+def view_inputs(params: dict[str, Any]) -> tuple[PortfolioFilters, SortOrder]:
     filters = PortfolioFilters.parse(
         region=_text(params.get("region"), "region"),
         cohort=_text(params.get("cohort"), "cohort"),
@@ -43,7 +43,7 @@ def prepare_portfolio_pdf(
     if user is None:
         raise BadInput("A portfolio PDF is started by a person (it shows what they may see).")
     portfolio_id = _id(params.get("portfolio_id"), "portfolio_id")
-    filters, sort = _view_inputs(params)
+    filters, sort = view_inputs(params)
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     normalized = {"portfolio_id": portfolio_id, **filters.query(), "sort": sort.param}
     digest = hashlib.sha256(json.dumps(normalized, sort_keys=True).encode()).hexdigest()[:24]
@@ -60,7 +60,7 @@ def prepare_portfolio_pdf(
 def run_portfolio_pdf(ctx: JobContext, params: dict[str, Any]) -> Output:
     if ctx.user is None:
         raise BadInput("A portfolio PDF is started by a person.")
-    filters, sort = _view_inputs(params)
+    filters, sort = view_inputs(params)
     ctx.progress(0, 2, "Gathering the site figures")
     with ctx.session() as session:
         view = portfolio_view(

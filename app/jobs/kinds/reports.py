@@ -24,7 +24,7 @@ from app.config import Settings
 from app.db.models import Assessment, User
 from app.errors import BadInput, NotFound, PeerReadyError
 from app.jobs.registry import JobKind, Output, Prepared, register
-from app.jobs.runner import JobContext
+from app.jobs.runner import JobContext, report_pdf_lease_key
 from app.reports.models import PAPERS, ReportContext
 from app.reports.pdf import cache_key, render_report_pdf, report_filename
 from app.services import access
@@ -50,7 +50,7 @@ def render_into_cache(
     cache_dir = report_cache_dir(ctx.settings)
     key = cache_key(context)
     path = cache_dir / f"{key}.pdf"
-    with ctx.lease(f"report-pdf:{key}"):
+    with ctx.lease(report_pdf_lease_key(key)):
         rendered = not path.exists()
         data = render_report_pdf(context, cache_dir=cache_dir, keep=ctx.settings.report_cache_keep)
     if fingerprint is not None:
@@ -158,12 +158,18 @@ def prepare_batch(
     paper = params.get("paper", "letter")
     if paper not in PAPERS:
         raise BadInput(f"paper must be one of {', '.join(PAPERS)}.")
+    lang = i18n.normalize(params.get("lang"))
     organizations = set(access.organizations_of_assessments(session, user=user, assessment_ids=ids).values())
-    digest = hashlib.sha256(f"{paper}:{','.join(map(str, ids))}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{paper}:{lang}:{','.join(map(str, ids))}".encode()).hexdigest()[:24]
     single = next(iter(organizations)) if len(organizations) == 1 else None
     return Prepared(
         title=f"Site reports, {len(ids)} site{'s' if len(ids) != 1 else ''} ({PAPER_LABELS[paper]})",
-        params={"assessment_ids": ids, "paper": paper, "organization_ids": sorted(organizations)},
+        params={
+            "assessment_ids": ids,
+            "paper": paper,
+            "organization_ids": sorted(organizations),
+            **({"lang": lang} if lang else {}),
+        },
         organization_id=single,
         # Per person: the job is theirs (it may span organizations another user cannot all see).
         lock_key=f"report_batch:{user.id}:{digest}",
@@ -196,7 +202,9 @@ def run_batch(ctx: JobContext, params: dict[str, Any]) -> Output:
                 with ctx.session() as session:
                     # Access is checked again: it may have been withdrawn since the batch started.
                     access.get_assessment(session, user=ctx.user, assessment_id=assessment_id)
-                    context = build_report_context(session, assessment_id=assessment_id, paper=paper)
+                    context = build_report_context(
+                        session, assessment_id=assessment_id, paper=paper, lang=params.get("lang")
+                    )
             except PeerReadyError as exc:
                 skipped.append({"assessment_id": assessment_id, "reason": exc.message})
                 continue
@@ -246,5 +254,6 @@ register(
         prepare=prepare_batch,
         run=run_batch,
         audit_action="report.export_batch",
+        unit="sites",
     )
 )
