@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.db.models import Assessment, InstrumentVersion, Organization, Portfolio, Role, User
+from app.db.models import (
+    Assessment,
+    InstrumentVersion,
+    Organization,
+    Portfolio,
+    PortfolioSite,
+    Release,
+    Role,
+    User,
+)
 from app.disclosure import policy
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.instruments.models import Instrument
@@ -30,7 +39,6 @@ from app.scoring.item_detail import ConditionItems, item_details, item_table_csv
 from app.scoring.models import ResponseInput, Scorecard
 from app.scoring.research import ResearchTable, research_table
 from app.services import access, audit, instruments_store, releases
-from app.services.reports import latest_assessment_ids_for_portfolio
 from app.services.scores import counted_responses
 
 
@@ -97,6 +105,33 @@ class InstrumentIcc:
     rows: list[ConditionIccRow]
 
 
+def _released_cycles_for_icc(session: Session, *, portfolio_id: int) -> list[Assessment]:
+    """Each site's newest released cycle (the one the portfolio shows), when it is not taking
+    answers again: a reopened cycle's responses are live, and a funder never gets a figure from
+    answers that were not released (docs/privacy.md, "Releases")."""
+    from app.services.assessments import is_accepting_answers
+
+    released = (
+        select(Release.id)
+        .where(col(Release.assessment_id) == col(Assessment.id), col(Release.n_respondents) > 0)
+        .exists()
+    )
+    site_ids = session.exec(
+        select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id)
+    ).all()
+    cycles = []
+    for organization_id in sorted(site_ids):
+        newest = session.exec(
+            select(Assessment)
+            .where(Assessment.organization_id == organization_id, released)
+            .order_by(col(Assessment.created_at).desc(), col(Assessment.id).desc())
+            .limit(1)
+        ).first()
+        if newest is not None and not is_accepting_answers(newest):
+            cycles.append(newest)
+    return cycles
+
+
 def portfolio_iccs(
     session: Session,
     *,
@@ -105,16 +140,16 @@ def portfolio_iccs(
     privacy_threshold: int,
     min_sites: int = MIN_SITES_FOR_ICC,
 ) -> tuple[Portfolio, list[InstrumentIcc]]:
-    """ICC(1)/ICC(2) per condition across the portfolio's sites (each site's latest cycle), one
-    table per instrument. Only sites with at least the privacy threshold of counted responses
-    take part, so no site enters a figure that its own page would hide. Funders and admins."""
+    """ICC(1)/ICC(2) per condition across the portfolio's sites (each site's latest released
+    cycle, as on the portfolio page; never an open one), one table per instrument. Only sites
+    with at least the privacy threshold of counted responses take part, so no site enters a
+    figure that its own page would hide. Funders and admins."""
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     by_instrument: dict[str, tuple[Instrument, dict[str, list[ResponseInput]], list[int]]] = {}
-    for assessment_id in latest_assessment_ids_for_portfolio(session, portfolio_id=portfolio.id):
-        assessment = _assessment(session, assessment_id)
+    for assessment in _released_cycles_for_icc(session, portfolio_id=portfolio.id):
         instrument = instruments_store.instrument_for(session, assessment)
         entry = by_instrument.setdefault(instrument.id, (instrument, {}, [0]))
-        counted = counted_responses(session, assessment_id=assessment_id, instrument=entry[0])
+        counted = counted_responses(session, assessment_id=assessment.id, instrument=entry[0])
         if policy.may_show_site(len(counted.inputs), privacy_threshold):
             entry[1][str(assessment.organization_id)] = counted.inputs
         else:

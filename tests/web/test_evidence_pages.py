@@ -122,3 +122,53 @@ def test_psychometrics_page_for_authors_only(app, db, sites):
     ]
     assert "42 submitted responses" in page.text("main")  # 6 + 7 + 8 + 9 + 10 + 2, pooled
     assert all(r["Alpha"] == "–" or float(r["Alpha"]) <= 1 for r in rows)
+
+
+def test_reliability_leaves_out_open_cycles(app, db, sites):
+    """The funder's ICC reads each site's latest released cycle, never one that is open: a new
+    cycle not yet closed, or a released one reopened, takes no part while it takes answers
+    (its people would otherwise be counted, and its ICC move, with each submission)."""
+    from sqlmodel import delete
+
+    from app.db.models import AssessmentStatus, Release
+
+    portfolio = make_portfolio(db, "State pilot", [s[0] for s in sites])
+    funder = make_user(db, role=Role.funder, portfolios=[portfolio])
+    (org_a, released_a, instrument), (_, reopened_b, _) = sites[0], sites[1]
+    version, _ = snapshot_instrument(db)
+    # Site A has started a new cycle (open, never closed, so nothing released): A takes part
+    # with its released one.
+    new_a = store_assessment(
+        db,
+        organization=org_a,
+        version=version,
+        instrument=instrument,
+        name="Autumn",
+        respondents=sample_respondents(instrument, random.Random(3), 9, lean=0.9),
+        previous=released_a,
+    )
+    db.exec(delete(Release).where(Release.assessment_id == new_a.id))
+    # Site B's released cycle is open again: B takes no part while it is.
+    reopened_b.status = AssessmentStatus.open
+    db.add(reopened_b)
+    db.commit()
+    with TestClient(app, base_url="http://testserver") as client:
+        _as(client, funder)
+        page = parse(client.get(f"/portfolio/{portfolio.id}/reliability").text)
+    assert "4 sites took part; 1 left out with fewer than 3 responses" in page.text("main")
+    records = page.records(f"#icc-table-{instrument.id}")
+    taking_part = [sites[0], *sites[2:5]]
+    for record, domain in zip(records, instrument.domains, strict=True):
+        by_site = {
+            str(org.id): [
+                float(v)
+                for v in respondent_scores(
+                    instrument,
+                    counted_responses(db, assessment_id=a.id, instrument=instrument).inputs,
+                    domain.id,
+                )
+            ]
+            for org, a, _ in taking_part
+        }
+        assert record["Sites"] == "4" and record["ICC(1)"] == "–"  # shown from 5 sites
+        assert record["People"] == str(sum(len(v) for v in by_site.values()))
