@@ -8,57 +8,33 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from app.db.models import Membership, Organization, Role, User
-from app.services import accounts
-from tests.helpers.browser import login
-from tests.web.journey import fill, full_answers, invite, start_cycle
+from app.services import instruments_store
+from tests.helpers.browser import assert_accessible, lead_with_cycle, login, submit_colleagues
+from tests.web.journey import invite
 
 PASSWORD = "browser-test-password"
-
-
-def assert_accessible(page, what: str) -> None:
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not serious, f"{what}: " + results.generate_report()
 
 
 @pytest.fixture
 def agency(live_server):
     with live_server.session() as db:
-        organization = Organization(name=live_server.unique("Cedar Family Services"))
-        db.add(organization)
-        db.flush()
-        lead = User(
-            email=f"lead{organization.id}@example.org",
-            name="Lee Lead",
-            role=Role.org_lead,
-            password_hash=accounts.hash_password(PASSWORD),
+        lead, assessment = lead_with_cycle(
+            db, live_server, agency="Cedar Family Services", email_prefix="lead", password=PASSWORD
         )
-        db.add(lead)
-        db.flush()
-        db.add(Membership(user_id=lead.id, organization_id=organization.id))
-        db.commit()
-        assessment = start_cycle(db, user=lead, organization_id=organization.id)
-        instrument_answers = None
-        from app.services import instruments_store
-
-        instrument = instruments_store.instrument_for(db, assessment)
         # three colleagues already submitted (low answers), so results and actions exist
         # (two of them clinical, so with the browser's respondent that group reaches the threshold
         # and its comments can be shown once the cycle closes)
-        for group in ("leadership", "leadership", "leadership", "clinical", "clinical"):
-            instrument_answers = full_answers(instrument, group, value="2")
-            fill(db, assessment=assessment, group=group, answers=instrument_answers, user=lead, submit=True)
+        groups = ["leadership", "leadership", "leadership", "clinical", "clinical"]
+        submit_colleagues(db, lead=lead, assessment=assessment, groups=groups, value="2")
         token = invite(db, user=lead, assessment=assessment, group="clinical")
         return {
-            "organization_id": organization.id,
+            "organization_id": assessment.organization_id,
             "assessment_id": assessment.id,
             "lead": lead.email,
             "token": token,
-            "instrument": instrument,
+            "instrument": instruments_store.instrument_for(db, assessment),
         }
 
 

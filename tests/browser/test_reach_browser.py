@@ -7,14 +7,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlmodel import select
 
-from app.db.models import Membership, Organization, Role, User
-from app.services import accounts, instruments_store, invitations
-from tests.helpers.browser import login
+from app.db.models import Membership, User
+from app.services import instruments_store, invitations
+from tests.helpers.browser import assert_accessible, lead_with_cycle, login
 from tests.web.journey import start_cycle
 
 PASSWORD = "reach-browser-password"
@@ -27,29 +26,18 @@ REQUIRED = {
 }
 
 
-def assert_accessible(page, what: str) -> None:
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not serious, f"{what}: " + results.generate_report()
-
-
 @pytest.fixture(scope="module")
 def cycle(live_server):
     with live_server.session() as db:
-        organization = Organization(name=live_server.unique("Juniper Family Center"))
-        db.add(organization)
-        db.flush()
-        lead = User(
-            email=f"reach-lead{organization.id}@example.org",
-            name="Rae Lead",
-            role=Role.org_lead,
-            password_hash=accounts.hash_password(PASSWORD),
+        lead, assessment = lead_with_cycle(
+            db,
+            live_server,
+            agency="Juniper Family Center",
+            email_prefix="reach-lead",
+            password=PASSWORD,
+            lead_name="Rae Lead",
+            instrument_id="quick_check",
         )
-        db.add(lead)
-        db.flush()
-        db.add(Membership(user_id=lead.id, organization_id=organization.id))
-        db.commit()
-        assessment = start_cycle(db, user=lead, organization_id=organization.id, instrument_id="quick_check")
         instrument = instruments_store.instrument_for(db, assessment)
         _, group_link = invitations.create_invitation(
             db, user=lead, assessment=assessment, instrument=instrument, group="family_advisory"

@@ -13,11 +13,10 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlmodel import select
 
-from app.db.models import Answer, Membership, Organization, Response, Role, User
-from app.services import accounts, instruments_store
-from tests.helpers.browser import login
+from app.db.models import Answer, Response
+from tests.helpers.browser import lead_with_cycle, login, submit_colleagues
 from tests.i18n.english_check import english_in
-from tests.web.journey import fill, full_answers, invite, start_cycle
+from tests.web.journey import invite
 
 PASSWORD = "browser-test-password"
 PHONE = {
@@ -53,24 +52,16 @@ def phone(browser):
 @pytest.fixture
 def spanish_cycle(live_server):
     with live_server.session() as db:
-        organization = Organization(name=live_server.unique("Servicios Familiares Cedro"))
-        db.add(organization)
-        db.flush()
-        lead = User(
-            email=f"lider{organization.id}@example.org",
-            name="Lee Lead",
-            role=Role.org_lead,
-            password_hash=accounts.hash_password(PASSWORD),
+        lead, assessment = lead_with_cycle(
+            db,
+            live_server,
+            agency="Servicios Familiares Cedro",
+            email_prefix="lider",
+            password=PASSWORD,
+            name="Primavera 2027",
         )
-        db.add(lead)
-        db.flush()
-        db.add(Membership(user_id=lead.id, organization_id=organization.id))
-        db.commit()
-        assessment = start_cycle(db, user=lead, organization_id=organization.id, name="Primavera 2027")
-        instrument = instruments_store.instrument_for(db, assessment)
-        for _ in range(3):  # three colleagues already answered, so there are results
-            answers = full_answers(instrument, "leadership", value="2")
-            fill(db, assessment=assessment, group="leadership", answers=answers, user=lead, submit=True)
+        # three colleagues already answered, so there are results
+        submit_colleagues(db, lead=lead, assessment=assessment, groups=["leadership"] * 3, value="2")
         token = invite(db, user=lead, assessment=assessment, group="clinical")
         return {"assessment_id": assessment.id, "lead": lead.email, "token": token}
 

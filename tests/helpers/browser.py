@@ -9,6 +9,10 @@
   browsers here).
 - `browser_page`: a fresh browser context (no cookies) and page per test.
 - `login(page, live_server, email, password)`: signs in through the real /login form.
+- `lead_with_cycle(db, live_server, ...)`: a new agency, its org lead (with a password to sign in
+  with) and an open cycle, the setup the browser journeys share; `submit_colleagues` adds
+  respondents who already submitted, so the cycle has results once it closes.
+- `assert_accessible(page, what)`: axe-core finds no serious or critical violation.
 
 Mark browser tests with `@pytest.mark.browser`. Registered for the whole suite by
 tests/conftest.py (`pytest_plugins`), so every directory shares one server and one Chromium.
@@ -35,6 +39,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import migrate
 from app.db.engine import make_engine, session_scope
+from app.db.models import Assessment, Membership, Organization, Role, User
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -143,3 +148,53 @@ def login(page, live_server: LiveServer, email: str, password: str) -> None:
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.locator("form:has(input[name=password]) button[type=submit]").first.click()
+
+
+def lead_with_cycle(
+    db: Session,
+    live_server: LiveServer,
+    *,
+    agency: str,
+    email_prefix: str,
+    password: str,
+    lead_name: str = "Lee Lead",
+    **cycle: str,
+) -> tuple[User, Assessment]:
+    """A new agency (its name made unique), its org lead `email_prefix<org id>@example.org` who
+    signs in with `password`, and an open cycle started by the lead (`cycle`: start_cycle's
+    `name`, `instrument_id`). Committed."""
+    from app.services import accounts
+    from tests.web.journey import start_cycle
+
+    organization = Organization(name=live_server.unique(agency))
+    db.add(organization)
+    db.flush()
+    lead = User(
+        email=f"{email_prefix}{organization.id}@example.org",
+        name=lead_name,
+        role=Role.org_lead,
+        password_hash=accounts.hash_password(password),
+    )
+    db.add(lead)
+    db.flush()
+    db.add(Membership(user_id=lead.id, organization_id=organization.id))
+    db.commit()
+    return lead, start_cycle(db, user=lead, organization_id=organization.id, **cycle)
+
+
+def submit_colleagues(
+    db: Session, *, lead: User, assessment: Assessment, groups: list[str], value: str = "2"
+) -> None:
+    """One submitted response per entry of `groups`, every question answered `value`."""
+    from tests.web.journey import submit_all
+
+    submit_all(db, user=lead, assessment=assessment, groups=groups, value=value)
+
+
+def assert_accessible(page, what: str) -> None:
+    """axe-core on the page as it is now: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not serious, f"{what}: " + results.generate_report()

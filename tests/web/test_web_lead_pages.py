@@ -27,7 +27,7 @@ from app.scoring.numbers import format_score
 from app.services import assessments, instruments_store, invitations, releases, scores
 from tests.helpers.auth import login, make_cast
 from tests.helpers.html import parse, shows_number
-from tests.web.journey import close_cycle, fill, full_answers, start_cycle
+from tests.web.journey import close_cycle, fill, full_answers, start_cycle, submit_all
 
 
 def test_lead_starts_a_cycle_and_creates_links_shown_once(client, db):
@@ -322,16 +322,9 @@ def test_results_show_the_rules_module_numbers_and_unattributed_comments(client,
 def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
     cast = make_cast(db)
     baseline = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id)
-    instrument = instruments_store.instrument_for(db, baseline)
-    for group in ["leadership"] * 3 + ["clinical"] * 3:
-        fill(
-            db,
-            assessment=baseline,
-            group=group,
-            answers=full_answers(instrument, group, value="1"),
-            user=cast.lead_a,
-            submit=True,
-        )
+    submit_all(
+        db, user=cast.lead_a, assessment=baseline, groups=["leadership"] * 3 + ["clinical"] * 3, value="1"
+    )
     csrf = login(client, cast.lead_a.email)
     # While the cycle is open the plan does not follow its results (none are released), and says why.
     waiting = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
@@ -427,15 +420,9 @@ def test_plan_proposes_actions_once_keeps_edits_and_audits_them(client, db):
     # a follow-up cycle with better answers: the plan keeps its edits and shows what changed
     follow_up = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id, name="Follow-up")
     assert follow_up.previous_assessment_id == baseline.id
-    for group in ["leadership"] * 3 + ["clinical"] * 3:
-        fill(
-            db,
-            assessment=follow_up,
-            group=group,
-            answers=full_answers(instrument, group, value="5"),
-            user=cast.lead_a,
-            submit=True,
-        )
+    submit_all(
+        db, user=cast.lead_a, assessment=follow_up, groups=["leadership"] * 3 + ["clinical"] * 3, value="5"
+    )
     # Still open: the plan follows the closed baseline and names the cycle it will follow.
     page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
     assert not page.has("#changes-h") and "“Follow-up” is still open." in page.text("#open-cycle-note")
@@ -470,16 +457,7 @@ def test_plan_follows_a_cycle_whose_close_date_passed_and_not_a_reopened_one(cli
     goes back to the closed cycle before it and names the reopened one as still open."""
     cast = make_cast(db)
     baseline = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id)
-    instrument = instruments_store.instrument_for(db, baseline)
-    for group in ["leadership"] * 3:
-        fill(
-            db,
-            assessment=baseline,
-            group=group,
-            answers=full_answers(instrument, group, value="2"),
-            user=cast.lead_a,
-            submit=True,
-        )
+    submit_all(db, user=cast.lead_a, assessment=baseline, groups=["leadership"] * 3, value="2")
     baseline.close_date = utcnow().date() - timedelta(days=1)  # passed; nobody pressed "Close"
     db.add(baseline)
     db.commit()
@@ -489,15 +467,7 @@ def test_plan_follows_a_cycle_whose_close_date_passed_and_not_a_reopened_one(cli
     assert releases.latest_release(db, assessment_id=baseline.id) is not None
 
     follow_up = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id, name="Follow-up")
-    for group in ["leadership"] * 3:
-        fill(
-            db,
-            assessment=follow_up,
-            group=group,
-            answers=full_answers(instrument, group, value="4"),
-            user=cast.lead_a,
-            submit=True,
-        )
+    submit_all(db, user=cast.lead_a, assessment=follow_up, groups=["leadership"] * 3, value="4")
     close_cycle(db, user=cast.lead_a, assessment=follow_up)
     page = parse(client.get(f"/organizations/{cast.org_a.id}/plan"))
     assert page.has("#changes-h") and not page.has("#open-cycle-note")
