@@ -60,7 +60,14 @@ def test_portfolio_page(client, db, versions):
     index = client.get("/portfolio", follow_redirects=False)
     assert index.status_code == 303 and index.headers["location"] == f"/portfolio/{portfolio.id}"
 
-    response = client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose"})
+    compact = parse(client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose"}))
+    # The default table is compact: one cell per condition with score, level and change (below,
+    # spelled out for screen readers); "Show every column" links to the full table.
+    cells = compact.select('#sites-table tr[data-site] td[data-condition="purpose"]')
+    changes = [compact.text(".change", within=cell) for cell in cells]
+    assert len(changes) == 2 and any(c.startswith("Change: +") for c in changes), changes
+    assert compact.one("#layout-choice a").get("href").endswith("sort=-score_purpose&layout=full")
+    response = client.get(f"/portfolio/{portfolio.id}", params={"sort": "-score_purpose", "layout": "full"})
     assert response.status_code == 200
     assert "SECRET-COMMENT-TEXT" not in response.text  # raw bytes: not in any attribute either
     page = parse(response)
@@ -108,6 +115,7 @@ def test_portfolio_page(client, db, versions):
     assert list(_site_rows(filtered)) == ["=Birch Behavioral Health", "Tiny Site"]
     assert filtered.select("#comparability-note") == []
     assert client.get(f"/portfolio/{portfolio.id}", params={"sort": "nope"}).status_code == 400
+    assert client.get(f"/portfolio/{portfolio.id}", params={"layout": "wide"}).status_code in (400, 422)
 
 
 def test_other_roles_and_funders_are_refused(client, db, versions):

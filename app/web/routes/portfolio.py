@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -90,6 +90,7 @@ def _link(
     sort: str | None = None,
     q: str | None = None,
     page: int | None = None,
+    layout: str | None = None,
 ) -> str:
     params = dict(view.filters.query())
     if sort is not None:
@@ -98,6 +99,8 @@ def _link(
         params["q"] = q
     if page is not None and page > 1:
         params["page"] = str(page)
+    if layout == "full":
+        params["layout"] = layout
     query = urlencode(params)
     return f"/portfolio/{portfolio_id}{suffix}" + (f"?{query}" if query else "")
 
@@ -112,15 +115,27 @@ def portfolio_index(request: Request, session: SessionDep, user: CurrentUser):
 
 
 @router.get("/portfolio/{portfolio_id}", include_in_schema=False)
-def portfolio_page(request: Request, view: PagedViewDep, portfolio_id: int):
+def portfolio_page(
+    request: Request,
+    view: PagedViewDep,
+    portfolio_id: int,
+    layout: Annotated[Literal["compact", "full"] | None, Query()] = None,
+):
+    """The portfolio page. The site table is compact by default (each condition's score, level and
+    change in one cell: it fits a 1,280 px screen); `layout=full` gives separate score and change
+    columns (wider, scrolls sideways)."""
 
     def header(key: str) -> dict:
-        # A new order starts at the first page; the search is kept.
-        href = _link(portfolio_id, view, sort=view.sort.param_for(key), q=view.page.q)
+        # A new order starts at the first page; the search and the layout are kept.
+        href = _link(portfolio_id, view, sort=view.sort.param_for(key), q=view.page.q, layout=layout)
         return {"href": href, "aria": view.sort.aria_for(key)}
 
     def page_link(number: int) -> str:
-        return _link(portfolio_id, view, sort=view.sort.param, q=view.page.q, page=number)
+        return _link(portfolio_id, view, sort=view.sort.param, q=view.page.q, page=number, layout=layout)
+
+    def layout_link(choice: str | None) -> str:
+        number = view.page.number
+        return _link(portfolio_id, view, sort=view.sort.param, q=view.page.q, page=number, layout=choice)
 
     return render(
         request,
@@ -130,7 +145,9 @@ def portfolio_page(request: Request, view: PagedViewDep, portfolio_id: int):
         fixed_columns=FIXED_SORT_KEYS,
         header=header,
         page_link=page_link,
-        without_search=_link(portfolio_id, view, sort=view.sort.param),
+        layout=layout,
+        layout_link=layout_link,
+        without_search=_link(portfolio_id, view, sort=view.sort.param, layout=layout),
         export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
         breadcrumbs=[("Portfolios", "/portfolio"), (view.summary.portfolio.name, None)],
     )
