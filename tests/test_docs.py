@@ -111,9 +111,163 @@ def test_csv_layout_example_scores_with_the_documented_commands(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     offline = layout.split("## Scoring offline", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"^    peerready (score .*worked_example\.yaml.*)$", offline, re.M)
-    assert len(commands) == 2
+    assert len(commands) == 3
     for command in commands:
         result = CliRunner().invoke(cli, command.split())
         assert result.exit_code == 0, (command, result.output)
         assert "Team integration" in result.output
         assert "47.5" in result.output  # the score docs/scoring.md works out for this file
+        # With --privacy-threshold 2 the groups are shown on their own (scoring.md, Step 6 and 7).
+        shown = "--privacy-threshold 2" in command
+        assert ("Hold a listening session between leadership and peer staff" in result.output) == shown
+
+
+def _readme_command_rows() -> list[tuple[str, str]]:
+    """README's command table: (usage in the first column, the description)."""
+    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `peerready ([^`]+)` (?:\(or `[^`]+`\) )?\| (.*) \|$", section, re.M)
+    assert rows, "README.md has no command table"
+    return rows
+
+
+def _command(words: list[str]):
+    command = cli
+    for word in words:
+        if not hasattr(command, "commands") or word not in command.commands:
+            break
+        command = command.commands[word]
+    return command
+
+
+def test_every_documented_command_option_exists_and_every_option_is_documented():
+    """Each `--option` named in a row of the README's command table is an option of that command,
+    and each option of a command is named in one of its rows."""
+    documented: dict[str, set[str]] = {}
+    commands = {}
+    for usage, description in _readme_command_rows():
+        command = _command(usage.replace("\\|", "|").split())
+        assert command is not cli, f"README.md documents `peerready {usage}`, which is not a command"
+        commands[command.name] = command
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", usage + " " + description))
+        real = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        assert named <= real, f"`peerready {usage}`: {sorted(named - real)} not options of the command"
+        documented.setdefault(command.name, set()).update(named)
+    for name, command in commands.items():
+        options = {p.opts[0] for p in command.params if p.opts[0].startswith("--")} - {"--help"}
+        assert options <= documented[name], (
+            f"`peerready {name}`: {sorted(options - documented[name])} undocumented"
+        )
+
+
+def test_documented_text_defaults_are_the_real_ones():
+    """String, path and flag defaults in the settings table are the real ones (numbers: above)."""
+    table = _settings_table()
+    for name, variables in environment_names().items():
+        default = Settings.model_fields[name].default
+        cell = next(table[v] for v in variables if v in table)
+        if isinstance(default, bool):
+            assert f"`{str(default).lower()}`" in cell, (variables[0], cell)
+        elif isinstance(default, str) and default and name != "secret_key":
+            assert f"`{default}`" in cell, (variables[0], cell)
+        elif isinstance(default, Path) and name == "data_dir":
+            assert f"`./{default}`" in cell, (variables[0], cell)
+
+
+def _csv_layout_checks() -> dict[str, str]:
+    """docs/csv-layout.md's table of checks: problem -> example message."""
+    layout = (ROOT / "docs" / "csv-layout.md").read_text(encoding="utf-8")
+    section = layout.split("## Checks", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (.+?) \| `(.+)` \|$", section, re.M))
+    assert len(rows) > 10, "docs/csv-layout.md has no table of checks"
+    return rows
+
+
+def _example_instrument(*, with_extras: bool):
+    """scoring.md's worked example; with_extras adds what the layout's examples name: p1
+    required, and leadership-only items c1 (yes/no) and c2 (shown when c1 is yes)."""
+    from app.instruments.loader import load_instrument_text
+
+    scoring = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
+    text = re.search(r"```yaml example-instrument\n(.*?)```", scoring, re.S).group(1)
+    if with_extras:
+        text = text.replace("  - {id: p1, domain: purpose,", "  - {id: p1, required: true, domain: purpose,")
+        text = text.replace(
+            "\ndomains:",
+            "\n  - id: yesno\n    options:\n      - {value: 'yes', label: 'Yes', kind: choice}\n"
+            "      - {value: 'no', label: 'No', kind: choice}\ndomains:",
+        )
+        text = text.replace(
+            "\nscoring:",
+            "\n  - {id: c1, domain: purpose, scale: yesno, groups: [leadership], evidence: [vwn2022],\n"
+            "     text: We employ parent peer specialists now.}\n"
+            "  - {id: c2, domain: purpose, scale: agree5, groups: [leadership], evidence: [vwn2022],\n"
+            "     show_if: {item: c1, in: ['yes']}, text: Peer staff have a supervisor.}\nscoring:",
+        )
+    return load_instrument_text(text, source="worked_example.yaml").instrument
+
+
+# One file per row of the table of checks, made so that the row's example message applies.
+_CHECK_FILES = {
+    "column that is not `respondent`, `group` or an item id": "respondent,group,p1,q9\nR1,leadership,4,1\n",
+    "the same column twice": "respondent,group,p1,p2,p1\nR1,leadership,4,4,4\n",
+    "no `group` column (importing)": "respondent,p1\nR1,4\n",
+    "a header cell left empty": "respondent,,p1\nR1,leadership,4\n",
+    "unknown group": "respondent,group,p1\nR1,leadership,4\nR2,leadership,4\nR3,lead,4\n",
+    "blank group": "respondent,group,p1\nR1,,4\n",
+    "value not on the item's scale": "respondent,group,p1,p2,p3,t1,t2\n"
+    + "R1,leadership,4,4,4,4,4\nR2,leadership,4,4,4,4,7\n",
+    "an answer to an item this group is not asked": "respondent,group,c1\n"
+    + "".join(f"R{n},leadership,yes\n" for n in range(2, 5))
+    + "R5,peer_staff,yes\n",
+    "an answer to an item hidden by its condition": "respondent,group,c1,c2\n"
+    + "".join(f"R{n},leadership,yes,4\n" for n in range(2, 6))
+    + "R6,leadership,no,3\n",
+    "a required item that is shown but blank": "respondent,group,p1\n"
+    + "".join(f"R{n},leadership,4\n" for n in range(2, 7))
+    + "R7,leadership,\n",
+    "a required item that is shown but has no column": "respondent,group,p2\nR1,leadership,4\n",
+    "a repeated respondent label": "respondent,group,p1\nR2,leadership,4\nF-017,leadership,4\n"
+    + "".join(f"R{n},leadership,4\n" for n in range(4, 8))
+    + "F-017,leadership,4\n",
+    "more cells than header columns": "respondent,group,p1,p2,p3,t1,t2,t3\n"
+    + "".join(f"R{n},leadership,4,4,4,4,4,4\n" for n in range(2, 9))
+    + "R9,leadership,4,4,4,4,4,4,4\n",
+    "no respondents at all": "respondent,group,p1\n",
+    "an empty file": "",
+}
+
+
+def test_every_csv_check_message_in_the_layout_is_what_the_importer_says():
+    from app.scoring.csv_responses import ResponsesCsvInvalid, parse_responses_csv
+
+    rows = _csv_layout_checks()
+    extras = _example_instrument(with_extras=True)
+    plain = _example_instrument(with_extras=False)
+    for problem, message in rows.items():
+        research = "`peerready score`" in problem
+        content = "respondent,p1\nR1,4\n" if research else _CHECK_FILES.get(problem)
+        assert content is not None, f"tests/test_docs.py has no file for the check {problem!r}"
+        instrument = plain if research else extras
+        try:
+            parse_responses_csv(instrument, content, research=research)
+        except ResponsesCsvInvalid as invalid:
+            said = [str(error) for error in invalid.errors]
+        else:
+            said = []
+        assert message in said, (problem, said)
+
+
+def test_score_prints_each_error_with_the_file_name_and_exits_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    scoring = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
+    instrument = re.search(r"```yaml example-instrument\n(.*?)```", scoring, re.S).group(1)
+    (tmp_path / "worked_example.yaml").write_text(instrument, encoding="utf-8")
+    (tmp_path / "responses.csv").write_text(_CHECK_FILES["value not on the item's scale"], encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["score", "--instrument", "worked_example.yaml", "responses.csv"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "responses.csv: " + _csv_layout_checks()["value not on the item's scale"],
+        "1 error(s); nothing was scored.",
+    ]
