@@ -11,7 +11,11 @@ Saving one answer only needs the cycle to stay open while it saves, so it takes 
 (then every later one sees the cycle closed). Everyone takes the assessment's lock before a
 response's, so two changes never wait for each other in a circle.
 
-How: a no-op UPDATE of the assessment row. On PostgreSQL that takes the row lock (held to commit);
+A plan item (an organization's action, which may belong to no cycle at all) has its own row
+lock, `lock_plan_item`, taken the same way: editing its status, owner, due date or notes reads
+the stored values (the due-date rule compares with the previous date) and then writes them.
+
+How: a no-op UPDATE of the row. On PostgreSQL that takes the row lock (held to commit);
 on SQLite any write takes the database's single write lock (held to commit). So the same statement
 is correct on both, without dialect branches or advisory-lock ids.
 """
@@ -21,8 +25,20 @@ from __future__ import annotations
 from sqlalchemy import CursorResult, select, update
 from sqlmodel import Session, col
 
-from app.db.models import Assessment
+from app.db.models import Assessment, PlanItem
 from app.errors import NotFound
+
+
+def _lock_row(session: Session, model: type[Assessment] | type[PlanItem], row_id: int, missing: str) -> None:
+    result = session.execute(
+        update(model)
+        .where(col(model.id) == row_id)
+        .values(id=model.id)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # what an UPDATE returns; it carries rowcount
+    if result.rowcount == 0:
+        raise NotFound(missing)
 
 
 def lock_assessment(session: Session, assessment_id: int) -> None:
@@ -32,15 +48,13 @@ def lock_assessment(session: Session, assessment_id: int) -> None:
     transaction's later reads then see every change committed before the lock was granted.
     Raises NotFound when the assessment does not exist.
     """
-    result = session.execute(
-        update(Assessment)
-        .where(col(Assessment.id) == assessment_id)
-        .values(id=Assessment.id)
-        .execution_options(synchronize_session=False)
-    )
-    assert isinstance(result, CursorResult)  # what an UPDATE returns; it carries rowcount
-    if result.rowcount == 0:
-        raise NotFound("No such assessment.")
+    _lock_row(session, Assessment, assessment_id, "No such assessment.")
+
+
+def lock_plan_item(session: Session, item_id: int) -> None:
+    """Take a plan item's write lock for the rest of the current transaction (as
+    `lock_assessment`: refresh the item after it). Raises NotFound when the item does not exist."""
+    _lock_row(session, PlanItem, item_id, "No such plan item.")
 
 
 def share_assessment(session: Session, assessment_id: int) -> None:

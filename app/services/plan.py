@@ -22,7 +22,7 @@ from app.errors import BadInput, NotFound
 from app.instruments.models import Instrument, text
 from app.scoring import Scorecard
 from app.scoring.numbers import difference
-from app.services import audit, instruments_store, releases
+from app.services import audit, instruments_store, locks, releases
 
 STATUS_LABELS = {
     PlanStatus.proposed: "Proposed",
@@ -183,6 +183,16 @@ def get_item(session: Session, *, organization_id: int, item_id: int) -> PlanIte
     return item
 
 
+def _locked_item(session: Session, *, organization_id: int, item_id: int) -> PlanItem:
+    """The item under its write lock, as now stored: two edits of one item (two people, or a
+    quick status button beside a full save) run one after the other, and the second compares
+    with what the first saved (the due-date rule's previous date, the audit's "from")."""
+    item = get_item(session, organization_id=organization_id, item_id=item_id)
+    locks.lock_plan_item(session, item.id)
+    session.refresh(item)
+    return item
+
+
 def _clean(value: str | None, limit: int, what: str) -> str | None:
     value = (value or "").strip()
     if len(value) > limit:
@@ -201,7 +211,7 @@ def update_item(
     due_date: date | None = None,
     notes: str | None = None,
 ) -> PlanItem:
-    item = get_item(session, organization_id=organization_id, item_id=item_id)
+    item = _locked_item(session, organization_id=organization_id, item_id=item_id)
     new = {
         "status": PlanStatus(status),
         "owner": _clean(owner, 200, "owner"),
@@ -234,7 +244,7 @@ def update_item(
 def set_status(
     session: Session, *, user: User, organization_id: int, item_id: int, status: PlanStatus
 ) -> PlanItem:
-    item = get_item(session, organization_id=organization_id, item_id=item_id)
+    item = _locked_item(session, organization_id=organization_id, item_id=item_id)
     return update_item(
         session,
         user=user,
