@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -77,22 +78,24 @@ class LiveServer:
         return f"{prefix} {next(self._counter)}-{time.monotonic_ns() % 100000}"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serve_app(*, data_dir: Path, **settings: object) -> Iterator[LiveServer]:
+    """PeerReady served by uvicorn in a thread on a free port, on its own migrated SQLite file in
+    `data_dir`, with these extra settings (e.g. PEERREADY_QUEUE="sqlite" for a real worker)."""
     from app.web.main import create_app
 
-    data_dir = tmp_path_factory.mktemp("live")
-    engine = make_engine(f"sqlite:///{data_dir / 'live.sqlite3'}")
+    database = data_dir / "live.sqlite3"
+    engine = make_engine(f"sqlite:///{database}")
     migrate.upgrade(engine)
     sock = listening_socket()
     port = sock.getsockname()[1]
-    settings = Settings(
+    config_settings = Settings(
         PEERREADY_ENV="test",
         PEERREADY_DATA_DIR=data_dir,
         PEERREADY_BASE_URL=f"http://127.0.0.1:{port}",
-        PEERREADY_QUEUE="immediate",
+        **{"PEERREADY_QUEUE": "immediate", **settings},  # type: ignore[arg-type]
     )
-    app = create_app(settings=settings, engine=engine)
+    app = create_app(settings=config_settings, engine=engine)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
@@ -103,12 +106,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             raise RuntimeError("The live server did not start within 15 seconds.")
         time.sleep(0.05)
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, settings=settings)
+        yield LiveServer(url=f"http://127.0.0.1:{port}", engine=engine, settings=config_settings)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve_app(data_dir=tmp_path_factory.mktemp("live")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,12 @@ def test_a_waiting_job_page_updates_itself_without_inline_code(
     page = client.get(f"/jobs/{job.id}")
     assert page.status_code == 200
     html = page.text
-    assert '<progress id="job-progress" max="100" value="0">' in html
+    # the bar has a text equivalent and points at the live status line that announces each change
+    assert (
+        '<progress id="job-progress" max="100" value="0" aria-describedby="job-message"'
+        ' aria-valuetext="Waiting for a worker (0%)">'
+    ) in html
+    assert 'id="job-message" role="status" aria-live="polite" aria-atomic="true"' in html
     assert '<label for="job-progress"' in html and 'role="status"' in html
     assert f'data-job-url="/jobs/{job.id}.json"' in html and 'data-job-finished="false"' in html
     assert '<script src="/static/jobs.js" defer></script>' in html

@@ -30,6 +30,13 @@
       bar.textContent = p.percent + "%";
     }
     var text = p.message || (p.total ? p.done + " of " + p.total : "");
+    // The bar's text equivalent ("12 of 50 sites (24%)"); the status line below it is a polite
+    // live region, so a screen reader hears each change without moving focus.
+    if (text) {
+      bar.setAttribute("aria-valuetext", text + (p.percent === null || p.percent === undefined ? "" : " (" + p.percent + "%)"));
+    } else {
+      bar.removeAttribute("aria-valuetext");
+    }
     var message = byId("job-message");
     if (message.textContent !== text) { message.textContent = text; }
     byId("job-error-text").textContent = job.error || "";
