@@ -10,7 +10,7 @@ attack it stops; the rules module (app/scoring/rules.py) and the disclosed view
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "may_show_site",
     "may_show_spread",
     "pool_groups",
+    "pool_item_groups",
     "responses_needed",
 ]
 
@@ -156,10 +157,23 @@ def pool_groups(sizes: Mapping[str, SourceCounts], order: Sequence[str], thresho
     out.
     """
     check_threshold(threshold)
-    counts = {g: _by_source(0, s) if not isinstance(s, int) else {"web": s} for g, s in sizes.items()}
+    counts = _counts(sizes)
     present = [g for g in order if _total(counts.get(g, {})) > 0]
     shown = [g for g in present if may_show_group(_total(counts[g]), threshold, counts[g])]
-    pooled = [g for g in present if g not in shown]
+    return _complementary(counts, present, shown, threshold)
+
+
+def _counts(sizes: Mapping[str, SourceCounts]) -> dict[str, dict[str, int]]:
+    return {g: _by_source(0, s) if not isinstance(s, int) else {"web": s} for g, s in sizes.items()}
+
+
+def _complementary(
+    counts: Mapping[str, Mapping[str, int]], present: Sequence[str], shown: list[str], threshold: int
+) -> PoolingPlan:
+    """Complementary suppression: the groups of `present` not in `shown` form the pool; while the
+    pool may not be shown but some group is, the smallest shown group joins it."""
+    order = list(present)
+    pooled = [g for g in order if g not in shown]
 
     def pool_ok() -> bool:
         merged = _merge(counts[g] for g in pooled)
@@ -170,3 +184,28 @@ def pool_groups(sizes: Mapping[str, SourceCounts], order: Sequence[str], thresho
         shown.remove(smallest)
         pooled = [g for g in order if g in pooled or g == smallest]
     return PoolingPlan(shown=shown, pooled=pooled, pooled_visible=bool(pooled) and pool_ok())
+
+
+def pool_item_groups(
+    sizes: Mapping[str, SourceCounts],
+    present: Sequence[str],
+    threshold: int,
+    *,
+    eligible: Collection[str],
+) -> PoolingPlan:
+    """Which groups an item's row may be shown for, per group (the per-question download).
+
+    `present` are the groups (in the instrument's order) with anybody who saw the item, `sizes`
+    each group's cell for the figure (people with a scored answer for the mean and counts;
+    people who answered, with threshold max(k, 5), for the distribution), `eligible` the groups
+    the condition shows on their own. A group is shown when it is eligible and its cell may be
+    shown; every other present group is in the pool, and complementary suppression (as in
+    `pool_groups`) makes sure "site minus the shown groups" is an empty set or a cell that may
+    be shown itself. A present group whose cell is empty (everybody said "Don't know") stays in
+    the pool: its count would otherwise be the site's minus the others'."""
+    check_threshold(threshold)
+    counts = _counts(sizes)
+    for group in present:
+        counts.setdefault(group, {})
+    shown = [g for g in present if g in eligible and may_show_group(_total(counts[g]), threshold, counts[g])]
+    return _complementary(counts, present, shown, threshold)

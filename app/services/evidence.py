@@ -333,10 +333,12 @@ def question_rows(
     instrument: Instrument,
     scorecard: Scorecard,
     lang: str = "en",
+    by_group: bool = False,
 ) -> list[ConditionItems]:
-    """Per-question detail beside a results page's (disclosed) scorecard."""
+    """Per-question detail beside a results page's (disclosed) scorecard; `by_group` adds the
+    rows per respondent group of the download."""
     counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
-    return item_details(instrument, counted.inputs, scorecard, lang=lang)
+    return item_details(instrument, counted.inputs, scorecard, lang=lang, by_group=by_group)
 
 
 def question_download(
@@ -352,7 +354,9 @@ def question_download(
     released = releases.released_scorecard(session, assessment_id=assessment.id)
     if released is None:
         raise Conflict("Results appear when the cycle closes.")
-    rows = question_rows(session, assessment=assessment, instrument=instrument, scorecard=released[0])
+    rows = question_rows(
+        session, assessment=assessment, instrument=instrument, scorecard=released[0], by_group=True
+    )
     body = item_table_xlsx(rows) if fmt == "xlsx" else item_table_csv(rows)
     audit.record(
         session,

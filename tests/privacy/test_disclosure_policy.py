@@ -46,6 +46,20 @@ def test_complementary_groups_with_sources_pool_until_safe():
     assert plan.shown == ["lead"] and plan.pooled_visible
 
 
+def test_item_groups_pool_the_ineligible_and_the_all_dont_know():
+    order = ["lead", "clinical", "peer"]
+    # Everybody in peer answered "Don't know" (0 scored): it stays in the pool, so its count
+    # cannot be the site's minus the shown groups'; the smaller shown group joins it.
+    plan = policy.pool_item_groups({"lead": 5, "clinical": 3, "peer": 0}, order, 3, eligible=set(order))
+    assert plan.shown == ["lead"] and plan.pooled == ["clinical", "peer"] and plan.pooled_visible
+    # A group the condition pools is never shown for an item, however many answered it.
+    plan = policy.pool_item_groups(
+        {"lead": 5, "clinical": 4, "peer": 4}, order, 3, eligible={"lead", "clinical"}
+    )
+    assert plan.shown == ["lead", "clinical"] and plan.pooled == ["peer"]
+    assert policy.pool_item_groups({"lead": 5, "peer": 1}, ["lead", "peer"], 3, eligible={"lead"}).shown == []
+
+
 def test_re_release_needs_k_changes():
     assert not policy.may_rerelease(2, 3) and policy.may_rerelease(3, 3)
     assert policy.changes_needed(1, 3) == 2

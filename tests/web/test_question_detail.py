@@ -5,59 +5,43 @@ from __future__ import annotations
 
 import csv
 import io
-import random
+from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from app.db.models import Organization, Role
+from app.db.models import Role
 from app.disclosure import policy
 from app.scoring.rules import shown_items
-from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
-from app.services.scores import counted_responses, refresh_scores
-from tests.helpers.auth import make_portfolio, make_user, sign_in_as
+from app.services.scores import counted_responses
+from tests.helpers.auth import make_portfolio, make_user
+from tests.helpers.cycles import sign_in_fresh, store_cycle
 from tests.helpers.html import parse
 from tests.reports.conftest import pdf_text
 
 
 @pytest.fixture
 def cycle(db):
-    version, instrument = snapshot_instrument(db)
-    organization = Organization(name="Cedar Family Center")
-    db.add(organization)
-    db.flush()
-    people = sample_respondents(instrument, random.Random(11), 9, lean=0.5)
-    assessment = store_assessment(
-        db,
-        organization=organization,
-        version=version,
-        instrument=instrument,
-        name="Spring",
-        respondents=people,
-    )
-    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
-    db.commit()
-    return organization, assessment, instrument
-
-
-def _as(client: TestClient, user) -> None:
-    client.cookies.clear()
-    sign_in_as(client, user)
+    return store_cycle(db, name="Cedar Family Center", count=9, seed=11)
 
 
 def _expected(db, assessment, instrument):
-    """item id -> (answered, counts per option value), counted independently of the code under test."""
+    """item id -> (answered, counts per option value, scored answers per group), counted
+    independently of the code under test."""
     inputs = counted_responses(db, assessment_id=assessment.id, instrument=instrument).inputs
     found = {}
     for item in instrument.items:
         if not instrument.is_scored(item):
             continue
-        counts = {o.value: 0 for o in instrument.scale_by_id(item.scale).options}
+        options = instrument.scale_by_id(item.scale).options
+        counts = {o.value: 0 for o in options}
+        scored: Counter[str] = Counter()
         for r in inputs:
             if item in shown_items(instrument, r) and r.answers.get(item.id) in counts:
                 counts[r.answers[item.id]] += 1
-        found[item.id] = (sum(counts.values()), counts)
+                scored[r.group] += instrument.option(item, r.answers[item.id]).kind == "scored"
+        found[item.id] = (sum(counts.values()), counts, scored)
     return found
 
 
@@ -66,18 +50,19 @@ def test_results_page_and_download_follow_the_disclosure_rules(app, db, cycle):
     lead = make_user(db, role=Role.org_lead, organizations=[organization])
     funder = make_user(db, role=Role.funder, portfolios=[make_portfolio(db, "Pilot", [organization])])
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, lead)
+        sign_in_fresh(client, lead)
         page = parse(client.get(f"/assessments/{assessment.id}/results").text)
         download = client.get(f"/assessments/{assessment.id}/questions.csv")
         workbook = client.get(f"/assessments/{assessment.id}/questions.xlsx")
-        _as(client, funder)
+        sign_in_fresh(client, funder)
         assert client.get(f"/assessments/{assessment.id}/questions.csv").status_code == 403
     expected = _expected(db, assessment, instrument)
     assert download.status_code == 200 and workbook.status_code == 200
-    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(download.content.decode("utf-8-sig")))}
+    table = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    rows = {r["item"]: r for r in table if r["group"] == "all"}
     assert set(rows) == set(expected)
     shown = withheld = 0
-    for item_id, (answered, counts) in expected.items():
+    for item_id, (answered, counts, _) in expected.items():
         row = rows[item_id]
         assert row["answered"] == str(answered)
         if policy.may_show_distribution(answered, 3):
@@ -90,7 +75,20 @@ def test_results_page_and_download_follow_the_disclosure_rules(app, db, cycle):
                 assert "Not shown" in row["withheld"]
     assert shown and withheld  # the sample has both kinds of question
     book = load_workbook(io.BytesIO(workbook.content))
-    assert book["questions"].max_row == len(expected) + 1
+    assert book["questions"].max_row == len(table) + 1
+
+    # Rows per group: figures only from k scored answers in the row (one group, or the rest
+    # combined), counted as here; every other group's row is marked and empty.
+    group_rows = [r for r in table if r["group"] != "all"]
+    with_figures = [r for r in group_rows if r["n_scored"]]
+    assert with_figures and any(not r["n_scored"] for r in group_rows)
+    for row in group_rows:
+        if row["n_scored"]:
+            members = row["group"].removeprefix("combined:").split("+")
+            assert row["n_scored"] == str(sum(expected[row["item"]][2][g] for g in members)), row
+            assert int(row["n_scored"]) >= 3 and row["mean_0_100"]
+        else:
+            assert row["withheld"].startswith("Not shown") and not row["mean_0_100"] and not row["answered"]
 
     # The page shows the same rows, one table per condition.
     for domain in instrument.domains:
@@ -98,7 +96,7 @@ def test_results_page_and_download_follow_the_disclosure_rules(app, db, cycle):
         scored = [i for i in instrument.items_in(domain.id) if instrument.is_scored(i)]
         assert len(table) == len(scored)
         for record, item in zip(table, scored, strict=True):
-            answered, counts = expected[item.id]
+            answered, counts, _ = expected[item.id]
             first = instrument.scale_by_id(item.scale).options[0]
             cell = record[first.label if isinstance(first.label, str) else first.label["en"]]
             if policy.may_show_distribution(answered, 3):
@@ -132,7 +130,7 @@ def test_no_question_table_while_the_cycle_is_open(app, db, cycle):
     db.commit()
     lead = make_user(db, role=Role.org_lead, organizations=[organization])
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, lead)
+        sign_in_fresh(client, lead)
         for fmt in ("csv", "xlsx"):
             response = client.get(f"/assessments/{assessment.id}/questions.{fmt}")
             assert response.status_code == 409, (fmt, response.text[:300])
