@@ -4,14 +4,11 @@ works from the keyboard."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from app.db.models import Organization, Role
-from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
-from app.services.scores import refresh_scores
+from app.db.models import Role
 from tests.helpers.auth import make_portfolio, make_user
+from tests.helpers.cycles import store_cycle
 from tests.portfolio.test_browser import _serious, _sign_in
 
 pytestmark = pytest.mark.browser
@@ -20,22 +17,11 @@ pytestmark = pytest.mark.browser
 def test_evidence_pages_are_accessible(live_server, browser_page):
     page = browser_page
     with live_server.session() as db:
-        version, instrument = snapshot_instrument(db)
         organizations, cycles = [], []
         for n in range(5):
-            organization = Organization(name=live_server.unique("Evidence site"))
-            db.add(organization)
-            db.flush()
-            people = sample_respondents(instrument, random.Random(n), 5 + n, lean=0.4 + n / 20)
-            assessment = store_assessment(
-                db,
-                organization=organization,
-                version=version,
-                instrument=instrument,
-                name="Spring",
-                respondents=people,
+            organization, assessment, instrument = store_cycle(
+                db, name=live_server.unique("Evidence site"), count=5 + n, seed=n, lean=0.4 + n / 20
             )
-            refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
             organizations.append(organization)
             cycles.append(assessment)
         db.commit()

@@ -8,43 +8,37 @@ import random
 import pytest
 from fastapi.testclient import TestClient
 
-from app.db.models import Organization, Role
+from app.db.models import Role
 from app.scoring.agreement import agreement, condition_answers, icc
 from app.scoring.numbers import format_index
 from app.scoring.rules import respondent_scores
 from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
-from app.services.scores import counted_responses, refresh_scores
-from tests.helpers.auth import make_portfolio, make_user, sign_in_as
+from app.services.scores import counted_responses
+from tests.helpers.auth import make_portfolio, make_user
+from tests.helpers.cycles import sign_in_fresh, store_cycle
 from tests.helpers.html import parse
 
 
-def _cycle(db, name: str, count: int, seed: int):
-    version, instrument = snapshot_instrument(db)
-    organization = Organization(name=name)
-    db.add(organization)
-    db.flush()
-    people = sample_respondents(instrument, random.Random(seed), count, lean=0.3 + seed / 20)
-    assessment = store_assessment(
-        db,
-        organization=organization,
-        version=version,
-        instrument=instrument,
-        name="Spring",
-        respondents=people,
-    )
-    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
-    db.commit()
-    return organization, assessment, instrument
-
-
-def _as(client: TestClient, user) -> None:
-    client.cookies.clear()
-    sign_in_as(client, user)
+def _scores_by_site(db, instrument, sites, domain_id: str) -> dict[str, list[float]]:
+    """Each site's respondent condition scores, as ICC takes them."""
+    return {
+        str(org.id): [
+            float(v)
+            for v in respondent_scores(
+                instrument, counted_responses(db, assessment_id=a.id, instrument=instrument).inputs, domain_id
+            )
+        ]
+        for org, a, _ in sites
+    }
 
 
 @pytest.fixture
 def sites(db):
-    return [_cycle(db, f"Site {n}", 6 + n, seed=n) for n in range(5)] + [_cycle(db, "Tiny", 2, seed=9)]
+    sizes = [(f"Site {n}", 6 + n, n) for n in range(5)] + [("Tiny", 2, 9)]
+    return [
+        store_cycle(db, name=name, count=count, seed=seed, lean=0.3 + seed / 20)
+        for name, count, seed in sizes
+    ]
 
 
 def test_results_page_shows_agreement_beside_the_score(app, db, sites):
@@ -52,7 +46,7 @@ def test_results_page_shows_agreement_beside_the_score(app, db, sites):
     tiny_org, tiny, _ = sites[-1]
     admin = make_user(db, role=Role.admin)
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, admin)
+        sign_in_fresh(client, admin)
         page = parse(client.get(f"/assessments/{assessment.id}/results").text)
         records = page.records("#agreement-table")
         small = parse(client.get(f"/assessments/{tiny.id}/results").text).records("#agreement-table")
@@ -75,27 +69,17 @@ def test_portfolio_reliability_for_funders_and_admins(app, db, sites):
     funder = make_user(db, role=Role.funder, portfolios=[portfolio])
     lead = make_user(db, role=Role.org_lead, organizations=[sites[0][0]])
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, funder)
+        sign_in_fresh(client, funder)
         response = client.get(f"/portfolio/{portfolio.id}/reliability")
         assert response.status_code == 200
         page = parse(response.text)
-        _as(client, lead)
+        sign_in_fresh(client, lead)
         assert client.get(f"/portfolio/{portfolio.id}/reliability").status_code == 403
     instrument = sites[0][2]
     assert "5 sites took part; 1 left out with fewer than 3 responses" in page.text("main")
     records = page.records(f"#icc-table-{instrument.id}")
     for record, domain in zip(records, instrument.domains, strict=True):
-        by_site = {
-            str(org.id): [
-                float(v)
-                for v in respondent_scores(
-                    instrument,
-                    counted_responses(db, assessment_id=a.id, instrument=instrument).inputs,
-                    domain.id,
-                )
-            ]
-            for org, a, _ in sites[:5]
-        }
+        by_site = _scores_by_site(db, instrument, sites[:5], domain.id)
         expected = icc(by_site)
         assert record["ICC(1)"] == format_index(expected.icc1.value)
         assert record["ICC(2)"] == format_index(expected.icc2.value)
@@ -106,12 +90,12 @@ def test_psychometrics_page_for_authors_only(app, db, sites):
     consultant = make_user(db, role=Role.consultant)
     lead = make_user(db, role=Role.org_lead, organizations=[sites[0][0]])
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, consultant)
+        sign_in_fresh(client, consultant)
         index = parse(client.get("/psychometrics").text)
         assert index.link("/psychometrics/readiness_full") is not None
         page = parse(client.get("/psychometrics/readiness_full").text)
         assert client.get("/psychometrics/no_such").status_code == 404
-        _as(client, lead)
+        sign_in_fresh(client, lead)
         assert client.get("/psychometrics/readiness_full").status_code == 403
     rows = page.records(".alpha-table")
     assert [r["Condition"] for r in rows] == [
@@ -153,22 +137,12 @@ def test_reliability_leaves_out_open_cycles(app, db, sites):
     db.add(reopened_b)
     db.commit()
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, funder)
+        sign_in_fresh(client, funder)
         page = parse(client.get(f"/portfolio/{portfolio.id}/reliability").text)
     assert "4 sites took part; 1 left out with fewer than 3 responses" in page.text("main")
     records = page.records(f"#icc-table-{instrument.id}")
     taking_part = [sites[0], *sites[2:5]]
     for record, domain in zip(records, instrument.domains, strict=True):
-        by_site = {
-            str(org.id): [
-                float(v)
-                for v in respondent_scores(
-                    instrument,
-                    counted_responses(db, assessment_id=a.id, instrument=instrument).inputs,
-                    domain.id,
-                )
-            ]
-            for org, a, _ in taking_part
-        }
+        by_site = _scores_by_site(db, instrument, taking_part, domain.id)
         assert record["Sites"] == "4" and record["ICC(1)"] == "–"  # shown from 5 sites
         assert record["People"] == str(sum(len(v) for v in by_site.values()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import zipfile
 
 from fastapi.testclient import TestClient
@@ -13,31 +12,13 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from app.db.models import AuditEvent, Organization, Role
-from app.services.report_samples import sample_respondents, snapshot_instrument, store_assessment
-from app.services.scores import refresh_scores
-from tests.helpers.auth import make_user, sign_in_as
+from tests.helpers.auth import make_user
+from tests.helpers.cycles import sign_in_fresh, store_cycle
 from tests.helpers.html import parse
 
 
 def _cycle(db, organization: Organization):
-    version, instrument = snapshot_instrument(db)
-    people = sample_respondents(instrument, random.Random(4), 9, lean=0.5)
-    assessment = store_assessment(
-        db,
-        organization=organization,
-        version=version,
-        instrument=instrument,
-        name="Spring",
-        respondents=people,
-    )
-    refresh_scores(db, assessment_id=assessment.id, privacy_threshold=3, instrument=instrument)
-    db.commit()
-    return assessment
-
-
-def _as(client: TestClient, user) -> str:
-    client.cookies.clear()  # drop the previous user's session cookie (the server may have reissued it)
-    return sign_in_as(client, user)
+    return store_cycle(db, name="", count=9, seed=4, organization=organization)[1]
 
 
 def test_switch_then_download(app, db):
@@ -53,12 +34,12 @@ def test_switch_then_download(app, db):
     url = f"/assessments/{assessment.id}/research.xlsx"
 
     with TestClient(app, base_url="http://testserver") as client:
-        _as(client, consultant)
+        sign_in_fresh(client, consultant)
         refused = client.get(url)
         assert refused.status_code == 403
         assert "Research sharing is off" in parse(refused.text).text("main")
 
-        token = _as(client, admin)
+        token = sign_in_fresh(client, admin)
         page = parse(client.get(f"/admin/organizations/{organization.id}").text)
         assert "Research sharing is off." in page.text("#research-sharing-state")
         done = client.post(
@@ -75,7 +56,7 @@ def test_switch_then_download(app, db):
         )
         assert bad.status_code == 400
 
-        _as(client, consultant)
+        sign_in_fresh(client, consultant)
         results = parse(client.get(f"/assessments/{assessment.id}/results").text)
         assert results.link(url) is not None
         workbook = client.get(url)
@@ -92,9 +73,9 @@ def test_switch_then_download(app, db):
             rows = list(csv.reader(io.StringIO(opened.read("responses.csv").decode("utf-8"))))
         assert len(rows) == 10 and rows[0][0] == "respondent"
 
-        _as(client, lead)
+        sign_in_fresh(client, lead)
         assert client.get(url).status_code == 403
-        _as(client, stranger)
+        sign_in_fresh(client, stranger)
         assert client.get(url).status_code == 404
 
     events = db.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
