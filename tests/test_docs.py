@@ -271,3 +271,42 @@ def test_score_prints_each_error_with_the_file_name_and_exits_1(tmp_path, monkey
         "responses.csv: " + _csv_layout_checks()["value not on the item's scale"],
         "1 error(s); nothing was scored.",
     ]
+
+
+def _route_paths(app) -> set[str]:
+    """Every path the app answers, with the prefixes of included routers."""
+    found: set[str] = set()
+
+    def walk(routes, prefix: str) -> None:
+        for route in routes:
+            if hasattr(route, "path"):
+                found.add(prefix + route.path)
+            elif hasattr(route, "original_router"):
+                context = getattr(route, "include_context", None)
+                walk(route.original_router.routes, prefix + (getattr(context, "prefix", "") or ""))
+            elif hasattr(route, "routes"):
+                walk(route.routes, prefix)
+
+    walk(app.routes, "")
+    return found
+
+
+def test_every_page_address_in_the_documents_is_a_route(tmp_path):
+    """Each address like `/jobs/ID/download` or `/portfolio/{id}/export.csv` that README.md or a
+    page of docs/ names is one the app answers (ID, {id} and ... stand for any segment)."""
+    from sqlalchemy import create_engine
+
+    from app.web.main import create_app
+
+    settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path, PEERREADY_QUEUE="immediate")
+    app = create_app(settings=settings, engine=create_engine(f"sqlite:///{tmp_path / 'unused.sqlite3'}"))
+    routes = [re.sub(r"\{[^}]+\}", "{}", path) for path in _route_paths(app)]
+    assert routes, "the app has no routes"
+    not_pages = {"/data", "/usr/bin/chromium"}
+    texts = [README] + [p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))]
+    named = {p for text in texts for p in re.findall(r"`(/[A-Za-z0-9_.{}/-]*(?:\.\.\.)?)`", text)}
+    assert "/admin/outbox" in named
+    for address in sorted(named - not_pages):
+        pattern = re.sub(r"(?<=/)(ID|\{[^}]+\}|\.\.\.)(?=/|\.|$)", "{}", address)
+        matches = [r for r in routes if r == pattern or r.startswith(pattern.rstrip("/") + "/")]
+        assert matches, f"{address} is named in the documents but is no route of the app"
