@@ -91,7 +91,8 @@ MAX_PAGE = 100_000
 @dataclass(frozen=True)
 class SitePage:
     """Which part of the site table: a search on the site name (`q`, case-insensitive, anywhere
-    in the name), the page number from 1 and its size. `size` None means every site (exports)."""
+    in the name), the page number from 1 and its size. `size` None means every site (exports),
+    0 no site at all (the summary alone)."""
 
     q: str | None = None
     number: int = 1

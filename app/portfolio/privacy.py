@@ -13,6 +13,7 @@ Pure functions of counts and stored figures: no database, no web.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 from app.disclosure import policy
 from app.portfolio.schemas import ScoreStatus
@@ -38,6 +39,13 @@ def shown_respondents(n_respondents: int, *, threshold: int) -> int | None:
 def shown_response_rate(n_respondents: int, expected: int | None, *, threshold: int) -> float | None:
     if not cycle_is_shown(n_respondents, threshold=threshold) or not expected:
         return None
+    return _rate(n_respondents, expected)
+
+
+@lru_cache(maxsize=4096)
+def _rate(n_respondents: int, expected: int) -> float:
+    # Exact rounding (a Fraction) is slow and the same few (n, expected) pairs recur across
+    # thousands of sites: computed once each.
     return rate_value(Fraction(n_respondents, expected))
 
 

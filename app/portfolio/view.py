@@ -181,7 +181,9 @@ def build_portfolio_view(
         distributions=[_distribution(c, shown, levels) for c in conditions],
     )
     matching = [s for s in ordered if page.matches(s.site.name)] if page.q else ordered
-    if page.size:
+    if page.size == 0:  # the summary alone (the JSON /summary): no site record is built
+        chosen = []
+    elif page.size:
         start = (page.number - 1) * page.size
         chosen = matching[start : start + page.size]
     else:

@@ -180,20 +180,33 @@ def _baseline_and_latest(
     cycles: dict[int, CycleRow] = {}
     baseline: dict[int, CycleRow] = {}
     latest: dict[int, CycleRow] = {}
-    for row in session.exec(select(*chosen.c)).mappings():
-        cycle = cycles[row["assessment_id"]] = CycleRow(
-            assessment_id=row["assessment_id"],
-            organization_id=row["organization_id"],
-            name=row["name"],
-            when=_cycle_date(row["close_date"], row["closed_at"], row["created_at"]),
-            version_id=row["version_id"],
-            n_respondents=row["n_respondents"],
-            expected=row["expected"],
+    # Positional rows (not mappings): this loop runs once per cycle of every site.
+    for (
+        assessment_id,
+        organization_id,
+        name,
+        close_date,
+        closed_at,
+        created_at,
+        expected,
+        version_id,
+        n_respondents,
+        newest,
+        _oldest,
+    ) in session.execute(sa_select(*chosen.c)).all():
+        cycle = cycles[assessment_id] = CycleRow(
+            assessment_id=assessment_id,
+            organization_id=organization_id,
+            name=name,
+            when=_cycle_date(close_date, closed_at, created_at),
+            version_id=version_id,
+            n_respondents=n_respondents,
+            expected=expected,
         )
-        if row["newest"] == 1:
-            latest[cycle.organization_id] = cycle
+        if newest == 1:
+            latest[organization_id] = cycle
         else:
-            baseline[cycle.organization_id] = cycle
+            baseline[organization_id] = cycle
     # The condition scores of the same cycles: a second query on the same ranked set, so the
     # (wider) cycle columns are not repeated once per condition.
     scores = sa_select(

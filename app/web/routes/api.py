@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.db.models import Role, User
-from app.portfolio.params import MAX_PAGE_SIZE
+from app.portfolio.params import MAX_PAGE_SIZE, PortfolioFilters, SitePage
 from app.portfolio.schemas import PortfolioRef, PortfolioSummary, SitesPage
-from app.services.portfolio import list_portfolios
+from app.services.portfolio import list_portfolios, portfolio_view
 from app.web.deps import SessionDep, SettingsDep, require_roles
-from app.web.routes.portfolio import paged_view_for_request, portfolio_view_for_request
+from app.web.routes.portfolio import paged_view_for_request
 
 router = APIRouter(prefix="/api/v1", tags=["portfolios"])
 API_PAGE_SIZE = 100
@@ -78,7 +78,14 @@ def api_portfolio_summary(
 ) -> PortfolioSummary:
     """Counts of sites by status, instruments in use, the compared conditions, and per condition
     the distribution of site scores and the number of sites at each readiness level."""
-    view = portfolio_view_for_request(settings, session, user, portfolio_id, region, cohort, instrument)
+    view = portfolio_view(
+        session,
+        user=user,
+        portfolio_id=portfolio_id,
+        privacy_threshold=settings.privacy_threshold,
+        filters=PortfolioFilters.parse(region=region, cohort=cohort, instrument=instrument),
+        page=SitePage(size=0),  # the summary covers every site; no site record is needed
+    )
     return view.summary
 
 
