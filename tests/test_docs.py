@@ -310,3 +310,40 @@ def test_every_page_address_in_the_documents_is_a_route(tmp_path):
         pattern = re.sub(r"(?<=/)(ID|\{[^}]+\}|\.\.\.)(?=/|\.|$)", "{}", address)
         matches = [r for r in routes if r == pattern or r.startswith(pattern.rstrip("/") + "/")]
         assert matches, f"{address} is named in the documents but is no route of the app"
+
+
+_REDCAP_HEADER = "record_id,respondent_group,p1,p2,p3,t1,t2,t3,worked_example_complete\n"
+_REDCAP_ROW = "leadership,5,4,1,4,5,4,2\n"
+_REDCAP_FILES = {
+    "no `record_id` or `respondent_group` column": "respondent_group,p1\nleadership,4\n",
+    "a column that is not a dictionary field or a REDCap column": "record_id,respondent_group,colour\n"
+    + "1,leadership,red\n",
+    "a record not marked complete": _REDCAP_HEADER + f"1,{_REDCAP_ROW}2,{_REDCAP_ROW}3,{_REDCAP_ROW[:-2]}1\n",
+    "a repeated or blank record id": _REDCAP_HEADER + "".join(f"{n},{_REDCAP_ROW}" for n in (1, 2, 3, 3)),
+    "two boxes checked": "record_id,respondent_group,p1___1,p1___2,p1___3,p1___4,p1___5,p1___dk,p1___na\n"
+    + "1,leadership,0,0,0,1,0,0,0\n2,leadership,0,0,0,1,1,0,0\n",
+    "a value that is neither a code nor a label": "record_id,respondent_group,t2\n1,leadership,7\n",
+}
+
+
+def test_every_redcap_message_in_the_layout_is_what_import_responses_prints():
+    """docs/csv-layout.md's REDCap table: each example line is what `peerready import-responses`
+    prints (FILE:LINE: COLUMN: message) for such a file of the worked-example project."""
+    from app.scoring.csv_responses import ResponsesCsvInvalid
+    from app.scoring.redcap_responses import parse_redcap_export
+
+    layout = (ROOT / "docs" / "csv-layout.md").read_text(encoding="utf-8")
+    section = layout.split("## REDCap data exports", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (.+?) \| `(export\.csv:.+)` \|$", section, re.M))
+    assert rows, "docs/csv-layout.md has no table of REDCap messages"
+    instrument = _example_instrument(with_extras=False)
+    for problem, message in rows.items():
+        content = _REDCAP_FILES.get(problem)
+        assert content is not None, f"tests/test_docs.py has no file for the REDCap check {problem!r}"
+        try:
+            parse_redcap_export(instrument, content)
+        except ResponsesCsvInvalid as invalid:
+            said = [f"export.csv:{e.row}: {e.column or '-'}: {e.message}" for e in invalid.errors]
+        else:
+            said = []
+        assert message in said, (problem, said)
