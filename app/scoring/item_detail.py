@@ -219,17 +219,37 @@ def item_details(
     *,
     lang: str = "en",
     by_group: bool = False,
+    changed_since_release: bool = False,
 ) -> list[ConditionItems]:
     """The per-question rows of a disclosed scorecard and the responses it was computed from;
-    with `by_group`, each item's rows per respondent group too (module docstring)."""
+    with `by_group`, each item's rows per respondent group too (module docstring).
+
+    Group rows are computed from `responses`, so they are only made when those are the answers
+    the scorecard was released from: with `changed_since_release` (the caller compared the
+    release's fingerprints), or group counts that differ from the scorecard's, every group row
+    is marked instead, since figures that moved with one person's changed answer would tell it."""
     threshold = scorecard.privacy_threshold
     shown_to = {r.respondent_id: {i.id for i in shown_items(instrument, r)} for r in responses}
     in_cycle = [g.id for g in instrument.groups if scorecard.respondents_by_group.get(g.id)]
-    # Rows per group only from the responses the scorecard was computed from: if they changed
-    # since (a reopened cycle), a group's figures would move with one person's answers.
-    by_group = by_group and dict(Counter(r.group for r in responses)) == {
+    changed = changed_since_release or dict(Counter(r.group for r in responses)) != {
         g: n for g, n in scorecard.respondents_by_group.items() if n
     }
+
+    def group_rows(item: Item, eligible: set[str]) -> tuple[GroupDetail, ...]:
+        if not by_group:
+            return ()
+        if changed:
+            note = (
+                "Not shown: answers changed since the results were released; group rows return"
+                " with the next release."
+            )
+            return tuple(
+                GroupDetail((g,), text(instrument.group_by_id(g).label, lang), False, withheld=note)
+                for g in in_cycle
+                if not item.groups or g in item.groups
+            )
+        return _group_rows(instrument, item, responses, shown_to, eligible, in_cycle, threshold, lang)
+
     conditions = []
     for domain in scorecard.domains:
         eligible = _eligible_groups(domain)
@@ -282,11 +302,7 @@ def item_details(
                     not_applicable=result.not_applicable if show_counts else None,
                     distribution=distribution,
                     withheld=("Not shown: " + "; ".join(withheld) + ".") if withheld else "",
-                    by_group=_group_rows(
-                        instrument, item, responses, shown_to, eligible, in_cycle, threshold, lang
-                    )
-                    if by_group
-                    else (),
+                    by_group=group_rows(item, eligible),
                 )
             )
         conditions.append(ConditionItems(domain.domain_id, domain.title, scale_options, tuple(rows)))

@@ -24,6 +24,7 @@ from app.db.models import (
     User,
 )
 from app.disclosure import policy
+from app.disclosure.release import fingerprints
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.instruments.models import Instrument
 from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA, MIN_SITES_FOR_ICC
@@ -334,11 +335,21 @@ def question_rows(
     scorecard: Scorecard,
     lang: str = "en",
     by_group: bool = False,
+    released_members: dict | None = None,
 ) -> list[ConditionItems]:
     """Per-question detail beside a results page's (disclosed) scorecard; `by_group` adds the
-    rows per respondent group of the download."""
+    rows per respondent group of the download, made only while the counted answers are those of
+    the release (`released_members`: Release.members, the fingerprints taken at release)."""
     counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
-    return item_details(instrument, counted.inputs, scorecard, lang=lang, by_group=by_group)
+    changed = released_members is None or fingerprints(counted.inputs) != released_members
+    return item_details(
+        instrument,
+        counted.inputs,
+        scorecard,
+        lang=lang,
+        by_group=by_group,
+        changed_since_release=by_group and changed,
+    )
 
 
 def question_download(
@@ -354,8 +365,14 @@ def question_download(
     released = releases.released_scorecard(session, assessment_id=assessment.id)
     if released is None:
         raise Conflict("Results appear when the cycle closes.")
+    scorecard, release = released
     rows = question_rows(
-        session, assessment=assessment, instrument=instrument, scorecard=released[0], by_group=True
+        session,
+        assessment=assessment,
+        instrument=instrument,
+        scorecard=scorecard,
+        by_group=True,
+        released_members=release.members,
     )
     body = item_table_xlsx(rows) if fmt == "xlsx" else item_table_csv(rows)
     audit.record(

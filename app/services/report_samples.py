@@ -30,6 +30,7 @@ from app.db.models import (
     Response,
     ResponseStatus,
 )
+from app.disclosure.release import fingerprints
 from app.disclosure.view import disclose_scorecard
 from app.instruments import catalog
 from app.instruments.models import Instrument, text
@@ -192,6 +193,11 @@ def store_scorecard(
             scorecard=disclosed.model_dump(mode="json"),
             n_respondents=n_respondents,
             n_web=n_respondents,
+            # The answers' fingerprints, as a real release keeps them (changes since it are counted
+            # from them, and the per-question download's group rows need them unchanged).
+            members=fingerprints(
+                scores.counted_responses(session, assessment_id=assessment.id, instrument=instrument).inputs
+            ),
             comments=scores.released_comments(
                 session,
                 assessment_id=assessment.id,

@@ -136,3 +136,30 @@ def test_no_question_table_while_the_cycle_is_open(app, db, cycle):
             assert response.status_code == 409, (fmt, response.text[:300])
             assert "mean_0_100" not in response.text
             assert "Results appear when the cycle closes" in response.text
+
+
+def test_group_rows_only_from_the_released_answers(app, db, cycle):
+    """Group rows are counted from the stored answers; once one answer differs from what was
+    released (a reopened cycle, one person resubmitting), they would move with that person, so
+    every group row is marked instead until the next release."""
+    from sqlmodel import select
+
+    from app.db.models import Answer, Response
+
+    organization, assessment, _ = cycle
+    lead = make_user(db, role=Role.org_lead, organizations=[organization])
+    with TestClient(app, base_url="http://testserver") as client:
+        sign_in_fresh(client, lead)
+        before = client.get(f"/assessments/{assessment.id}/questions.csv").content.decode("utf-8-sig")
+        answer = db.exec(
+            select(Answer).join(Response).where(Response.assessment_id == assessment.id, Answer.value == "4")
+        ).first()
+        answer.value = "2"
+        db.add(answer)
+        db.commit()
+        after = client.get(f"/assessments/{assessment.id}/questions.csv").content.decode("utf-8-sig")
+    groups_before = [r for r in csv.DictReader(io.StringIO(before)) if r["group"] != "all"]
+    groups_after = [r for r in csv.DictReader(io.StringIO(after)) if r["group"] != "all"]
+    assert any(r["n_scored"] for r in groups_before)
+    assert groups_after and not any(r["n_scored"] or r["mean_0_100"] for r in groups_after)
+    assert all("answers changed since the results were released" in r["withheld"] for r in groups_after)
