@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -181,6 +182,16 @@ def to_csv(view: PortfolioView) -> str:
 
 
 def to_xlsx(view: PortfolioView) -> bytes:
+    return b"".join(iter_xlsx(view))
+
+
+XLSX_CHUNK = 64 * 1024
+
+
+def iter_xlsx(view: PortfolioView) -> Iterator[bytes]:
+    """The workbook in chunks. openpyxl's write-only mode writes each row as it is appended (no
+    cell objects kept) and the zip goes to a temporary file, which is then sent in 64 KiB
+    chunks: memory stays flat whatever the number of sites."""
     workbook = Workbook(write_only=True)
 
     sites = workbook.create_sheet("Sites")
@@ -214,6 +225,8 @@ def to_xlsx(view: PortfolioView) -> bytes:
     ]
     for label, value in facts:
         about.append([label, value])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    with tempfile.TemporaryFile() as handle:
+        workbook.save(handle)
+        handle.seek(0)
+        while chunk := handle.read(XLSX_CHUNK):
+            yield chunk

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.db.models import JobStatus, Role
 from app.portfolio import exports
@@ -183,10 +183,6 @@ def _audit_download(session, user, view: PortfolioView, kind: str) -> dict[str, 
     return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
 
 
-def _download(session, user, view: PortfolioView, kind: str, body: bytes, media_type: str) -> Response:
-    return Response(body, media_type=media_type, headers=_audit_download(session, user, view, kind))
-
-
 @router.get("/portfolio/{portfolio_id}/export.csv", include_in_schema=False)
 def portfolio_csv(session: SessionDep, user: CurrentUser, view: ViewDep):
     # Streamed: rows leave as they are written (the view is already built and privacy-checked).
@@ -197,7 +193,9 @@ def portfolio_csv(session: SessionDep, user: CurrentUser, view: ViewDep):
 
 @router.get("/portfolio/{portfolio_id}/export.xlsx", include_in_schema=False)
 def portfolio_xlsx(session: SessionDep, user: CurrentUser, view: ViewDep):
-    return _download(session, user, view, "xlsx", exports.to_xlsx(view), exports.XLSX_MEDIA_TYPE)
+    # Streamed from openpyxl's write-only workbook (app.portfolio.exports.iter_xlsx).
+    headers = _audit_download(session, user, view, "xlsx")
+    return StreamingResponse(exports.iter_xlsx(view), media_type=exports.XLSX_MEDIA_TYPE, headers=headers)
 
 
 @router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
