@@ -80,7 +80,7 @@ class ItemDetail:
     text: str
     reverse: bool
     shown_to: int  # people who saw the item
-    answered: int  # people who gave any answer (scored, "Don't know", N/A)
+    answered: int | None  # people who gave any answer (scored, "Don't know", N/A); None when withheld
     n_scored: int
     mean: float | None  # 0-100 after reverse-scoring; None when withheld
     dont_know: int | None  # None when withheld
@@ -224,10 +224,12 @@ def item_details(
     """The per-question rows of a disclosed scorecard and the responses it was computed from;
     with `by_group`, each item's rows per respondent group too (module docstring).
 
-    Group rows are computed from `responses`, so they are only made when those are the answers
-    the scorecard was released from: with `changed_since_release` (the caller compared the
-    release's fingerprints), or group counts that differ from the scorecard's, every group row
-    is marked instead, since figures that moved with one person's changed answer would tell it."""
+    `answered`, the distributions and the group rows are counted from `responses` (the rest comes
+    from the frozen scorecard), so they are only given while those are the answers the scorecard
+    was released from. With `changed_since_release` (the caller compared the release's
+    fingerprints) they are withheld and every group row is marked; group rows also when the
+    group counts differ from the scorecard's. Figures that moved with one person's changed answer
+    would tell that answer."""
     threshold = scorecard.privacy_threshold
     shown_to = {r.respondent_id: {i.id for i in shown_items(instrument, r)} for r in responses}
     in_cycle = [g.id for g in instrument.groups if scorecard.respondents_by_group.get(g.id)]
@@ -273,7 +275,11 @@ def item_details(
             show_counts = (
                 policy.may_show_item_detail(result.shown_to, threshold) and not result.counts_withheld
             )
-            show_distribution = answered > 0 and policy.may_show_distribution(answered, threshold, by_source)
+            show_distribution = (
+                answered > 0
+                and not changed_since_release
+                and policy.may_show_distribution(answered, threshold, by_source)
+            )
             distribution = (
                 tuple(
                     OptionCount(o.value, text(o.label, lang), counts[o.value], counts[o.value] / answered)
@@ -287,7 +293,11 @@ def item_details(
                 withheld.append(f"the mean (fewer than {threshold} scored answers)")
             if not show_counts and (result.dont_know or result.not_applicable or result.counts_withheld):
                 withheld.append("the “Don't know” and N/A counts")
-            if distribution is None and answered:
+            if changed_since_release:
+                withheld.append(
+                    "the answers and how many answered (they changed since the results were released)"
+                )
+            elif distribution is None and answered:
                 withheld.append(f"the answers (shown from {max(threshold, policy.DISTRIBUTION_MIN)} people)")
             rows.append(
                 ItemDetail(
@@ -295,7 +305,7 @@ def item_details(
                     text=text(item.text, lang),
                     reverse=item.reverse,
                     shown_to=result.shown_to,
-                    answered=answered,
+                    answered=None if changed_since_release else answered,
                     n_scored=result.n_scored,
                     mean=result.mean,
                     dont_know=result.dont_know if show_counts else None,
@@ -355,7 +365,7 @@ def _table(conditions: Sequence[ConditionItems]) -> list[list[str]]:
                     item.text,
                     "yes" if item.reverse else "no",
                     str(item.shown_to),
-                    str(item.answered),
+                    _count(item.answered),
                     str(item.n_scored),
                     csv_score(item.mean),
                     _count(item.dont_know),

@@ -337,18 +337,19 @@ def question_rows(
     by_group: bool = False,
     released_members: dict | None = None,
 ) -> list[ConditionItems]:
-    """Per-question detail beside a results page's (disclosed) scorecard; `by_group` adds the
-    rows per respondent group of the download, made only while the counted answers are those of
-    the release (`released_members`: Release.members, the fingerprints taken at release)."""
+    """Per-question detail beside a results page's (disclosed) released scorecard; `by_group`
+    adds the rows per respondent group of the download. `released_members` (Release.members, the
+    answers' fingerprints at release) tells whether the stored answers changed since (a reopened
+    cycle): then what is counted from them is withheld (app.scoring.item_detail.item_details)."""
     counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
-    changed = released_members is None or fingerprints(counted.inputs) != released_members
+    changed = released_members is not None and fingerprints(counted.inputs) != released_members
     return item_details(
         instrument,
         counted.inputs,
         scorecard,
         lang=lang,
         by_group=by_group,
-        changed_since_release=by_group and changed,
+        changed_since_release=changed or (by_group and released_members is None),
     )
 
 

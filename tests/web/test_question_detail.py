@@ -138,10 +138,10 @@ def test_no_question_table_while_the_cycle_is_open(app, db, cycle):
             assert "Results appear when the cycle closes" in response.text
 
 
-def test_group_rows_only_from_the_released_answers(app, db, cycle):
-    """Group rows are counted from the stored answers; once one answer differs from what was
-    released (a reopened cycle, one person resubmitting), they would move with that person, so
-    every group row is marked instead until the next release."""
+def test_live_counts_only_from_the_released_answers(app, db, cycle):
+    """Answer counts and group rows are counted from the stored answers; once one answer differs
+    from what was released (a reopened cycle, one person resubmitting), they would move with that
+    person, so they are withheld (page and download) and group rows marked until the next release."""
     from sqlmodel import select
 
     from app.db.models import Answer, Response
@@ -158,6 +158,15 @@ def test_group_rows_only_from_the_released_answers(app, db, cycle):
         db.add(answer)
         db.commit()
         after = client.get(f"/assessments/{assessment.id}/questions.csv").content.decode("utf-8-sig")
+        page = parse(client.get(f"/assessments/{assessment.id}/results").text)
+    sites_after = [r for r in csv.DictReader(io.StringIO(after)) if r["group"] == "all"]
+    assert all(not r["answered"] and not r["answer_4"] for r in sites_after)
+    assert all("changed since the results were released" in r["withheld"] for r in sites_after)
+    assert [r["mean_0_100"] for r in sites_after] == [
+        r["mean_0_100"] for r in csv.DictReader(io.StringIO(before)) if r["group"] == "all"
+    ]  # the released means stay
+    for domain in cycle[2].domains:  # no "3 (33%)" answer cells left on the page
+        assert not any("%)" in v for r in page.records(f"#questions-{domain.id} table") for v in r.values())
     groups_before = [r for r in csv.DictReader(io.StringIO(before)) if r["group"] != "all"]
     groups_after = [r for r in csv.DictReader(io.StringIO(after)) if r["group"] != "all"]
     assert any(r["n_scored"] for r in groups_before)

@@ -430,7 +430,11 @@ def results(
         questions={
             c.domain_id: c
             for c in evidence_service.question_rows(
-                session, assessment=assessment, instrument=instrument, scorecard=scorecard
+                session,
+                assessment=assessment,
+                instrument=instrument,
+                scorecard=scorecard,
+                released_members=release.members,
             )
         },
         **context,
