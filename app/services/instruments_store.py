@@ -63,6 +63,13 @@ def instrument_for(session: Session, assessment: Assessment) -> Instrument:
     digest = session.exec(
         select(InstrumentVersion.content_hash).where(InstrumentVersion.id == assessment.instrument_version_id)
     ).first()
+    return instrument_with_hash(session, assessment, digest)
+
+
+def instrument_with_hash(session: Session, assessment: Assessment, digest: str | None) -> Instrument:
+    """The instrument of `assessment`, whose snapshot's content hash the caller already read
+    (`app.services.responses.find_by_token` reads it with the response): no query when it is
+    in the catalog's cache."""
     cached = catalog.cached_instrument(digest) if digest else None
     if cached is not None:
         return cached

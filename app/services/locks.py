@@ -17,15 +17,18 @@ the stored values (the due-date rule compares with the previous date) and then w
 
 How: a no-op UPDATE of the row. On PostgreSQL that takes the row lock (held to commit);
 on SQLite any write takes the database's single write lock (held to commit). So the same statement
-is correct on both, without dialect branches or advisory-lock ids.
+is correct on both, without dialect branches or advisory-lock ids. The shared form is
+PostgreSQL's alone (SELECT ... FOR SHARE); SQLite has no shared lock, so nothing is sent there.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import CursorResult, select, update
+from datetime import date
+
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlmodel import Session, col
 
-from app.db.models import Assessment, PlanItem
+from app.db.models import Assessment, AssessmentStatus, PlanItem
 from app.errors import NotFound
 
 
@@ -57,13 +60,22 @@ def lock_plan_item(session: Session, item_id: int) -> None:
     _lock_row(session, PlanItem, item_id, "No such plan item.")
 
 
-def share_assessment(session: Session, assessment_id: int) -> None:
+_SHARE = (
+    select(col(Assessment.status), col(Assessment.close_date))
+    .where(col(Assessment.id) == bindparam("assessment_id"))
+    .with_for_update(read=True)
+)
+
+
+def share_assessment(session: Session, assessment_id: int) -> tuple[AssessmentStatus, date | None] | None:
     """Hold the assessment's lock in shared form for the rest of the transaction: waits while a
     close, reopen, submit or import holds it, and makes them wait for this transaction.
 
-    PostgreSQL: SELECT ... FOR SHARE. SQLite has no row locks (SQLAlchemy leaves the clause
-    out); there the writer's own UPDATE takes the database's write lock, after which the caller
-    reads the cycle's status again."""
-    session.execute(
-        select(col(Assessment.id)).where(col(Assessment.id) == assessment_id).with_for_update(read=True)
-    )
+    PostgreSQL: SELECT ... FOR SHARE, which also returns the cycle's status and close date as
+    committed once the lock is granted (they cannot change until this transaction ends).
+    SQLite has no row locks: nothing is sent and None is returned; there the writer's own UPDATE
+    takes the database's write lock, after which the caller reads the cycle's status again."""
+    if session.get_bind().dialect.name == "sqlite":
+        return None
+    row = session.execute(_SHARE, {"assessment_id": assessment_id}).one_or_none()
+    return None if row is None else (row[0], row[1])

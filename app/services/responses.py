@@ -20,13 +20,36 @@ Conditional items (`show_if`), decided here:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import (
+    CompoundSelect,
+    CursorResult,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    union_all,
+    update,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from app.db.models import Answer, Assessment, Comment, Invitation, Response, ResponseStatus, utcnow
+from app.db.models import (
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    Comment,
+    InstrumentVersion,
+    Invitation,
+    Response,
+    ResponseStatus,
+    utcnow,
+)
 from app.errors import BadInput, Conflict, Gone, NotFound
 from app.instruments.models import Domain, Instrument, Item
 from app.scoring import visible_items
@@ -45,11 +68,51 @@ class Page:
     items: tuple[Item, ...]  # items of this condition for the respondent's group
 
 
+# --- derived from the pinned instrument alone, computed once per parsed instrument ------------
+#
+# The catalog keeps exactly one parsed (frozen) Instrument per content hash, so what is derived
+# from an instrument alone is kept beside that object: the same text, the same pages. Entries
+# hold the instrument itself, so an id is never reused while its entry lives. Nothing about a
+# respondent is ever stored here.
+
+_DERIVED_SIZE = 64  # as many as the catalog keeps parsed
+_derived: OrderedDict[int, tuple[Instrument, dict[Any, Any]]] = OrderedDict()
+_derived_lock = threading.Lock()
+_T = TypeVar("_T")
+
+
+def _memo(instrument: Instrument, key: Any, build: Callable[[], _T]) -> _T:
+    with _derived_lock:
+        entry = _derived.get(id(instrument))
+        if entry is not None and entry[0] is instrument:
+            _derived.move_to_end(id(instrument))
+            if key in entry[1]:
+                return entry[1][key]
+    value = build()  # outside the lock: two threads may both build; both get equal values
+    with _derived_lock:
+        entry = _derived.get(id(instrument))
+        if entry is None or entry[0] is not instrument:
+            entry = (instrument, {})
+            _derived[id(instrument)] = entry
+            while len(_derived) > _DERIVED_SIZE:
+                _derived.popitem(last=False)
+        entry[1].setdefault(key, value)
+        return entry[1][key]
+
+
+def clear_derived() -> None:
+    with _derived_lock:
+        _derived.clear()
+
+
 def form_pages(instrument: Instrument, group: str) -> tuple[Page, ...]:
     """The condition pages a respondent of `group` sees (conditions without items are skipped).
 
-    Not cached: one pass over the items costs microseconds, and the instrument itself is cached
-    by the catalog."""
+    Computed once per parsed instrument and group (the pages are frozen, safe to share)."""
+    return _memo(instrument, ("pages", group), lambda: _build_pages(instrument, group))
+
+
+def _build_pages(instrument: Instrument, group: str) -> tuple[Page, ...]:
     shown: dict[str, list[Item]] = {domain.id: [] for domain in instrument.domains}
     for item in instrument.items:
         if not item.groups or group in item.groups:
@@ -162,25 +225,43 @@ def start_another(
     return (*_new_response(session, invitation), invitation)
 
 
-def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tuple[Response, Assessment]:
-    """The response behind a personal token (404 otherwise; failures count toward the rate limit).
+# Built once: the respondent pages run these on every request, and a prebuilt statement skips
+# most of SQLAlchemy's per-call statement building. One query finds the response, its cycle and
+# the content hash of the instrument snapshot the cycle is pinned to.
+_BY_TOKEN = (
+    select(Response, Assessment, InstrumentVersion.content_hash)
+    .outerjoin(Assessment, col(Assessment.id) == col(Response.assessment_id))
+    .outerjoin(InstrumentVersion, col(InstrumentVersion.id) == col(Assessment.instrument_version_id))
+    .where(col(Response.token_hash) == bindparam("token_hash"))
+)
+
+
+def find_by_token(
+    session: Session, *, token: str, client_ip: str | None
+) -> tuple[Response, Assessment, str | None]:
+    """The response behind a personal token, its cycle and the content hash of the cycle's
+    instrument snapshot, in one query (404 otherwise; failures count toward the rate limit).
 
     Unlike invitation links, a working personal token is served even from an address that is
     over the guessing limit: a shared office address where someone mistyped links must not lock
     out colleagues, and guessing a 256-bit token is hopeless anyway. Only failures are checked,
     which also keeps the rate-limit query off every autosave."""
-    response = None
+    row = None
     if invitations.looks_like_token(token):
-        response = session.exec(
-            select(Response).where(Response.token_hash == invitations.hash_token(token))
-        ).first()
-    if response is None:
+        row = session.exec(_BY_TOKEN, params={"token_hash": invitations.hash_token(token)}).first()
+    if row is None:
         invitations.refuse_unknown_token(
             session, client_ip=client_ip, message="This link does not work. Check that you copied all of it."
         )
-    assessment = session.get(Assessment, response.assessment_id)
+    response, assessment, digest = row
     if assessment is None:
         raise NotFound("This link does not work.")
+    return response, assessment, digest
+
+
+def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tuple[Response, Assessment]:
+    """The response behind a personal token and its cycle (see `find_by_token`)."""
+    response, assessment, _ = find_by_token(session, token=token, client_ip=client_ip)
     return response, assessment
 
 
@@ -197,7 +278,24 @@ def ensure_editable(response: Response, assessment: Assessment) -> None:
         raise Conflict("This survey is closed, so answers can no longer be changed.")
 
 
-def _lock_for_writing(session: Session, response: Response, assessment: Assessment) -> None:
+_LOCK_RESPONSE = (
+    update(Response)
+    .where(
+        col(Response.id) == bindparam("response_id"),
+        col(Response.status) == ResponseStatus.in_progress,
+    )
+    .values(updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_LOCK_RESPONSE_AT_PAGE = _LOCK_RESPONSE.values(last_page=bindparam("page"))
+_CYCLE_STATE = select(col(Assessment.status), col(Assessment.close_date)).where(
+    col(Assessment.id) == bindparam("assessment_id")
+)
+
+
+def _lock_for_writing(
+    session: Session, response: Response, assessment: Assessment, page: int | None = None
+) -> None:
     """Serialize writers of one response, then re-check it is still open.
 
     Two autosaves (or an autosave and a submit) of one response may run at once. Without this,
@@ -208,33 +306,69 @@ def _lock_for_writing(session: Session, response: Response, assessment: Assessme
 
     The assessment's lock comes first (shared; app/services/locks.py), then the cycle's status is
     read again: an answer in flight while the cycle closes is either saved before the close
-    commits or refused after it."""
+    commits or refused after it.
+
+    The same UPDATE "touches" the response (updated_at, and `page` as its last page when given),
+    so a save writes the response row once; the loaded object is brought up to date without
+    being marked changed."""
     ensure_editable(response, assessment)
-    locks.share_assessment(session, assessment.id)
-    locked = session.execute(
-        update(Response)
-        .where(col(Response.id) == response.id, col(Response.status) == ResponseStatus.in_progress)
-        .values(updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    state = locks.share_assessment(session, assessment.id)  # PostgreSQL: read under the lock
+    now = utcnow()
+    params: dict[str, Any] = {"response_id": response.id, "now": now}
+    if page is not None:
+        params["page"] = page
+    locked = session.exec(_LOCK_RESPONSE if page is None else _LOCK_RESPONSE_AT_PAGE, params=params)
     assert isinstance(locked, CursorResult)  # what an UPDATE returns; it carries rowcount
     if locked.rowcount != 1:
         raise Conflict(SUBMITTED_MESSAGE)
-    session.refresh(assessment)
+    set_committed_value(response, "updated_at", now)
+    if page is not None:
+        set_committed_value(response, "last_page", page)
+    if state is None:
+        # SQLite: read once the UPDATE holds the write lock (what session.refresh would read).
+        row = session.exec(_CYCLE_STATE, params={"assessment_id": assessment.id}).one_or_none()
+        if row is None:
+            raise NotFound("This link does not work.")
+        state = (AssessmentStatus(row[0]), row[1])
+    status, close_date = state
+    set_committed_value(assessment, "status", status)
+    set_committed_value(assessment, "close_date", close_date)
     ensure_editable(response, assessment)
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
+_ANSWERS = select(Answer.item_id, Answer.value).where(col(Answer.response_id) == bindparam("response_id"))
+_COMMENTS = select(Comment.domain_id, Comment.text).where(
+    col(Comment.response_id) == bindparam("response_id")
+)
+_ANSWERS_AND_COMMENTS: CompoundSelect[str, str, str] = union_all(
+    select(literal_column("'a'").label("kind"), Answer.item_id, Answer.value).where(
+        col(Answer.response_id) == bindparam("response_id")
+    ),
+    select(literal_column("'c'").label("kind"), Comment.domain_id, Comment.text).where(
+        col(Comment.response_id) == bindparam("response_id")
+    ),
+)
+
+
 def answers_of(session: Session, *, response_id: int) -> dict[str, str]:
-    rows = session.exec(select(Answer.item_id, Answer.value).where(Answer.response_id == response_id))
-    return dict(rows.all())
+    return dict(session.exec(_ANSWERS, params={"response_id": response_id}).all())
 
 
 def comments_of(session: Session, *, response_id: int) -> dict[str, str]:
-    rows = session.exec(select(Comment.domain_id, Comment.text).where(Comment.response_id == response_id))
-    return dict(rows.all())
+    return dict(session.exec(_COMMENTS, params={"response_id": response_id}).all())
+
+
+def answers_and_comments(session: Session, *, response_id: int) -> tuple[dict[str, str], dict[str, str]]:
+    """`answers_of` and `comments_of` in one query (what a form page shows)."""
+    session.flush()  # a Core statement does not autoflush: see pending saves as an ORM query would
+    answers: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    for kind, key, value in session.connection().execute(_ANSWERS_AND_COMMENTS, {"response_id": response_id}):
+        (answers if kind == "a" else comments)[key] = value
+    return answers, comments
 
 
 def visible_ids(instrument: Instrument, group: str, answers: Mapping[str, str]) -> set[str]:
@@ -248,7 +382,15 @@ class Progress:
 
 
 def progress(instrument: Instrument, group: str, answers: Mapping[str, str]) -> Progress:
-    shown = visible_items(instrument, group=group, answers=answers)
+    return progress_of(visible_items(instrument, group=group, answers=answers), answers)
+
+
+def visible_list(instrument: Instrument, group: str, answers: Mapping[str, str]) -> list[Item]:
+    """The items shown for these answers, in order (`visible_ids` and `progress` in one pass)."""
+    return visible_items(instrument, group=group, answers=answers)
+
+
+def progress_of(shown: list[Item], answers: Mapping[str, str]) -> Progress:
     return Progress(answered=sum(1 for i in shown if answers.get(i.id)), shown=len(shown))
 
 
@@ -311,24 +453,76 @@ def _touch(response: Response, page: int | None = None) -> None:
         response.last_page = page
 
 
+# One statement per changed answer or comment, decided from the rows read under the response's
+# lock (`_lock_for_writing`): no other writer can add or remove them until this one commits.
+_ANSWER_KEY = (
+    col(Answer.response_id) == bindparam("key_response_id"),
+    col(Answer.item_id) == bindparam("key_item_id"),
+)
+_UPDATE_ANSWER = (
+    update(Answer)
+    .where(*_ANSWER_KEY)
+    .values(value=bindparam("new_value"), updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_INSERT_ANSWER = insert(Answer).values(
+    response_id=bindparam("key_response_id"),
+    item_id=bindparam("key_item_id"),
+    value=bindparam("new_value"),
+    updated_at=bindparam("now"),
+)
+_DELETE_ANSWER = delete(Answer).where(*_ANSWER_KEY).execution_options(synchronize_session=False)
+_COMMENT_KEY = (
+    col(Comment.response_id) == bindparam("key_response_id"),
+    col(Comment.domain_id) == bindparam("key_domain_id"),
+)
+_UPDATE_COMMENT = (
+    update(Comment)
+    .where(*_COMMENT_KEY)
+    .values(text=bindparam("new_text"), updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_INSERT_COMMENT = insert(Comment).values(
+    response_id=bindparam("key_response_id"),
+    domain_id=bindparam("key_domain_id"),
+    text=bindparam("new_text"),
+    updated_at=bindparam("now"),
+)
+_DELETE_COMMENT = delete(Comment).where(*_COMMENT_KEY).execution_options(synchronize_session=False)
+
+
+def _write_row(
+    session: Session, *, stored: bool, wanted: bool, params: dict[str, Any], statements: tuple[Any, Any, Any]
+) -> None:
+    """Update, insert or delete one answer/comment row. `stored`: a row was read under the lock."""
+    update_, insert_, delete_ = statements
+    params["now"] = utcnow()
+    if not wanted:
+        if stored:
+            session.exec(delete_, params=params)
+    elif stored:
+        updated = session.exec(update_, params=params)
+        assert isinstance(updated, CursorResult)
+        if updated.rowcount == 0:  # cannot happen under the lock; never lose the answer anyway
+            session.exec(insert_, params=params)
+    else:
+        session.exec(insert_, params=params)
+
+
 def _store_answer(
     session: Session, response: Response, item_id: str, value: str, existing: dict[str, str]
 ) -> bool:
-    """Upsert or clear one answer; True when something changed."""
+    """Upsert or clear one answer; True when something changed. `existing`: the response's
+    answers as read after `_lock_for_writing` (updated here)."""
     if existing.get(item_id, "") == value:
         return False
-    row = session.exec(
-        select(Answer).where(Answer.response_id == response.id, Answer.item_id == item_id)
-    ).first()
-    if value == "":
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(Answer(response_id=response.id, item_id=item_id, value=value))
-    else:
-        row.value = value
-        row.updated_at = utcnow()
-        session.add(row)
+    _write_row(
+        session,
+        stored=item_id in existing,
+        wanted=value != "",
+        params={"key_response_id": response.id, "key_item_id": item_id, "new_value": value},
+        statements=(_UPDATE_ANSWER, _INSERT_ANSWER, _DELETE_ANSWER),
+    )
     if value == "":
         existing.pop(item_id, None)
     else:
@@ -346,18 +540,13 @@ def _store_comment(
         raise BadInput(f"A comment can be at most {MAX_COMMENT_CHARS} characters.")
     if existing.get(domain_id, "") == body:
         return False
-    row = session.exec(
-        select(Comment).where(Comment.response_id == response.id, Comment.domain_id == domain_id)
-    ).first()
-    if not body:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(Comment(response_id=response.id, domain_id=domain_id, text=body))
-    else:
-        row.text = body
-        row.updated_at = utcnow()
-        session.add(row)
+    _write_row(
+        session,
+        stored=domain_id in existing,
+        wanted=bool(body),
+        params={"key_response_id": response.id, "key_domain_id": domain_id, "new_text": body},
+        statements=(_UPDATE_COMMENT, _INSERT_COMMENT, _DELETE_COMMENT),
+    )
     existing[domain_id] = body
     return True
 
@@ -367,6 +556,11 @@ class SaveResult:
     visible: set[str]
     answers: dict[str, str]
     progress: Progress
+
+
+def _save_result(instrument: Instrument, group: str, answers: dict[str, str]) -> SaveResult:
+    shown = visible_items(instrument, group=group, answers=answers)  # once, for both figures
+    return SaveResult({item.id for item in shown}, answers, progress_of(shown, answers))
 
 
 def save_answer(
@@ -380,22 +574,16 @@ def save_answer(
     instrument: Instrument | None = None,
 ) -> SaveResult:
     """Autosave one answer (value "" clears it). Rejects hidden or unknown items and bad values."""
-    _lock_for_writing(session, response, assessment)
+    _lock_for_writing(session, response, assessment, page)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     _check_value(instrument, response.group, item_id, value)
     answers = answers_of(session, response_id=response.id)
     if item_id not in visible_ids(instrument, response.group, answers):
         raise BadInput("That question is not shown for your earlier answers, so it cannot be answered.")
     _store_answer(session, response, item_id, value, answers)
-    _touch(response, page)
-    session.add(response)
     # No rescore: only submitted responses count (app.services.scores.COUNTING_RULE), and a
     # response being edited is never submitted.
-    return SaveResult(
-        visible_ids(instrument, response.group, answers),
-        answers,
-        progress(instrument, response.group, answers),
-    )
+    return _save_result(instrument, response.group, answers)
 
 
 def save_comment(
@@ -409,13 +597,11 @@ def save_comment(
     instrument: Instrument | None = None,
 ) -> None:
     """Autosave one condition's comment ("" removes it). Comments are not scored."""
-    _lock_for_writing(session, response, assessment)
+    _lock_for_writing(session, response, assessment, page)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     if not any(p.domain.id == domain_id for p in form_pages(instrument, response.group)):
         raise BadInput("That condition is not part of your survey.")
     _store_comment(session, response, domain_id, body, comments_of(session, response_id=response.id))
-    _touch(response, page)
-    session.add(response)
 
 
 def save_page(
@@ -430,7 +616,7 @@ def save_page(
 ) -> SaveResult:
     """Save a whole page (the form without JavaScript). All or nothing: one unknown item or bad
     value refuses the whole post. Values for items hidden by the page's own answers are ignored."""
-    _lock_for_writing(session, response, assessment)
+    _lock_for_writing(session, response, assessment, page_number)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
     pages = form_pages(instrument, response.group)
     if not 1 <= page_number <= len(pages):
@@ -452,11 +638,7 @@ def save_page(
         _store_comment(
             session, response, page.domain.id, comment, comments_of(session, response_id=response.id)
         )
-    _touch(response, page_number)
-    session.add(response)
-    return SaveResult(
-        visible_ids(instrument, response.group, stored), stored, progress(instrument, response.group, stored)
-    )
+    return _save_result(instrument, response.group, stored)
 
 
 def remember_page(session: Session, *, response: Response, page: int) -> None:

@@ -52,7 +52,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.engine = engine if engine is not None else engine_from_settings(settings)
     # Changes made through this app re-render the affected reports in the background.
     report_prepare.watch(app.state.engine, settings)
-    app.state.templates = build_templates(settings.templates_dir)
+    # Templates are read again when their file changes only in development.
+    app.state.templates = build_templates(settings.templates_dir, auto_reload=settings.env == "development")
     security.install(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in ROUTERS:

@@ -17,13 +17,15 @@ from app.web.routes import (
     respond,
 )
 
+# Routes are matched in this order. The respondent pages come first: they are the busiest (every
+# autosave) and share no path with any other router, so nothing else could match before them.
 ROUTERS = [
+    respond.router,
     home.router,
     auth.router,
     admin.router,
     assessments.router,
     forms.router,
-    respond.router,
     plan.router,
     report_downloads.router,
     evidence.router,

@@ -94,8 +94,11 @@ def open_invitation(token: str, request: Request, session: SessionDep):
 
 
 def _load(session, request: Request, token: str) -> tuple[Response, Assessment, Instrument]:
-    response, assessment = responses_service.get_by_token(session, token=token, client_ip=_client_ip(request))
-    instrument = instruments_store.instrument_for(session, assessment)
+    response, assessment, digest = responses_service.find_by_token(
+        session, token=token, client_ip=_client_ip(request)
+    )
+    instrument = instruments_store.instrument_with_hash(session, assessment, digest)
+    request.state.instrument_hash = digest
     _choose_language(session, request, response, instrument)
     return response, assessment, instrument
 
@@ -145,8 +148,8 @@ def _page_context(
     session, request: Request, token: str, response, assessment, instrument, number: int
 ) -> dict:
     pages = responses_service.form_pages(instrument, response.group)
-    answers = responses_service.answers_of(session, response_id=response.id)
-    comments = responses_service.comments_of(session, response_id=response.id)
+    answers, comments = responses_service.answers_and_comments(session, response_id=response.id)
+    shown = responses_service.visible_list(instrument, response.group, answers)
     return {
         "token": token,
         "response": response,
@@ -158,10 +161,12 @@ def _page_context(
         "number": number,
         "answers": answers,
         "comments": comments,
-        "visible": responses_service.visible_ids(instrument, response.group, answers),
-        "progress": responses_service.progress(instrument, response.group, answers),
+        "visible": {item.id for item in shown},
+        "progress": responses_service.progress_of(shown, answers),
         "locked": response.status == ResponseStatus.submitted,
         "personal_url": f"{str(request.base_url).rstrip('/')}/respond/{token}",
+        # Questions are rendered once per snapshot and reused (app/web/templating.py).
+        "instrument_hash": getattr(request.state, "instrument_hash", None),
         "languages": request.state.languages,
     }
 
