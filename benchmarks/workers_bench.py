@@ -1,27 +1,34 @@
-"""Four web processes on PostgreSQL serve consistent results. Prints figures; exits 1 when what
-the processes stored or served disagrees.
+"""Four web processes and a queue worker on PostgreSQL serve the same results. Prints figures;
+exits 1 when what the processes stored or served disagrees.
 
     .venv/bin/python benchmarks/workers_bench.py [--workers 4] [--respondents 20] [--reads 200]
         [--pg-admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 On a throwaway PostgreSQL database (dropped afterwards) it makes one organization, its lead and a
 new cycle of the full instrument with --respondents complete responses not yet submitted. Then it
-starts `peerready serve --workers N` (real uvicorn worker processes sharing one port) and, through
-real HTTP from many threads at once:
+starts `peerready serve --workers N` (real uvicorn worker processes sharing one port) and one
+`peerready worker` (the job queue, huey on the same PostgreSQL database), and, through real HTTP
+from many threads at once:
 
-1. every respondent submits at the same moment;
-2. the lead signs in once (the session lives in the database, so every process accepts its
-   cookie) and reads the results page --reads times from 16 threads; each read also carries
-   autosaves of another respondent still filling in the form.
+1. every respondent submits at the same moment (each changed scorecard queues the cycle's
+   report job, which the queue worker renders);
+2. once that job is done, the lead signs in once (the session lives in the database, so every
+   process accepts its cookie) and reads the results page and downloads the report --reads times
+   from 16 threads; each read also carries autosaves of another respondent still filling in the
+   form.
 
 Checks: every submit is accepted (or, on an overloaded machine, refused as busy with a 503 —
-never a 500 or a half-save); the stored scorecard counts exactly the accepted submissions and equals a fresh
-recompute; every results page read after the submits shows the same "N submitted" line.
+never a 500 or a half-save); the stored scorecard counts exactly the accepted submissions and
+equals a fresh recompute; the queue worker finished the report job and none failed; every results
+page read after the submits is the same page (byte for byte, once the CSRF token is set aside)
+showing the same "N submitted" line, whichever process served it; every report download is the
+same PDF (the one the queue worker rendered).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import secrets
@@ -41,19 +48,40 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
 
 from app.db import migrate  # noqa: E402
 from app.db.engine import make_engine  # noqa: E402
-from app.db.models import Answer, Assessment, AssessmentScore, Membership, Organization, Response, Role, User  # noqa: E402
+from app.db.models import (  # noqa: E402
+    Answer,
+    Assessment,
+    AssessmentScore,
+    Job,
+    JobStatus,
+    Membership,
+    Organization,
+    Response,
+    Role,
+    User,
+)
 from app.paths import INSTRUMENTS_DIR  # noqa: E402
 from app.scoring import score_responses  # noqa: E402
-from app.services import accounts, instruments_store, invitations, responses, scores  # noqa: E402
+from app.services import (  # noqa: E402
+    accounts,
+    instruments_store,
+    invitations,
+    releases,
+    responses,
+    scores,
+)
 from app.services import assessments as assessments_service  # noqa: E402
+from app.services.report_prepare import REPORT_KIND  # noqa: E402
 from app.web.security import respondent_csrf_for  # noqa: E402
 
 PASSWORD = "workers-bench-password"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_VALUE = re.compile(rb'(name="csrf_token" value=")[^"]+(")')
+REPORT_WAIT_SECONDS = 300
 
 
 def free_port() -> int:
@@ -115,15 +143,19 @@ def build(engine, n: int) -> tuple[int, list[str], str]:
         return assessment.id, tokens[:n], tokens[n]
 
 
-def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess.Popen:
-    env = {
+def environment(url: str, port: int, data_dir: str, secret_key: str) -> dict[str, str]:
+    """What the web processes and the queue worker share: one database, one secret, one folder."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": secrets.token_urlsafe(48),
+        "SECRET_KEY": secret_key,
         "PEERREADY_DATA_DIR": data_dir,
         "PEERREADY_ENV": "production",
         "PEERREADY_BASE_URL": f"http://127.0.0.1:{port}",
     }
+
+
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     peerready = Path(sys.executable).with_name("peerready")
     command = [str(peerready), "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
@@ -131,13 +163,55 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                server.secret_key = env["SECRET_KEY"]  # type: ignore[attr-defined]
                 return server
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
     os.killpg(server.pid, signal.SIGTERM)
     raise SystemExit("the server did not start within 180 seconds")
+
+
+def start_queue_worker(env: dict[str, str]) -> subprocess.Popen:
+    peerready = Path(sys.executable).with_name("peerready")
+    return subprocess.Popen(
+        [str(peerready), "worker"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def report_jobs(engine, assessment_id: int) -> list[Job]:
+    with Session(engine) as db:
+        return [
+            job
+            for job in db.exec(select(Job).where(Job.kind == REPORT_KIND)).all()
+            if job.params.get("assessment_id") == assessment_id
+        ]
+
+
+def wait_for_reports(engine, assessment_id: int, queue_worker: subprocess.Popen) -> tuple[list[Job], float]:
+    """Wait until no report job of the cycle is queued or running (the queue worker's work)."""
+    began = time.perf_counter()
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    while time.monotonic() < deadline and queue_worker.poll() is None:
+        found = report_jobs(engine, assessment_id)
+        if found and all(job.status not in (JobStatus.queued, JobStatus.running) for job in found):
+            return found, time.perf_counter() - began
+        time.sleep(0.5)
+    return report_jobs(engine, assessment_id), time.perf_counter() - began
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def main() -> int:
@@ -161,19 +235,21 @@ def main() -> int:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = args.pg_admin_url.rsplit("/", 1)[0] + "/" + name
     problems: list[str] = []
-    server = None
+    server = queue_worker = None
     try:
         engine = make_engine(url)
         migrate.upgrade(engine)
         assessment_id, tokens, filling = build(engine, args.respondents)
         port = free_port()
         with tempfile.TemporaryDirectory() as data_dir:
-            server = start_server(url, port, args.workers, data_dir)
+            secret = secrets.token_urlsafe(48)
+            env = environment(url, port, data_dir, secret)
+            server = start_server(env, port, args.workers)
+            queue_worker = start_queue_worker(env)
             base = f"http://127.0.0.1:{port}"
-            secret = server.secret_key  # type: ignore[attr-defined]
             print(
-                f"{args.workers} workers on PostgreSQL, {args.respondents} respondents; "
-                f"load {Path('/proc/loadavg').read_text().split()[:3]}"
+                f"{args.workers} web workers + 1 queue worker on PostgreSQL, {args.respondents} "
+                f"respondents; load {Path('/proc/loadavg').read_text().split()[:3]}"
             )
 
             start = threading.Barrier(len(tokens))
@@ -205,7 +281,7 @@ def main() -> int:
                 print(f"  {len(tokens) - accepted} submits refused as busy (503: no free connection in time)")
 
             lead = httpx.Client(base_url=base, timeout=60)
-            token = CSRF.search(lead.get("/login").text).group(1)
+            token = CSRF.search(lead.get("/login").text).group(1)  # type: ignore[union-attr]
             signed_in = lead.post(
                 "/login",
                 data={"email": "lead@bench.example", "password": PASSWORD, "csrf_token": token},
@@ -213,11 +289,27 @@ def main() -> int:
             )
             if signed_in.status_code != 303:
                 problems.append(f"sign-in answered {signed_in.status_code}")
+            # Results are released when the cycle closes; it is opened again at once so that the
+            # respondent still filling in the form can go on saving beside the reads below.
+            token = CSRF.search(lead.get(f"/assessments/{assessment_id}").text).group(1)  # type: ignore[union-attr]
+            for status in ("closed", "open"):
+                changed = lead.post(
+                    f"/assessments/{assessment_id}/status",
+                    data={"status": status, "confirm": "yes", "csrf_token": token},
+                    follow_redirects=False,
+                )
+                if changed.status_code != 303:
+                    problems.append(f"setting the cycle {status} answered {changed.status_code}")
+            found, waited = wait_for_reports(engine, assessment_id, queue_worker)
+            states = sorted({job.status for job in found})
+            print(f"  closed, released, reopened; report job(s) {states} {waited:.1f} s later (queue worker)")
+            if not found or any(job.status != JobStatus.done for job in found):
+                problems.append(f"the cycle's report jobs ended {states or 'never queued'}, not all done")
             cookies = lead.cookies
             respondent_csrf = respondent_csrf_for(secret, filling)
-            expected = f"{accepted} submitted"
+            expected = f"from {accepted} submitted responses"
 
-            def read(k: int) -> tuple[int, float, bool, int]:
+            def read(k: int) -> tuple[int, float, bool, int, str, int, str]:
                 with httpx.Client(base_url=base, timeout=60, cookies=cookies) as client:
                     saved = client.post(
                         f"/respond/{filling}/autosave",
@@ -226,27 +318,47 @@ def main() -> int:
                     )
                     began = time.perf_counter()
                     page = client.get(f"/assessments/{assessment_id}/results")
+                    took = time.perf_counter() - began
+                    report = client.get(f"/assessments/{assessment_id}/report.pdf")
+                    pdf = report.content if report.content.startswith(b"%PDF") else b"not a PDF"
                     return (
                         page.status_code,
-                        time.perf_counter() - began,
+                        took,
                         expected in page.text,
                         saved.status_code,
+                        hashlib.sha256(CSRF_VALUE.sub(rb"\1\2", page.content)).hexdigest(),
+                        report.status_code,
+                        hashlib.sha256(pdf).hexdigest(),
                     )
 
             with ThreadPoolExecutor(max_workers=16) as pool:
                 reads = list(pool.map(read, range(args.reads)))
             print(
-                f"  results page, 16 readers        {percentiles([t for _, t, _, _ in reads])}"
-                f"   statuses {sorted({s for s, *_ in reads})}"
+                f"  results page, 16 readers        {percentiles([r[1] for r in reads])}"
+                f"   statuses {sorted({r[0] for r in reads})}"
             )
             print(f"  autosaves beside them           statuses {sorted({r[3] for r in reads})}")
-            if any(s != 200 for s, *_ in reads) or any(r[3] != 200 for r in reads):
-                problems.append("a results page or an autosave was not answered with 200")
-            inconsistent = sum(1 for _, _, ok, _ in reads if not ok)
+            print(f"  report downloads beside them    statuses {sorted({r[5] for r in reads})}")
+            pages, pdfs = {r[4] for r in reads}, {r[6] for r in reads}
+            print(
+                f"  distinct results pages {len(pages)}, distinct report PDFs {len(pdfs)} (1 and 1 expected)"
+            )
+            if any(r[0] != 200 or r[3] != 200 or r[5] != 200 for r in reads):
+                problems.append("a results page, an autosave or a report download was not answered with 200")
+            inconsistent = sum(1 for r in reads if not r[2])
             if inconsistent:
                 problems.append(f"{inconsistent} of {len(reads)} results pages did not say {expected!r}")
+            if len(pages) != 1:
+                problems.append(f"the processes served {len(pages)} different results pages")
+            if len(pdfs) != 1:
+                problems.append(f"the processes served {len(pdfs)} different report PDFs")
 
         with Session(engine) as db:
+            release = releases.latest_release(db, assessment_id=assessment_id)
+            if release is None or release.n_respondents != accepted:
+                problems.append(
+                    f"released n = {release.n_respondents if release else None}, accepted {accepted}"
+                )
             stored = db.get(AssessmentScore, assessment_id)
             instrument = instruments_store.instrument_for(db, db.get(Assessment, assessment_id))
             counted = scores.counted_responses(db, assessment_id=assessment_id, instrument=instrument)
@@ -259,9 +371,8 @@ def main() -> int:
                 problems.append("the stored scorecard differs from a fresh recompute")
         engine.dispose()
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        stop(server)
+        stop(queue_worker)
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -269,8 +380,8 @@ def main() -> int:
         print("INCONSISTENT:\n  " + "\n  ".join(problems))
         return 1
     print(
-        "Consistent: every submit counted once, the stored scorecard equals a recompute, "
-        "every process served the same results."
+        "Consistent: every submit counted once, the stored scorecard equals a recompute, the queue "
+        "worker rendered the report, every process served the same results page and the same PDF."
     )
     return 0
 
