@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlmodel import Session
 from starlette.responses import Response as Response_
 
 from app import i18n
@@ -21,7 +22,7 @@ from app.services import assessments as assessments_service
 from app.services import instruments_store
 from app.services import responses as responses_service
 from app.web.boundary import read_json
-from app.web.deps import SessionDep, SettingsDep
+from app.web.deps import SessionDep, SettingsDep, in_transaction
 from app.web.templating import render
 
 router = APIRouter()
@@ -172,7 +173,12 @@ def _page_context(
 
 
 @router.get("/respond/{token}/page/{number}", include_in_schema=False)
-def show_page(token: str, number: int, request: Request, session: SessionDep):
+async def show_page(token: str, number: int, request: Request):
+    # The busiest page: one trip to the thread pool for its whole transaction (deps.py).
+    return await in_transaction(request, _show_page, token, number, request)
+
+
+def _show_page(session: Session, token: str, number: int, request: Request):
     response, assessment, instrument = _load(session, request, token)
     if response.status == ResponseStatus.submitted:
         return _no_store(RedirectResponse(f"/respond/{token}/done", status_code=303))
@@ -194,9 +200,10 @@ async def _page_form(request: Request) -> Any:
     return await request.form()
 
 
-# Bodies are read by async dependencies so the routes themselves are plain `def` and run in the
-# thread pool: a route that waits for a database lock (two saves of one response) on the event
-# loop would stop the loop, and with it the other request's commit, for the lock's whole timeout.
+# Bodies are read by async dependencies so the routes' database work runs in the thread pool (a
+# plain `def` route, or `in_transaction`): a route that waits for a database lock (two saves of
+# one response) on the event loop would stop the loop, and with it the other request's commit,
+# for the lock's whole timeout.
 PageForm = Annotated[Any, Depends(_page_form)]
 
 
@@ -280,8 +287,12 @@ AutosavePayload = Annotated[dict[str, Any], Depends(_autosave_payload)]
 
 
 @router.post("/respond/{token}/autosave", include_in_schema=False)
-def autosave(token: str, request: Request, session: SessionDep, data: AutosavePayload):
+async def autosave(token: str, request: Request, data: AutosavePayload):
     """Save one answer or one comment as it is given (called by static/respond.js)."""
+    return await in_transaction(request, _autosave, token, request, data)
+
+
+def _autosave(session: Session, token: str, request: Request, data: dict[str, Any]):
     response, assessment, instrument = _load(session, request, token)
     page = data.get("page")
     page_number = None
