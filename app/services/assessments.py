@@ -18,6 +18,7 @@ from app.db.models import (
     Answer,
     Assessment,
     AssessmentStatus,
+    ImportBatch,
     Organization,
     Response,
     ResponseStatus,
@@ -26,7 +27,7 @@ from app.db.models import (
 )
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, audit, instruments_store, locks, releases
+from app.services import access, audit, instruments_store, locks, releases, scores
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
 
@@ -276,10 +277,13 @@ def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict
     answered = (
         select(Answer.response_id, func.count().label("n")).group_by(col(Answer.response_id)).subquery()
     )
+    # Rows of an import still waiting for the lead's approval are not counted (they are listed
+    # apart, per group, as the pending import).
     rows = session.exec(
         select(Response.assessment_id, Response.group, Response.status, answered.c.n)
         .join(answered, answered.c.response_id == Response.id, isouter=True)
-        .where(col(Response.assessment_id).in_(assessment_ids))
+        .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
+        .where(col(Response.assessment_id).in_(assessment_ids), scores.counts_in_results())
     )
     result: dict[int, ResponseCounts] = defaultdict(ResponseCounts)
     for assessment_id, group, status, n_answers in rows:

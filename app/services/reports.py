@@ -52,7 +52,7 @@ from app.scoring.item_detail import ConditionItems, item_details
 from app.scoring.models import Scorecard
 from app.services import access, audit, imports, instruments_store, releases
 from app.services import commentary as commentary_service
-from app.services.scores import COUNTING_RULE, comments_for_results, counted_responses
+from app.services.scores import COUNTING_RULE, comments_for_results, counted_responses, counts_in_results
 
 # --- one report -------------------------------------------------------------------------------
 
@@ -172,7 +172,8 @@ def _questions(
 def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:
     rows = session.exec(
         select(Response.group, Response.status, func.count())
-        .where(Response.assessment_id == assessment_id)
+        .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
+        .where(Response.assessment_id == assessment_id, counts_in_results())
         .group_by(Response.group, Response.status)
     )
     return {(group, str(status)): n for group, status, n in rows}
@@ -389,9 +390,10 @@ class AssessmentRow:
 def list_assessments(session: Session) -> list[AssessmentRow]:
     counts: dict[int, list[int]] = {}
     rows = session.exec(
-        select(Response.assessment_id, Response.status, func.count()).group_by(
-            col(Response.assessment_id), col(Response.status)
-        )
+        select(Response.assessment_id, Response.status, func.count())
+        .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
+        .where(counts_in_results())
+        .group_by(col(Response.assessment_id), col(Response.status))
     )
     for assessment_id, status, n in rows:
         entry = counts.setdefault(assessment_id, [0, 0])

@@ -62,6 +62,18 @@ class CountedResponses:
         return len(self.inputs)
 
 
+def counts_in_results():
+    """The SQL condition for a response row that counts, as in `counted_responses`: a web
+    response, or an imported row whose import an org lead approved (use with an outer join of
+    ImportBatch on Response.import_batch_id). Counts of people shown anywhere (the cycle page,
+    the report's method notes, `peerready assessments`) follow it, so a pending import's rows
+    are never counted as answers before the lead approves them (docs/privacy.md)."""
+    return or_(
+        col(Response.import_batch_id).is_(None),
+        col(ImportBatch.status) == ImportBatchStatus.approved,
+    )
+
+
 def counted_responses(session: Session, *, assessment_id: int, instrument: Instrument) -> CountedResponses:
     """The ResponseInputs the results are computed from (see COUNTING_RULE).
 
@@ -75,10 +87,7 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
             Response.assessment_id == assessment_id,
             Response.status == ResponseStatus.submitted,
             # Imported rows count only once an org lead approved their import.
-            or_(
-                col(Response.import_batch_id).is_(None),
-                col(ImportBatch.status) == ImportBatchStatus.approved,
-            ),
+            counts_in_results(),
         )
         .order_by(col(Response.id))
     ).all()

@@ -122,8 +122,16 @@ def test_padding_by_import_cannot_unlock_a_hidden_group(db, app):
     lead, csrf = agency.client(agency.cast.lead_a)
     cycle = parse(lead.get(f"/assessments/{agency.assessment.id}"))
     assert "Peer staff: 2" in cycle.text("#imports-table")
+
+    def submitted_peer_staff() -> str:
+        """The lead's count of submitted peer staff while the cycle is open."""
+        progress = parse(lead.get(f"/assessments/{agency.assessment.id}/results")).records("#progress-table")
+        return next(r["Submitted"] for r in progress if r["Group"] == "Peer staff")
+
+    assert submitted_peer_staff() == "1"  # the import's 2 rows count only once it is approved
     approved = lead.post(url, data={"csrf_token": csrf, "decision": "approve"}, follow_redirects=False)
     assert approved.status_code == 303
+    assert submitted_peer_staff() == "3"
     agency.set_status("closed")
     doc = parse(agency.results())
     for section in doc.select("section.domain-result"):
