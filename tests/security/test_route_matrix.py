@@ -423,7 +423,11 @@ MATRIX: dict[str, Rule] = {
     "GET /assessments/{assessment_id}/results": Rule(org_scoped()),
     "GET /assessments/{assessment_id}/plan": Rule(org_scoped(303)),
     "GET /assessments/{assessment_id}/report.pdf": Rule(org_scoped()),
-    "GET /assessments/{assessment_id}/questions.{fmt}": Rule(org_scoped(), params=lambda ctx: {"fmt": "csv"}),
+    # The matrix's cycle is open: members get 409 "Results appear when the cycle closes" (the
+    # download reads the release); other agencies still 404 and funders 403.
+    "GET /assessments/{assessment_id}/questions.{fmt}": Rule(
+        org_scoped(409), params=lambda ctx: {"fmt": "csv"}
+    ),
     # Preview and paper forms: the questions only, never an answer
     "GET /instruments/{instrument_id}/preview": Rule(
         org_scoped(consultant_other=200, org_lead_other=200),
