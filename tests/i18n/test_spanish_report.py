@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-import pytest
 from babel.numbers import format_decimal
 from pypdf import PdfReader
 from sqlmodel import Session
