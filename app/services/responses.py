@@ -455,40 +455,27 @@ def _touch(response: Response, page: int | None = None) -> None:
 
 # One statement per changed answer or comment, decided from the rows read under the response's
 # lock (`_lock_for_writing`): no other writer can add or remove them until this one commits.
-_ANSWER_KEY = (
-    col(Answer.response_id) == bindparam("key_response_id"),
-    col(Answer.item_id) == bindparam("key_item_id"),
-)
-_UPDATE_ANSWER = (
-    update(Answer)
-    .where(*_ANSWER_KEY)
-    .values(value=bindparam("new_value"), updated_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
-)
-_INSERT_ANSWER = insert(Answer).values(
-    response_id=bindparam("key_response_id"),
-    item_id=bindparam("key_item_id"),
-    value=bindparam("new_value"),
-    updated_at=bindparam("now"),
-)
-_DELETE_ANSWER = delete(Answer).where(*_ANSWER_KEY).execution_options(synchronize_session=False)
-_COMMENT_KEY = (
-    col(Comment.response_id) == bindparam("key_response_id"),
-    col(Comment.domain_id) == bindparam("key_domain_id"),
-)
-_UPDATE_COMMENT = (
-    update(Comment)
-    .where(*_COMMENT_KEY)
-    .values(text=bindparam("new_text"), updated_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
-)
-_INSERT_COMMENT = insert(Comment).values(
-    response_id=bindparam("key_response_id"),
-    domain_id=bindparam("key_domain_id"),
-    text=bindparam("new_text"),
-    updated_at=bindparam("now"),
-)
-_DELETE_COMMENT = delete(Comment).where(*_COMMENT_KEY).execution_options(synchronize_session=False)
+def _row_statements(model: Any, key_column: str, value_column: str) -> tuple[Any, Any, Any]:
+    """UPDATE, INSERT and DELETE of one row of `model` (Answer or Comment) found by its response
+    and `key_column`, built once with bind parameters `key_response_id`, `key_<key_column>`,
+    `new_<value_column>` and `now`."""
+    table = model.__table__
+    key = (
+        table.c.response_id == bindparam("key_response_id"),
+        table.c[key_column] == bindparam(f"key_{key_column}"),
+    )
+    values: dict[str, Any] = {value_column: bindparam(f"new_{value_column}"), "updated_at": bindparam("now")}
+    return (
+        update(table).where(*key).values(**values).execution_options(synchronize_session=False),
+        insert(table).values(
+            response_id=bindparam("key_response_id"), **{key_column: bindparam(f"key_{key_column}")}, **values
+        ),
+        delete(table).where(*key).execution_options(synchronize_session=False),
+    )
+
+
+_ANSWER_WRITES = _row_statements(Answer, "item_id", "value")
+_COMMENT_WRITES = _row_statements(Comment, "domain_id", "text")
 
 
 def _write_row(
@@ -521,7 +508,7 @@ def _store_answer(
         stored=item_id in existing,
         wanted=value != "",
         params={"key_response_id": response.id, "key_item_id": item_id, "new_value": value},
-        statements=(_UPDATE_ANSWER, _INSERT_ANSWER, _DELETE_ANSWER),
+        statements=_ANSWER_WRITES,
     )
     if value == "":
         existing.pop(item_id, None)
@@ -545,7 +532,7 @@ def _store_comment(
         stored=domain_id in existing,
         wanted=bool(body),
         params={"key_response_id": response.id, "key_domain_id": domain_id, "new_text": body},
-        statements=(_UPDATE_COMMENT, _INSERT_COMMENT, _DELETE_COMMENT),
+        statements=_COMMENT_WRITES,
     )
     existing[domain_id] = body
     return True
