@@ -52,13 +52,19 @@ def cycle(live_server):
 def answer_required(page, first_value: str) -> None:
     """Answer every required question, page by page (autosave), and arrive at "Check and submit"."""
     answers = dict(REQUIRED, qc_leaders_support=first_value)
+    # The caller has just clicked into the form: read the questions only once the page is there
+    # (reading the previous page's empty list posted page 1 without its answers, now and then)
+    # and its script runs.
+    expect(page.locator("#response-form")).to_be_attached()
+    page.wait_for_load_state("load")  # and respond.js listens, or a check() is never autosaved
     while True:
         for fieldset in page.locator("fieldset.question:not([hidden])").all():
             item = fieldset.get_attribute("data-item")
             if item in answers:
                 page.locator(f'input[name="item:{item}"][value="{answers[item]}"]').check()
                 expect(page.locator("#save-state")).to_have_text("Saved")
-        page.get_by_role("button", name="Save and continue").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save and continue").click()
         if page.locator("h1", has_text="Check and submit").count():
             return
 
