@@ -11,7 +11,16 @@ import pytest
 from PIL import Image, ImageStat
 from sqlmodel import Session, select
 
-from app.db.models import Assessment, AssessmentScore, Commentary, PlanItem, PlanStatus, Response
+from app.db.models import (
+    Assessment,
+    AssessmentScore,
+    AssessmentStatus,
+    Commentary,
+    PlanItem,
+    PlanStatus,
+    Release,
+    Response,
+)
 from app.reports import pdf as report_pdf
 from app.reports.charts import ChartBand, ChartBar, condition_chart_svg
 from app.reports.context import long_date
@@ -376,3 +385,25 @@ def test_garbage_collector_is_paused_only_while_rendering():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_open_cycle_with_answers_says_results_come_at_close(db: Session):
+    """Before the first close there is no release, so no scores, but people have answered: the
+    report must not say nobody has (the lead's progress page shows the same count)."""
+    assessment = small_agency(db, name="Open Door Agency")
+    assessment.status = AssessmentStatus.open
+    assessment.close_date = None  # still taking answers
+    db.add(assessment)
+    for release in db.exec(select(Release).where(Release.assessment_id == assessment.id)):
+        db.delete(release)  # the sample releases its answers; a cycle never closed has no release
+    db.commit()
+    context = build_report_context(db, assessment_id=assessment.id)
+    assert not context.has_scores and context.n_submitted > 0
+    text = " ".join(pdf_text(render_report_pdf(context)).split())
+    assert "No responses yet" not in text and "Nobody has submitted" not in text
+    assert "Results are not released yet." in text
+    assert f"{context.n_submitted} people have submitted so far." in text
+    spanish = " ".join(
+        pdf_text(render_report_pdf(build_report_context(db, assessment_id=assessment.id, lang="es"))).split()
+    )
+    assert "Los resultados todavía no se han publicado." in spanish
