@@ -10,6 +10,7 @@ import click
 from app.cli.common import ready_engine
 from app.config import load_settings_or_exit
 from app.errors import PeerReadyError
+from app.i18n import LANGUAGES
 
 
 def _send_at(value: str | None) -> datetime | None:
@@ -40,7 +41,12 @@ def _send_at(value: str | None) -> datetime | None:
     help="When to send (ISO date and time; UTC unless an offset is given). Default: now.",
 )
 @click.option(
-    "--lang", "language", default="en", show_default=True, help="Language of the messages (en, es)."
+    "--lang",
+    "language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the messages.",
 )
 def invite(
     assessment_id: int,

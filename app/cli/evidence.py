@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import ready_engine
+from app.cli.common import check_language, ready_engine
 from app.config import load_settings_or_exit
 from app.errors import PeerReadyError
 from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA
@@ -232,8 +232,10 @@ def export_fhir(instrument_ref: str, out: Path | None, lang: str | None, assessm
     if assessment_id is not None:
         _export_fhir_responses(instrument_ref, assessment_id, out, lang)
         return
+    instrument = _instrument(instrument_ref)
+    check_language(lang, instrument.languages, what=f"the languages of instrument {instrument.id}")
     try:
-        resource = fhir_questionnaire(_instrument(instrument_ref), lang=lang)
+        resource = fhir_questionnaire(instrument, lang=lang)
     except NotExpressible as error:
         raise click.ClickException(f"cannot be written as FHIR: {error}") from None
     _write(out, (json.dumps(resource, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -247,6 +249,7 @@ def _export_fhir_responses(
     from app.services.evidence import research_export
 
     expected = _instrument(instrument_ref)
+    check_language(lang, expected.languages, what=f"the languages of instrument {expected.id}")
     settings = load_settings_or_exit()
     try:
         with session_scope(ready_engine(settings)) as session:
@@ -261,8 +264,12 @@ def _export_fhir_responses(
                 raise click.ClickException(
                     f"assessment {assessment_id} uses instrument {export.instrument.id}, not {expected.id}"
                 )
-            if lang is not None and lang not in export.instrument.languages:
-                raise click.ClickException(f"the instrument has no language {lang!r}")
+            # The cycle's pinned version may lack a language the instruments folder has now.
+            check_language(
+                lang,
+                export.instrument.languages,
+                what=f"the languages of version {export.instrument.version} the cycle is pinned to",
+            )
             bundle = fhir_response_bundle(export.instrument, export.table, lang=lang)
     except PeerReadyError as error:
         raise click.ClickException(error.message) from None
@@ -289,8 +296,10 @@ def export_redcap(instrument_ref: str, out: Path | None, lang: str | None) -> No
     """Write INSTRUMENT_ID as a REDCap data dictionary (CSV)."""
     from app.instruments.interop import NotExpressible, redcap_dictionary
 
+    instrument = _instrument(instrument_ref)
+    check_language(lang, instrument.languages, what=f"the languages of instrument {instrument.id}")
     try:
-        body = redcap_dictionary(_instrument(instrument_ref), lang=lang)
+        body = redcap_dictionary(instrument, lang=lang)
     except NotExpressible as error:
         raise click.ClickException(f"cannot be written as a REDCap data dictionary: {error}") from None
     _write(out, body)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from app.cli.common import ready_engine
 from app.config import load_settings_or_exit
 from app.errors import PeerReadyError
+from app.i18n import LANGUAGES
 
 # Rendering is CPU-bound; two worker processes halve a batch on a two-core machine.
 BATCH_WORKERS = 2
@@ -121,7 +122,7 @@ def render_batch(
 @click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter", show_default=True)
 @click.option(
     "--lang",
-    type=click.Choice(["en", "es"]),
+    type=click.Choice(LANGUAGES),
     default=None,
     help="Language of the report (default: the instrument's first language).",
 )

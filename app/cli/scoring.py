@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app.cli.common import check_language
 from app.config import Settings, load_settings_or_exit
 from app.instruments.errors import InstrumentInvalid
 from app.instruments.models import Instrument
@@ -143,9 +144,9 @@ def render_text(card: Scorecard) -> str:
     default=None,
     help="Smallest group shown on its own (default: the instance setting, 3).",
 )
-@click.option("--lang", default="en", show_default=True, help="Language of titles and labels.")
+@click.option("--lang", default=None, help="Language of titles and labels (default: the instrument's first).")
 def score_command(
-    instrument_ref: str, responses: Path, as_json: bool, privacy_threshold: int | None, lang: str
+    instrument_ref: str, responses: Path, as_json: bool, privacy_threshold: int | None, lang: str | None
 ) -> None:
     """Score paper-collected responses in RESPONSES (CSV; see docs/csv-layout.md)."""
     settings = _SettingsOnce()
@@ -157,6 +158,7 @@ def score_command(
         raise
     except Exception as error:  # e.g. an unknown id: say so, without a traceback
         raise click.ClickException(f"cannot load instrument {instrument_ref!r}: {error}") from None
+    check_language(lang, instrument.languages, what=f"the languages of instrument {instrument.id}")
 
     try:
         content = responses.read_bytes().decode("utf-8-sig")
@@ -179,7 +181,9 @@ def score_command(
 
     threshold = privacy_threshold if privacy_threshold is not None else settings().privacy_threshold
     try:
-        card = score_responses(instrument, parsed, privacy_threshold=threshold, lang=lang)
+        card = score_responses(
+            instrument, parsed, privacy_threshold=threshold, lang=lang or instrument.languages[0]
+        )
     except ValueError as error:  # the CSV checks should make this unreachable
         raise click.ClickException(str(error)) from None
     click.echo(card.model_dump_json(indent=2) if as_json else render_text(card))
