@@ -67,8 +67,8 @@ def agreement_command(assessment_id: int, as_json: bool) -> None:
                     str(row.n),
                     format_score(row.mean, missing="-"),
                     format_score(row.sd, missing="-"),
-                    str(row.raters),
-                    str(row.items),
+                    "-" if row.raters is None else str(row.raters),
+                    "-" if row.items is None else str(row.items),
                     row.rwg_j.shown if row.rwg_j.value is not None else "-",
                     row.awg_j.shown if row.awg_j.value is not None else "-",
                 ]

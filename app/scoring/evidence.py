@@ -83,8 +83,10 @@ class ConditionAgreementRow:
     n: int  # respondents with a condition score (the scorecard's n)
     mean: float | None  # the site's condition score, 0-100, as shown (None when withheld)
     sd: float | None
-    raters: int  # respondents with at least one counted answer (what rwg(j)/awg(j) rest on)
-    items: int  # J: items with at least 2 counted answers
+    # respondents with at least one counted answer (what rwg(j)/awg(j) rest on); None when the
+    # answers changed after the release (a reopened cycle), like the indices themselves
+    raters: int | None
+    items: int | None  # J: items with at least 2 counted answers
     rwg_j: Index
     awg_j: Index
 
@@ -109,12 +111,37 @@ def site_agreement(
     *,
     privacy_threshold: int,
     lang: str = "en",
+    changed_since_release: bool = False,
 ) -> list[ConditionAgreementRow]:
     """rwg(j) and awg(j) (uniform null, raw scale, "available" missing rule) per condition, beside
-    the scorecard's mean, n and SD."""
+    the scorecard's mean, n and SD.
+
+    The indices are computed from `responses`, so they are only given while those are the answers
+    the (frozen) scorecard was released from: with `changed_since_release` (a reopened cycle whose
+    answers moved; the caller compared the release's fingerprints) they are withheld, or one
+    person's changed answer would show in them (docs/privacy.md, "Releases")."""
     rows = []
     for domain in scorecard.domains:
         title = text(instrument.domain_by_id(domain.domain_id).title, lang)
+        if changed_since_release:
+            reading = (
+                "Withheld: answers have changed since these results were released; agreement is"
+                " shown again with the next release."
+            )
+            rows.append(
+                ConditionAgreementRow(
+                    domain.domain_id,
+                    title,
+                    domain.n,
+                    domain.score,
+                    domain.sd,
+                    None,
+                    None,
+                    Index.missing("rwg_j", "changed_since_release", reading),
+                    Index.missing("awg_j", "changed_since_release", reading),
+                )
+            )
+            continue
         try:
             answers = condition_answers(instrument, responses, domain.domain_id)
         except ValueError as error:

@@ -69,16 +69,20 @@ def assessment_agreement(
     released = releases.released_scorecard(session, assessment_id=assessment_id)
     if released is None:
         raise Conflict("Results appear when the cycle closes.")
-    scorecard, _ = released
-    counted = counted_responses(session, assessment_id=assessment_id, instrument=instrument)
-    rows = site_agreement(
-        instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang
+    scorecard, release = released
+    rows = agreement_rows(
+        session,
+        assessment=assessment,
+        instrument=instrument,
+        scorecard=scorecard,
+        released_members=release.members,
+        lang=lang,
     )
     return SiteAgreement(
         assessment=assessment,
         organization=access.organization_name(session, organization_id=assessment.organization_id),
         instrument=instrument,
-        n_respondents=len(counted.inputs),
+        n_respondents=release.n_respondents,
         rows=rows,
     )
 
@@ -89,12 +93,22 @@ def agreement_rows(
     assessment: Assessment,
     instrument: Instrument,
     scorecard: Scorecard,
+    released_members: dict | None = None,
     lang: str = "en",
 ) -> list[ConditionAgreementRow]:
-    """rwg(j)/awg(j) per condition beside a results page's (disclosed) scorecard."""
+    """rwg(j)/awg(j) per condition beside a results page's (disclosed) released scorecard.
+    `released_members` (Release.members, the answers' fingerprints at release) tells whether the
+    stored answers changed since (a reopened cycle): then the indices are withheld, as the
+    question download's counts are (`question_rows`)."""
     counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
+    changed = released_members is not None and fingerprints(counted.inputs) != released_members
     return site_agreement(
-        instrument, counted.inputs, scorecard, privacy_threshold=scorecard.privacy_threshold, lang=lang
+        instrument,
+        counted.inputs,
+        scorecard,
+        privacy_threshold=scorecard.privacy_threshold,
+        lang=lang,
+        changed_since_release=changed,
     )
 
 

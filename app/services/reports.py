@@ -38,7 +38,6 @@ from app.db.models import (
     User,
 )
 from app.errors import NotFound
-from app.instruments.models import Instrument
 from app.reports.context import (
     PreviousCycle,
     ReleaseNote,
@@ -48,11 +47,10 @@ from app.reports.context import (
 )
 from app.reports.models import CommentLine, ReportContext
 from app.reports.pdf import TEMPLATE_VERSION, cache_key, cached_pdf, render_report_pdf, report_filename
-from app.scoring.item_detail import ConditionItems, item_details
-from app.scoring.models import Scorecard
 from app.services import access, audit, imports, instruments_store, releases
 from app.services import commentary as commentary_service
-from app.services.scores import COUNTING_RULE, comments_for_results, counted_responses, counts_in_results
+from app.services import evidence as evidence_service
+from app.services.scores import COUNTING_RULE, comments_for_results, counts_in_results
 
 # --- one report -------------------------------------------------------------------------------
 
@@ -110,8 +108,14 @@ def gather_report_sources(session: Session, *, assessment_id: int) -> ReportSour
         commentary=commentary_service.commentary_text(session, assessment_id=assessment_id),
         counting_rule=COUNTING_RULE,
         release_notes=tuple(_release_notes(session, assessment, instrument, scorecard, stored)),
-        questions=_questions(session, assessment=assessment, instrument=instrument, scorecard=scorecard)
-        if has_scores and scorecard is not None
+        questions=evidence_service.question_rows(
+            session,
+            assessment=assessment,
+            instrument=instrument,
+            scorecard=scorecard,
+            released_members=stored.members,
+        )
+        if has_scores and scorecard is not None and stored is not None
         else [],
     )
 
@@ -159,14 +163,6 @@ def _release_notes(
             )
         )
     return notes
-
-
-def _questions(
-    session: Session, *, assessment: Assessment, instrument: Instrument, scorecard: Scorecard
-) -> list[ConditionItems]:
-    """Per-question detail for the report's appendix, as on the results page (disclosed)."""
-    counted = counted_responses(session, assessment_id=assessment.id, instrument=instrument)
-    return item_details(instrument, counted.inputs, scorecard)
 
 
 def _response_counts(session: Session, assessment_id: int) -> dict[tuple[str, str], int]:

@@ -425,7 +425,11 @@ def results(
         commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         research_sharing=organization.research_sharing,
         agreement=evidence_service.agreement_rows(
-            session, assessment=assessment, instrument=instrument, scorecard=scorecard
+            session,
+            assessment=assessment,
+            instrument=instrument,
+            scorecard=scorecard,
+            released_members=release.members,
         ),
         questions={
             c.domain_id: c
