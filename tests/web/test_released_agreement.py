@@ -52,9 +52,13 @@ def test_agreement_and_pdf_appendix_only_from_the_released_answers(app, db, cycl
 
     # after: the released scores stay, nothing counted from the changed answers is shown
     assert [r["Score"] for r in after] == [r["Score"] for r in before]
-    assert all(r["n"] == "—" and "changed since these results were released" in r["What it means"] for r in after)
+    assert all(
+        r["n"] == "—" and "changed since these results were released" in r["What it means"] for r in after
+    )
     assert all(row.rwg_j.value is None and row.awg_j.value is None for row in site_after.rows)
     assert all(row.rwg_j.reason == "changed_since_release" and row.raters is None for row in site_after.rows)
     assert site_after.n_respondents == site_before.n_respondents  # the release's count
-    assert [q.items[0].mean for q in report_after.questions] == [q.items[0].mean for q in report_before.questions]
+    assert [q.items[0].mean for q in report_after.questions] == [
+        q.items[0].mean for q in report_before.questions
+    ]
     assert not any(it.distribution for q in report_after.questions for it in q.items)
