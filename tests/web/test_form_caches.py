@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from app import i18n
+from app.config import Settings
 from app.instruments import catalog
 from app.paths import INSTRUMENTS_DIR
 from app.services import responses
-from app.web.templating import build_environment
+from app.web.templating import build_environment, build_templates, render, render_form_page
 from tests.helpers.auth import make_cast
 from tests.web.journey import autosave, invite, respondent, respondent_csrf, start_cycle
 
@@ -118,3 +122,74 @@ def test_two_respondents_on_one_page_each_see_only_their_own_answers(app, db):
         for _ in range(2):  # the second round is served from the cache
             assert checked(one, first) == ["4"]
             assert checked(other, second) == ["2"]
+
+
+def _request(templates, settings, *, locale: str, languages) -> Request:
+    """A request as the form page route sees it once the language is chosen and CSRF checked."""
+    holder = SimpleNamespace(state=SimpleNamespace(templates=templates, settings=settings))
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [], "app": holder})
+    request.state.locale = locale
+    request.state.languages = languages
+    request.state.csrf_token = "session-csrf"
+    request.state.respondent_csrf_token = "link-csrf-" + locale
+    return request
+
+
+def test_a_form_page_from_its_skeleton_is_the_page_rendered_afresh(tmp_path):
+    """render_form_page (a cached skeleton filled per request) gives byte for byte what render
+    gives, for any answers, comment, link and language, and its skeletons hold none of them."""
+    assert LOADED is not None
+    instrument = LOADED.instrument
+    settings = Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path)
+    templates = build_templates(auto_reload=False)
+    rng = random.Random(7)
+    tokens = []
+    for lang in ("en", "es"):
+        languages = [("en", "English"), ("es", "Español")] if rng.random() < 0.7 else [("en", "English")]
+        for group in ("clinical", "peer_staff"):
+            for round_ in range(3):
+                answers = {
+                    item.id: rng.choice([o.value for o in instrument.scale_by_id(item.scale).options] + ["x"])
+                    for item in instrument.items
+                    if rng.random() < 0.5
+                }
+                for page in responses.form_pages(instrument, group):
+                    token = secrets.token_urlsafe(32)
+                    tokens.append(token)
+                    context = _context(instrument, group, page, answers, LOADED.content_hash)
+                    context.pop("respondent_csrf")  # from the request, as the route leaves it
+                    context.pop("user")
+                    context["token"] = token
+                    context["languages"] = languages
+                    context["comments"] = {page.domain.id: f"<b>Mine</b> & \"{token}\" 'x'"} if round_ else {}
+                    request = _request(templates, settings, locale=lang, languages=languages)
+                    fresh = render(request, "respond/page.html", **dict(context)).body
+                    for _ in range(2):  # the first builds the skeleton, the second reuses it
+                        from_skeleton = render_form_page(request, "respond/page.html", **dict(context))
+                        assert from_skeleton.status_code == 200
+                        assert from_skeleton.headers["content-type"] == "text/html; charset=utf-8"
+                        assert from_skeleton.body == fresh
+    skeletons = templates.env.globals["question"].skeletons
+    assert skeletons
+    kept = "".join("".join(parts) for parts in skeletons.values())
+    assert not any(token in kept for token in tokens)
+    assert "Mine" not in kept
+    assert "session-csrf" not in kept and "link-csrf" not in kept
+
+
+def test_no_skeleton_for_templates_that_may_not_be_the_shipped_ones(tmp_path):
+    assert LOADED is not None
+    instrument = LOADED.instrument
+    page = responses.form_pages(instrument, "clinical")[0]
+    for settings, templates in (
+        (Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path), build_templates(auto_reload=True)),
+        (
+            Settings(PEERREADY_ENV="test", PEERREADY_DATA_DIR=tmp_path, PEERREADY_TEMPLATES_DIR=tmp_path),
+            build_templates(tmp_path, auto_reload=False),
+        ),
+    ):
+        request = _request(templates, settings, locale="en", languages=[("en", "English")])
+        context = _context(instrument, "clinical", page, {}, LOADED.content_hash)
+        html = render_form_page(request, "respond/page.html", **context).body
+        assert html == render(request, "respond/page.html", **context).body
+        assert not templates.env.globals["question"].skeletons

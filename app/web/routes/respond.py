@@ -23,7 +23,7 @@ from app.services import instruments_store
 from app.services import responses as responses_service
 from app.web.boundary import read_json
 from app.web.deps import SessionDep, SettingsDep, in_transaction
-from app.web.templating import render
+from app.web.templating import render, render_form_page
 
 router = APIRouter()
 
@@ -193,7 +193,8 @@ def _show_page(session: Session, token: str, number: int, request: Request):
         link = responses_service.group_link_of(session, response=response)
         context["kiosk"] = link is not None and link.kiosk
         return _no_store(render(request, "respond/intro.html", **context))
-    return _no_store(render(request, "respond/page.html", **context))
+    # From the page's cached skeleton, filled with this response's values (templating.py).
+    return _no_store(render_form_page(request, "respond/page.html", **context))
 
 
 async def _page_form(request: Request) -> Any:
