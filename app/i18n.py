@@ -50,6 +50,7 @@ __all__ = [
     "format_date",
     "gettext",
     "install_jinja",
+    "language_name",
     "lazy_gettext",
     "negotiate",
     "ngettext",
@@ -214,6 +215,17 @@ def format_date(value: date | datetime | None, lang: str | None = None, *, style
     return _babel_format_date(value, style, locale=babel_locale(lang))
 
 
+def language_name(code: str | None, lang: str | None = None) -> str:
+    """A language's name in the reader's language, from CLDR ("es" -> "Spanish", "Español");
+    "" or None (a paper row, no language recorded) -> "Language not recorded"."""
+    if not code:
+        return gettext("Language not recorded")
+    from babel import Locale
+
+    name = Locale.parse(babel_locale(lang)).languages.get(code)
+    return name[:1].upper() + name[1:] if name else code
+
+
 # --- templates -----------------------------------------------------------------------------------
 
 
@@ -250,4 +262,5 @@ def install_jinja(env: Environment) -> None:
         return render_reason(value, locale=current_locale(), translate=gettext)
 
     env.filters.update(t=t, score=score, pct=pct, signed=signed, reason=reason, date=format_date)
+    env.filters["language_name"] = language_name
     env.globals["current_locale"] = current_locale

@@ -15,7 +15,7 @@ Pure (numpy only).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,12 +62,17 @@ def solvable_members(cells: Iterable[Iterable[str]]) -> set[str]:
 
 
 def audit_cells(
-    previous: Sequence[Cell], new: Sequence[Cell], *, protected_rows: Iterable[str] = ("site",)
+    previous: Sequence[Cell],
+    new: Sequence[Cell],
+    *,
+    protected_rows: Iterable[str] = ("site",),
+    first: Callable[[Cell], bool] | None = None,
 ) -> tuple[set[tuple[str, str]], bool]:
     """Check a new release against every earlier one, one attribute at a time.
 
     Returns (keys of new cells to suppress, passed). While some member is solvable, the smallest
-    new cell that is not a protected row (the later one on a tie) is suppressed. If it still
+    new cell that is not a protected row (the later one on a tie) is suppressed; cells for which
+    `first` holds (the comparison by language) are suppressed before any other. If it still
     fails with only protected rows left, `passed` is False: the new release must not go out.
     """
     protected = set(protected_rows)
@@ -79,6 +84,8 @@ def audit_cells(
         candidates = [c for c in new if c.attribute == attribute]
         while solvable_members(old_cells + [c.members for c in candidates]):
             removable = [c for c in candidates if c.row not in protected]
+            if first is not None and any(first(c) for c in removable):
+                removable = [c for c in removable if first(c)]
             if not removable:
                 passed = False
                 break

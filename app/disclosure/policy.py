@@ -1,8 +1,8 @@
 """The disclosure rules themselves: which figure may be shown for a cell of how many people.
 
 A *cell* is any set of respondents one figure is computed from: the site row of a condition, a
-group row, the pooled row, an item. Every rule takes the cell's size (and, where it matters, its
-size per source: "web" answers and paper "import" rows) and the privacy threshold k. Plain
+group row, the pooled row, a language row, an item. Every rule takes the cell's size (and, where
+it matters, its size per source: "web" answers and paper "import" rows) and the privacy threshold k. Plain
 functions of counts: no scores, no web, no database. docs/privacy.md explains each rule and the
 attack it stops; the rules module (app/scoring/rules.py) and the disclosed view
 (app/disclosure/view.py) call these and nothing else decides.
@@ -30,6 +30,7 @@ __all__ = [
     "may_show_spread",
     "pool_groups",
     "pool_item_groups",
+    "pool_languages",
     "responses_needed",
 ]
 
@@ -209,3 +210,69 @@ def pool_item_groups(
         counts.setdefault(group, {})
     shown = [g for g in present if g in eligible and may_show_group(_total(counts[g]), threshold, counts[g])]
     return _complementary(counts, present, shown, threshold)
+
+
+# A language comparison and the group comparison split the same people two ways; the cells of the
+# cross-table (language x group row) are what subtracting one comparison from the other can leave.
+NOT_RECORDED = ""
+
+
+def pool_languages(
+    cross: Mapping[str, Mapping[str, SourceCounts]],
+    order: Sequence[str],
+    threshold: int,
+    *,
+    eligible: Collection[str],
+) -> PoolingPlan:
+    """Which languages of a condition are shown on their own in the comparison by language, and
+    which are combined into one pooled row: another kind of group comparison beside the
+    respondent groups', through the same rules.
+
+    `cross` is language -> group block -> the size (per source) of that cell of the cross-table,
+    where the group blocks are the rows of the condition's group comparison as shown (each group
+    shown on its own is a block; everybody else, pooled or withheld, is one more block). `order`
+    is the languages' order; `eligible` the languages that may be shown on their own (never the
+    "not recorded" language of paper rows).
+
+    1. As in `pool_groups`: a language is shown on its own when `may_show_group` holds for it;
+       the others form the pooled row, and complementary suppression moves the smallest shown
+       language into it until the pool may be shown itself.
+    2. Across comparisons: every cell of the cross-table of a shown row (each shown language,
+       and the pool) with each group block holds nobody or may be shown itself. Otherwise the
+       group row minus the language row (or the other way round) would leave a small set of
+       people. While a cell fails, the smallest shown language with a failing cell (or, when
+       only the pool fails, the smallest shown language) joins the pool, and step 1 runs again.
+    3. A comparison needs two rows with a figure: when fewer than one language is left on its
+       own, or one language is left and the pool is empty (its row would be the site row),
+       nothing is shown (`shown` empty, everybody in `pooled`, `pooled_visible` False).
+    """
+    check_threshold(threshold)
+    cells = {lang: _counts(blocks) for lang, blocks in cross.items()}
+    totals = {lang: _merge(blocks.values()) for lang, blocks in cells.items()}
+    present = [lang for lang in order if _total(totals.get(lang, {})) > 0]
+    nothing = PoolingPlan(shown=[], pooled=list(present), pooled_visible=False)
+    shown = [
+        lang
+        for lang in present
+        if lang in eligible and may_show_group(_total(totals[lang]), threshold, totals[lang])
+    ]
+
+    def failing(blocks: Mapping[str, Mapping[str, int]]) -> bool:
+        return any(
+            _total(cell) > 0 and not may_show_cell(_total(cell), threshold, cell) for cell in blocks.values()
+        )
+
+    while True:
+        plan = _complementary(totals, present, list(shown), threshold)
+        if not plan.shown or (len(plan.shown) == 1 and not plan.pooled):
+            return nothing
+        pool: dict[str, dict[str, int]] = {}
+        for lang in plan.pooled:
+            for block, cell in cells[lang].items():
+                pool[block] = _merge([pool.get(block, {}), cell])
+        bad = [lang for lang in plan.shown if failing(cells[lang])]
+        if not bad and not failing(pool):
+            return plan
+        candidates = bad or plan.shown
+        smallest = min(candidates, key=lambda lang: (_total(totals[lang]), -present.index(lang)))
+        shown = [lang for lang in plan.shown if lang != smallest]

@@ -28,7 +28,7 @@ from app.disclosure.audit import Cell, audit_cells
 from app.disclosure.view import disclose_scorecard
 from app.instruments.models import Instrument
 from app.scoring.models import Reason, ResponseInput, Scorecard
-from app.scoring.rules import POOLED, membership
+from app.scoring.rules import POOLED, language_of, membership
 
 __all__ = [
     "Decision",
@@ -38,8 +38,16 @@ __all__ = [
     "count_changes",
     "decide_release",
     "fingerprints",
+    "is_language_row",
     "release_cells",
 ]
+
+# Rows of the comparison by language in the release cells: "lang:<code>", "lang:pooled".
+LANGUAGE_ROW = "lang:"
+
+
+def is_language_row(row: str) -> bool:
+    return row.startswith(LANGUAGE_ROW)
 
 
 def _digest(payload: Any) -> str:
@@ -91,6 +99,17 @@ def release_cells(
                     frozenset(domain_member(r, domain.domain_id) for r, g in scored.items() if g in groups),
                 )
             )
+        for row in domain.languages:
+            codes = set(row.pooled_groups) if row.group == POOLED else {row.group}
+            cells.append(
+                Cell(
+                    attribute,
+                    LANGUAGE_ROW + row.group,
+                    frozenset(
+                        domain_member(r, domain.domain_id) for r in scored if language_of(by_id[r]) in codes
+                    ),
+                )
+            )
         for item in domain.items:
             if item.mean is not None:
                 cells.append(
@@ -124,7 +143,9 @@ def _reason_hidden(reason: Reason, hidden_groups: Mapping[str, set[str]], hidden
 
 def apply_suppression(scorecard: Scorecard, keys: set[tuple[str, str]]) -> Scorecard:
     """The scorecard with the audit's suppressed cells hidden (group rows and item means), and
-    everything that repeated them (gaps, item lists, reasons, actions) left out."""
+    everything that repeated them (gaps, item lists, reasons, actions) left out. A suppressed
+    language row withholds the condition's whole comparison by language (one row shown alone
+    beside a hidden one would be "site minus the shown rows" again)."""
     if not keys:
         return scorecard
     hidden_groups: dict[str, set[str]] = {}
@@ -149,10 +170,13 @@ def apply_suppression(scorecard: Scorecard, keys: set[tuple[str, str]]) -> Score
             for i in d.items
         ]
         reasons = [r for r in d.priority_reasons if not _reason_hidden(r, hidden_groups, hidden_items)]
+        languages_hidden = any(is_language_row(r) for r in groups_hidden)
         domains.append(
             d.model_copy(
                 update={
                     "groups": rows,
+                    "languages": [] if languages_hidden else d.languages,
+                    "languages_withheld": d.languages_withheld or (languages_hidden and bool(d.languages)),
                     "items": items,
                     "gaps": [
                         g
@@ -226,9 +250,12 @@ def decide_release(
                 fingerprints=prints,
             )
     cells = release_cells(instrument, responses, disclosed)
-    suppressed, passed = audit_cells(previous_cells, cells)
+    # The comparison by language goes first: its rows are withheld before any group row.
+    suppressed, passed = audit_cells(previous_cells, cells, first=lambda c: is_language_row(c.row))
     if not passed:
         return Decision(release=False, changed=changed, held="audit", fingerprints=prints)
+    withheld = {c.attribute for c in cells if c.key in suppressed and is_language_row(c.row)}
+    suppressed |= {c.key for c in cells if c.attribute in withheld and is_language_row(c.row)}
     final = apply_suppression(disclosed, suppressed)
     kept = [c for c in cells if c.key not in suppressed]
     return Decision(

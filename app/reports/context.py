@@ -42,9 +42,9 @@ from app.reports.models import (
     ReportLevel,
 )
 from app.scoring.item_detail import ConditionItems
-from app.scoring.models import DomainResult, ItemResult, Scorecard
+from app.scoring.models import DomainResult, GroupScore, ItemResult, Scorecard
 from app.scoring.reasons import in_language, render_reasons
-from app.scoring.rules import round1
+from app.scoring.rules import POOLED, round1
 
 # English msgids, translated when the report is assembled (in the report's language).
 STATUS_LABELS = {
@@ -330,6 +330,7 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
         commentary=commentary,
         references=[_reference(instrument, key) for key in cited],
         release_notes=[release_note_text(note, instrument, lang) for note in sources.release_notes],
+        language_note=language_note(scorecard) if has_scores and scorecard else "",
         questions=[
             QuestionSection(
                 domain_id=c.domain_id,
@@ -367,6 +368,40 @@ def _assemble(sources: ReportSources, paper: str, lang: str) -> ReportContext:
             if c.items
         ],
     )
+
+
+def language_label(row: GroupScore) -> str:
+    """A row of the comparison by language, named in the current language."""
+    if row.group != POOLED:
+        return i18n.language_name(row.group)
+    if row.pooled_groups == [""]:
+        return gettext("Language not recorded")
+    return gettext("Other languages (combined)")
+
+
+def language_note(scorecard: Scorecard) -> str:
+    """The method notes' sentence on the comparison by language (the results page's words)."""
+    if not scorecard.languages:
+        return ""
+    threshold = scorecard.privacy_threshold
+    if len(scorecard.languages) == 1:
+        return gettext(
+            "All responses with a recorded language were answered in %(language)s, so there is no "
+            "comparison by language."
+        ) % {"language": i18n.language_name(scorecard.languages[0])}
+    if not any(d.languages for d in scorecard.domains):
+        return gettext(
+            "Responses were answered in more than one language, but no comparison by language can be "
+            "shown: in every condition a language group would have fewer than %(threshold)s people, or "
+            "comparing it with the group comparison or an earlier release would let someone's answers "
+            "be worked out."
+        ) % {"threshold": threshold}
+    return gettext(
+        "Scores of the responses answered in each language. A language is shown on its own only when "
+        "at least %(threshold)s people answered in it, both in the condition and within each group "
+        "shown in the group comparison; smaller ones are combined, and when that is not enough the "
+        "condition has no comparison by language. Paper responses have no recorded language."
+    ) % {"threshold": threshold}
 
 
 def _domain_title(instrument: Instrument, domain_id: str, fallback: str, lang: str) -> str:
@@ -510,7 +545,16 @@ def _condition(
         ],
         evidence=list(domain.evidence),
         comments=comments,
+        languages=_language_rows(result, threshold) if not withheld_domain else [],
     )
+
+
+def _language_rows(result: DomainResult, threshold: int) -> list[GroupRow]:
+    """The condition's comparison by language as released; all of it or nothing (the check is
+    repeated so that a row below the threshold can never be printed beside the others)."""
+    if any(row.score is None or row.n < threshold for row in result.languages):
+        return []
+    return [GroupRow(label=language_label(row), n=row.n, score=row.score) for row in result.languages]
 
 
 def _item_lines(

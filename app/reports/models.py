@@ -77,6 +77,8 @@ class ConditionSection(_Data):
     critical_items: list[str]
     evidence: list[str]
     comments: list[CommentLine]
+    # The comparison by language (rows as released; label in the report's language). Empty: none.
+    languages: list[GroupRow] = Field(default_factory=list)
 
 
 class PlanAction(_Data):
@@ -198,6 +200,9 @@ class ReportContext(_Data):
     # Plain sentences on the release these figures come from, figures held back and why, and the
     # paper imports counted (docs/privacy.md); printed in the method notes.
     release_notes: list[str] = []
+    # One sentence on the comparison by language for the method notes ("" when the release
+    # records no language).
+    language_note: str = ""
 
     def cite(self, keys: list[str]) -> str:
         """The short citations of `keys`, as printed after "Evidence:" ("Valentine et al., 2022; …")."""

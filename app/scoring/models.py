@@ -63,6 +63,9 @@ class ResponseInput(Frozen):
     # its own in a cell before that cell's figure is shown (app/disclosure/policy.py).
     source: str = "web"
     asked: frozenset[str] | None = None
+    # The language the response was answered in ("en", "es"; None: not recorded, as for paper
+    # rows): the comparison by language (docs/scoring.md, section 10) is made from it.
+    language: str | None = None
 
     @model_validator(mode="after")
     def _group_or_asked(self) -> ResponseInput:
@@ -143,6 +146,12 @@ class DomainResult(Frozen):
     # Set by the disclosure layer: the condition's "Don't know" / "Not applicable" counts and rate
     # are withheld (stored as 0) because the site row itself may not be shown.
     counts_withheld: bool = False
+    # The comparison by language (app.disclosure.policy.pool_languages): rows of the languages
+    # shown on their own (`group` is the language code, `label` too), then the pooled row
+    # (`group` "pooled", `pooled_groups` the languages in it). Empty when it may not be shown.
+    languages: list[GroupScore] = Field(default_factory=list)
+    # The release audit withheld this condition's comparison by language (app.disclosure.release).
+    languages_withheld: bool = False
 
 
 class SelectedAction(Frozen):
@@ -168,6 +177,9 @@ class Scorecard(Frozen):
     actions: list[SelectedAction]
     # The best items across all conditions, for the report's summary (item ids; see docs/scoring.md).
     top_items: list[str] = Field(default_factory=list)
+    # The recorded languages the counted responses were answered in (codes, sorted): pages say
+    # "all in English" when there is one. Never a count per language.
+    languages: list[str] = Field(default_factory=list)
 
     def domain(self, domain_id: str) -> DomainResult:
         return next(d for d in self.domains if d.domain_id == domain_id)

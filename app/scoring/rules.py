@@ -50,6 +50,8 @@ POOLED = "pooled"
 POOLED_LABEL = "Other groups (combined)"
 # When no group can be shown on its own, the one pooled row holds everybody.
 POOLED_ALL_LABEL = "All groups (combined)"
+# The pooled row of the comparison by language (section 10 of docs/scoring.md).
+POOLED_LANGUAGES_LABEL = "Other languages (combined)"
 # Items listed per condition under "going well" / "to work on", and in the summary's top items.
 ITEMS_PER_LIST = 3
 
@@ -58,10 +60,13 @@ __all__ = [
     "POOLED",
     "POOLED_ALL_LABEL",
     "POOLED_LABEL",
+    "POOLED_LANGUAGES_LABEL",
     "Coverage",
     "coverage_of",
     "Membership",
     "item_value",
+    "language_of",
+    "language_order",
     "membership",
     "readiness_level",
     "respondent_scores",
@@ -430,6 +435,67 @@ def _group_rows(
     return rows, set(plan.pooled)
 
 
+# The block of the group comparison holding everybody not in a group row shown on its own.
+_REST = "*"
+
+
+def language_of(response: ResponseInput) -> str:
+    """The language code a response counts under in the comparison by language ("es-MX" and
+    "ES" are "es"); `policy.NOT_RECORDED` when none was recorded (paper rows)."""
+    code = (response.language or "").strip().replace("_", "-").split("-", 1)[0].lower()
+    return code or policy.NOT_RECORDED
+
+
+def language_order(instrument: Instrument, codes: set[str]) -> list[str]:
+    """The instrument's languages first (in its order), then any other recorded ones (sorted),
+    "not recorded" last."""
+    known = [c for c in instrument.languages if c in codes]
+    rest = sorted(c for c in codes if c not in known and c != policy.NOT_RECORDED)
+    return known + rest + ([policy.NOT_RECORDED] if policy.NOT_RECORDED in codes else [])
+
+
+def _language_rows(
+    instrument: Instrument,
+    scored: list[tuple[str, str, str, Fraction]],
+    rows: list[GroupScore],
+    threshold: int,
+) -> list[GroupScore]:
+    """The comparison by language of one condition: `scored` holds (group, language, source,
+    value) of each respondent with a condition score, `rows` the condition's group rows. Which
+    languages are shown, pooled or not at all is the disclosure layer's decision
+    (`app.disclosure.policy.pool_languages`, which also checks every cell of language x group
+    row). Rows: the languages shown on their own (in `language_order`), then the pooled row."""
+    alone = {r.group for r in rows if r.group != POOLED and r.score is not None}
+    cross: dict[str, dict[str, dict[str, int]]] = {}
+    values: dict[str, list[Fraction]] = {}
+    for group, language, source, value in scored:
+        block = group if group in alone else _REST
+        cell = cross.setdefault(language, {}).setdefault(block, {})
+        cell[source] = cell.get(source, 0) + 1
+        values.setdefault(language, []).append(value)
+    order = language_order(instrument, set(cross))
+    eligible = {c for c in order if c != policy.NOT_RECORDED}
+    plan = policy.pool_languages(cross, order, threshold, eligible=eligible)
+    if not plan.shown:
+        return []
+    found = [
+        GroupScore(group=code, label=code, n=len(values[code]), score=score_value(mean(values[code])))
+        for code in plan.shown
+    ]
+    if plan.pooled:
+        pooled = [v for code in plan.pooled for v in values[code]]
+        found.append(
+            GroupScore(
+                group=POOLED,
+                label=POOLED_LANGUAGES_LABEL,
+                n=len(pooled),
+                score=score_value(mean(pooled)),
+                pooled_groups=list(plan.pooled),
+            )
+        )
+    return found
+
+
 def _gap_pairs(rows: list[GroupScore]) -> list[PerceptionGap]:
     """Every pair of rows that show a score, largest difference first; ties keep the row order
     (the pair whose first row comes first, then whose second row comes first)."""
@@ -555,6 +621,7 @@ def _score_domain(
     by_group: dict[str, list[Fraction]] = {}
     site_sources: dict[str, int] = {}
     group_sources: dict[str, dict[str, int]] = {}
+    scored_people: list[tuple[str, str, str, Fraction]] = []  # for the comparison by language
     n_below = n_all_na = dk = na = shown_pairs = 0
     for person in people:
         tally = person.tallies.get(domain_id, _DomainTally())
@@ -572,6 +639,7 @@ def _score_domain(
             scores.append(value)
             source = person.response.source
             site_sources[source] = site_sources.get(source, 0) + 1
+            scored_people.append((person.response.group, language_of(person.response), source, value))
             if person.response.group:  # a research export's rows have no group
                 by_group.setdefault(person.response.group, []).append(value)
                 counts = group_sources.setdefault(person.response.group, {})
@@ -631,6 +699,7 @@ def _score_domain(
         )
 
     rows, not_alone = _group_rows(instrument, by_group, group_sources, threshold, lang)
+    language_rows = _language_rows(instrument, scored_people, rows, threshold) if site_ok else []
     pairs = _gap_pairs(rows)
     gaps = [g for g in pairs if _at_least(g.difference, scoring.gap_threshold)]
 
@@ -679,6 +748,7 @@ def _score_domain(
         dont_know_flag=dk_flag,
         groups=rows,
         gaps=gaps,
+        languages=language_rows,
         items=items,
         critical_flags=critical_flags,
         is_strength=is_strength,
@@ -901,4 +971,5 @@ def score_responses(
         priorities=[d.domain_id for d in priorities],
         actions=actions,
         top_items=_top_items(instrument, results),
+        languages=sorted({language_of(r) for r in responses} - {policy.NOT_RECORDED}),
     )

@@ -81,7 +81,7 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
     possible through manual database edits) are left out and logged rather than breaking results.
     """
     people = session.exec(
-        select(Response.id, Response.group, Response.source)
+        select(Response.id, Response.group, Response.source, Response.language)
         .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
         .where(
             Response.assessment_id == assessment_id,
@@ -106,7 +106,7 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
         else:
             log.warning("Ignoring invalid stored answer %s=%r of response %s", item_id, value, response_id)
     counted = CountedResponses(inputs=[])
-    for response_id, group, source in people:
+    for response_id, group, source, language in people:
         if not instrument.has_group(group):
             log.warning("Ignoring response %s of unknown group %r", response_id, group)
             continue
@@ -116,6 +116,7 @@ def counted_responses(session: Session, *, assessment_id: int, instrument: Instr
                 group=group,
                 answers=answers.get(response_id, {}),
                 source="import" if source == "import" else "web",
+                language=language,
             )
         )
         counted.response_ids.append(response_id)

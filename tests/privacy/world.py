@@ -32,8 +32,11 @@ class Agency:
     def instrument(self):
         return instruments_store.instrument_for(self.db, self.assessment)
 
-    def answer(self, group: str, value: str, *, comment: str | None = None) -> int:
-        """One respondent of `group` answering every question with `value`, submitted."""
+    def answer(
+        self, group: str, value: str, *, comment: str | None = None, language: str | None = None
+    ) -> int:
+        """One respondent of `group` answering every question with `value`, submitted (in
+        `language`, when given, as the form records it)."""
         answers = full_answers(self.instrument, group, value=value)
         return fill(
             self.db,
@@ -43,6 +46,7 @@ class Agency:
             comments={"purpose": comment} if comment else None,
             submit=True,
             user=self.cast.lead_a,
+            language=language,
         )
 
     def client(self, user) -> tuple[TestClient, str]:

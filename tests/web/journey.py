@@ -89,10 +89,14 @@ def fill(
     comments: dict[str, str] | None = None,
     submit: bool = False,
     user: User,
+    language: str | None = None,
 ) -> int:
-    """A complete respondent through the services (fast): returns the response id."""
+    """A complete respondent through the services (fast): returns the response id. `language`:
+    the language the response is answered in, as the form records it (None: not recorded)."""
     token = invite(db, user=user, assessment=assessment, group=group)
     response, _, _ = responses.start_or_resume(db, token=token, remembered=None, client_ip="test")
+    if language is not None:
+        responses.remember_language(db, response=response, language=language)
     for item_id, value in answers.items():
         responses.save_answer(db, response=response, assessment=assessment, item_id=item_id, value=value)
     for domain_id, body in (comments or {}).items():
