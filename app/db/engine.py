@@ -6,16 +6,49 @@ The engine is made from the settings once per process (`engine_from_settings`): 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout  # noqa: F401  (for the web's error handler)
 from sqlmodel import Session, create_engine
 
 from app.config import Settings
+
+# Set by `sqlite_without_waiting`: connections checked out meanwhile do not wait for a lock.
+_NO_WAIT: ContextVar[bool] = ContextVar("peerready_sqlite_no_wait", default=False)
+_BUSY_TIMEOUT_KEY = "peerready_busy_timeout_ms"
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+@contextmanager
+def sqlite_without_waiting() -> Iterator[None]:
+    """Within this block, a SQLite connection checked out of the pool does not wait for another
+    writer's lock (busy timeout 0): the statement fails at once with "database is locked", which
+    `is_sqlite_busy` recognizes. For work on the event loop, where waiting would stop every other
+    request, among them perhaps the one holding the lock (app/web/deps.py). Elsewhere (and on
+    PostgreSQL) nothing changes."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's "database is locked" (another connection holds the lock)."""
+    orig = exc.orig if isinstance(exc, OperationalError) else None
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "database is locked" in str(orig)
 
 
 def make_engine(
@@ -36,13 +69,25 @@ def make_engine(
             pool_timeout=pool_timeout,
         )
 
+        busy_ms = int(sqlite_busy_timeout * 1000)
+
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            record.info[_BUSY_TIMEOUT_KEY] = busy_ms  # what `timeout` set
+
+        @event.listens_for(engine, "checkout")
+        def _sqlite_wait(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # The busy timeout this checkout wants (see sqlite_without_waiting); set only when
+            # it changes, so most checkouts send nothing.
+            wanted = 0 if _NO_WAIT.get() else busy_ms
+            if record.info.get(_BUSY_TIMEOUT_KEY) != wanted:
+                dbapi_connection.execute(f"PRAGMA busy_timeout = {wanted:d}")
+                record.info[_BUSY_TIMEOUT_KEY] = wanted
 
         return engine
     return create_engine(

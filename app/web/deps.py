@@ -6,10 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
+from app.db.engine import is_sqlite_busy, sqlite_without_waiting
 from app.db.models import Role, User
 from app.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
 from app.services import sessions
@@ -47,24 +50,40 @@ _T = TypeVar("_T")
 
 
 async def in_transaction(request: Request, work: Callable[..., _T], *args: Any) -> _T:
-    """`work(session, *args)` in the thread pool, in one transaction: what a plain `def` route
-    with SessionDep gets (committed before the response is sent, rolled back on any error), in
-    one trip to the thread pool instead of three (the session's start, the route, the commit).
-    For the busiest routes, the respondent's form page and autosave; on SQLite it also means the
-    write lock an autosave takes is released as soon as its work is done."""
+    """`work(session, *args)` in one transaction: what a plain `def` route with SessionDep gets
+    (committed before the response is sent, rolled back on any error), without its three trips
+    to the thread pool (the session's start, the route, the commit). For the busiest routes, the
+    respondent's form page and autosave.
 
-    def run() -> _T:
-        with Session(request.app.state.engine, expire_on_commit=False) as session:
-            try:
-                result = work(session, *args)
-                session.commit()
-                return result
-            except BaseException:
-                session.expunge_all()  # as get_db: the error page may still read loaded rows
-                session.rollback()
+    On SQLite the work runs on the event loop itself: a form page or an autosave is a few short
+    statements on a local file, and the thread pool's hop (and its threads' contention for the
+    GIL) cost more than the work. It must never wait there for the database's write lock (the
+    loop would stop, and with it perhaps the request holding the lock, which needs the loop to
+    commit), so it runs with SQLite's busy timeout at 0: when another writer holds the lock (a
+    route in the thread pool, another process), the attempt is rolled back at once and the whole
+    transaction runs again in the thread pool, where it waits for the lock as any route does.
+    On PostgreSQL (network round trips, row locks) it always runs in the thread pool."""
+    engine = request.app.state.engine
+    if engine.dialect.name == "sqlite":
+        try:
+            with sqlite_without_waiting():
+                return _transaction(engine, work, args)
+        except OperationalError as exc:
+            if not is_sqlite_busy(exc):
                 raise
+    return await run_in_threadpool(_transaction, engine, work, args)
 
-    return await run_in_threadpool(run)
+
+def _transaction(engine: Engine, work: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            result = work(session, *args)
+            session.commit()
+            return result
+        except BaseException:
+            session.expunge_all()  # as get_db: the error page may still read loaded rows
+            session.rollback()
+            raise
 
 
 # The session cookie's key for the server-side session token (app/services/sessions.py).

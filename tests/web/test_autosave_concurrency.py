@@ -4,6 +4,7 @@ stored or answered with a clear 4xx — never a 5xx, and the stored values are t
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -131,3 +132,35 @@ def test_concurrent_autosaves_of_one_item_keep_a_sent_value(db, server_url):
     last = _post(server_url, client.cookies, personal, csrf, {"item_id": item.id, "value": options[-1]})
     assert last.status_code == 200
     assert _stored(db, personal)[item.id] == options[-1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_autosave_waiting_for_the_write_lock_stops_no_other_request(engine, db, server_url):
+    """SQLite: the form page and autosave run on the event loop (app/web/deps.py). While another
+    writer (another process, a route in the thread pool) holds the database's write lock, an
+    autosave waits for it in the thread pool instead: the server answers other requests
+    meanwhile, form pages included, and the answer is stored once the lock is free."""
+    client, personal, csrf, items, instrument = _respondent(db, server_url)
+    assert client.get(f"/respond/{personal}/page/1").status_code == 200
+    item = items[0]
+    value = instrument.scale_by_id(item.scale).options[0].value
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held until COMMIT
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            saving = pool.submit(
+                _post, server_url, client.cookies, personal, csrf, {"item_id": item.id, "value": value}
+            )
+            time.sleep(1.5)
+            assert not saving.done(), saving.result().text  # it waits for the lock ...
+            started = time.monotonic()
+            assert httpx.get(f"{server_url}/healthz", timeout=10).status_code == 200
+            assert client.get(f"/respond/{personal}/page/1", timeout=10).status_code == 200
+            assert time.monotonic() - started < 5  # ... and stops nothing else
+            assert not saving.done()
+            holder.execute("COMMIT")
+            saved = saving.result(timeout=30)
+    finally:
+        holder.close()
+    assert saved.status_code == 200, saved.text
+    assert _stored(db, personal)[item.id] == value

@@ -174,7 +174,7 @@ def _page_context(
 
 @router.get("/respond/{token}/page/{number}", include_in_schema=False)
 async def show_page(token: str, number: int, request: Request):
-    # The busiest page: one trip to the thread pool for its whole transaction (deps.py).
+    # The busiest page: its whole transaction in one go, on SQLite without the thread pool (deps.py).
     return await in_transaction(request, _show_page, token, number, request)
 
 
@@ -201,10 +201,10 @@ async def _page_form(request: Request) -> Any:
     return await request.form()
 
 
-# Bodies are read by async dependencies so the routes' database work runs in the thread pool (a
-# plain `def` route, or `in_transaction`): a route that waits for a database lock (two saves of
-# one response) on the event loop would stop the loop, and with it the other request's commit,
-# for the lock's whole timeout.
+# Bodies are read by async dependencies, so the routes' database work never waits for a lock on
+# the event loop: a plain `def` route runs in the thread pool, and `in_transaction` waits for a
+# lock (two saves of one response) only there (deps.py). Waiting on the loop would stop it, and
+# with it the other request's commit, for the lock's whole timeout.
 PageForm = Annotated[Any, Depends(_page_form)]
 
 
