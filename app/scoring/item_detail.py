@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from app.disclosure import policy
+from app.i18n import gettext
 from app.instruments.models import Instrument, Item, text
 from app.scoring.models import DomainResult, ResponseInput, Scorecard
 from app.scoring.numbers import csv_rate, csv_score, mean, score_value
@@ -288,17 +289,25 @@ def item_details(
                 if show_distribution
                 else None
             )
+            # In the current language (app.i18n): English for the downloads, the page's on the page.
             withheld = []
             if result.mean is None and result.n_scored:
-                withheld.append(f"the mean (fewer than {threshold} scored answers)")
+                withheld.append(
+                    gettext("the mean (fewer than %(threshold)s scored answers)") % {"threshold": threshold}
+                )
             if not show_counts and (result.dont_know or result.not_applicable or result.counts_withheld):
-                withheld.append("the “Don't know” and N/A counts")
+                withheld.append(gettext("the “Don't know” and N/A counts"))
             if changed_since_release:
                 withheld.append(
-                    "the answers and how many answered (they changed since the results were released)"
+                    gettext(
+                        "the answers and how many answered (they changed since the results were released)"
+                    )
                 )
             elif distribution is None and answered:
-                withheld.append(f"the answers (shown from {max(threshold, policy.DISTRIBUTION_MIN)} people)")
+                withheld.append(
+                    gettext("the answers (shown from %(num)s people)")
+                    % {"num": max(threshold, policy.DISTRIBUTION_MIN)}
+                )
             rows.append(
                 ItemDetail(
                     item_id=item.id,
@@ -311,7 +320,9 @@ def item_details(
                     dont_know=result.dont_know if show_counts else None,
                     not_applicable=result.not_applicable if show_counts else None,
                     distribution=distribution,
-                    withheld=("Not shown: " + "; ".join(withheld) + ".") if withheld else "",
+                    withheld=(gettext("Not shown: %(parts)s.") % {"parts": "; ".join(withheld)})
+                    if withheld
+                    else "",
                     by_group=group_rows(item, eligible),
                 )
             )

@@ -11,19 +11,20 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from app import i18n
 from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
 from app.disclosure.view import more_needed_text
 from app.errors import BadInput, NotFound
 from app.instruments import catalog
-from app.services import access, instruments_store, invitations, releases, scores
+from app.services import access, instruments_store, invitations, releases, results_language, scores
 from app.services import assessments as assessments_service
 from app.services import commentary as commentary_service
 from app.services import evidence as evidence_service
 from app.services import imports as imports_service
 from app.services import plan as plan_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter()
 
@@ -412,16 +413,33 @@ def results(
         # An open cycle shows progress only: results appear when the cycle closes.
         return render(request, "assessments/progress.html", **context)
     scorecard, release = released
+    # The instrument's words in the page's language (English where the instrument has no
+    # translation), as the PDF report writes them; the figures are the stored ones.
+    lang = page_locale(request)
     comments = scores.comments_for_results(release.comments)
     changes = plan_service.changes_since_previous(session, assessment=assessment)
+    with i18n.use_locale(lang):  # the words written while the rows are built
+        questions = evidence_service.question_rows(
+            session,
+            assessment=assessment,
+            instrument=instrument,
+            scorecard=scorecard,
+            lang=lang,
+            released_members=release.members,
+        )
+        shown = results_language.scorecard_in_language(scorecard, instrument, lang)
+        comments = results_language.comments_in_language(comments, instrument, lang)
+        changes = results_language.changes_in_language(changes, instrument, lang)
     return render(
         request,
         "assessments/results.html",
-        scorecard=scorecard,
+        scorecard=shown,
         release=release,
         comments=comments,
         changes=changes,
         more_needed=more_needed_text,
+        agreement_label=results_language.agreement_label,
+        index_reading=results_language.index_reading,
         commentary=commentary_service.commentary_text(session, assessment_id=assessment.id),
         research_sharing=organization.research_sharing,
         agreement=evidence_service.agreement_rows(
@@ -430,17 +448,9 @@ def results(
             instrument=instrument,
             scorecard=scorecard,
             released_members=release.members,
+            lang=lang,
         ),
-        questions={
-            c.domain_id: c
-            for c in evidence_service.question_rows(
-                session,
-                assessment=assessment,
-                instrument=instrument,
-                scorecard=scorecard,
-                released_members=release.members,
-            )
-        },
+        questions={c.domain_id: c for c in questions},
         **context,
     )
 
