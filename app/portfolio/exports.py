@@ -4,7 +4,8 @@ Layout: one row per site and compared condition ("long" format, so sites on diff
 versions fit one table). A site without a completed cycle, or below the privacy threshold, still
 gets its rows, with the status saying why the figures are blank. The columns are documented in
 COLUMNS, which the download page, the XLSX "Data dictionary" sheet and docs/portfolio-exports.md
-all show.
+all show (the download page in the reader's language: the meanings are marked for the catalog and
+translated where shown; the files keep English, like their column names).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 
 from openpyxl import Workbook
 
+from app.i18n import N_
 from app.portfolio.schemas import ConditionRef, SiteOut
 from app.portfolio.view import PortfolioView
 from app.scoring.numbers import csv_rate, csv_score
@@ -25,55 +27,63 @@ from app.scoring.numbers import csv_rate, csv_score
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 COLUMNS: list[tuple[str, str]] = [
-    ("portfolio_id", "Id of the portfolio."),
-    ("portfolio_name", "Name of the portfolio."),
-    ("site_id", "Id of the site (organization)."),
-    ("site_name", "Name of the site."),
-    ("region", "Region of the site in this portfolio (blank when not set)."),
-    ("cohort", "Cohort of the site in this portfolio (blank when not set)."),
+    ("portfolio_id", N_("Id of the portfolio.")),
+    ("portfolio_name", N_("Name of the portfolio.")),
+    ("site_id", N_("Id of the site (organization).")),
+    ("site_name", N_("Name of the site.")),
+    ("region", N_("Region of the site in this portfolio (blank when not set).")),
+    ("cohort", N_("Cohort of the site in this portfolio (blank when not set).")),
     (
         "site_status",
-        "scored; below_threshold (the latest completed cycle has fewer respondents than the privacy "
-        "threshold, so no figures are given); no_completed_cycle (no closed cycle with scores yet).",
+        N_(
+            "scored; below_threshold (the latest completed cycle has fewer respondents than the privacy "
+            "threshold, so no figures are given); no_completed_cycle (no closed cycle with scores yet)."
+        ),
     ),
-    ("cycle_id", "Id of the latest completed cycle (assessment)."),
-    ("cycle_name", "Name of the latest completed cycle."),
-    ("cycle_date", "Date of the latest completed cycle (its closing date), YYYY-MM-DD."),
-    ("instrument_id", "Instrument of the latest completed cycle."),
-    ("instrument_version", "Version of that instrument."),
-    ("n_respondents", "Respondents scored in the latest cycle; blank when below the privacy threshold."),
-    ("expected_respondents", "Respondents the site expected (blank when not set)."),
+    ("cycle_id", N_("Id of the latest completed cycle (assessment).")),
+    ("cycle_name", N_("Name of the latest completed cycle.")),
+    ("cycle_date", N_("Date of the latest completed cycle (its closing date), YYYY-MM-DD.")),
+    ("instrument_id", N_("Instrument of the latest completed cycle.")),
+    ("instrument_version", N_("Version of that instrument.")),
+    ("n_respondents", N_("Respondents scored in the latest cycle; blank when below the privacy threshold.")),
+    ("expected_respondents", N_("Respondents the site expected (blank when not set).")),
     (
         "response_rate",
-        "n_respondents / expected_respondents, from 0 to 1, three decimals (0.833), rounded half up; "
-        "blank when unknown or below the threshold.",
+        N_(
+            "n_respondents / expected_respondents, from 0 to 1, three decimals (0.833), rounded half up; "
+            "blank when unknown or below the threshold."
+        ),
     ),
-    ("condition_id", "Condition (domain) id; only conditions every compared instrument version shares."),
-    ("condition_title", "Condition title."),
+    ("condition_id", N_("Condition (domain) id; only conditions every compared instrument version shares.")),
+    ("condition_title", N_("Condition title.")),
     (
         "score_status",
-        "shown; suppressed (fewer respondents with a score than the privacy threshold); "
-        "no_score (nobody answered enough items); no_completed_cycle.",
+        N_(
+            "shown; suppressed (fewer respondents with a score than the privacy threshold); "
+            "no_score (nobody answered enough items); no_completed_cycle."
+        ),
     ),
     (
         "score",
-        "Site score for the condition, 0-100, always one decimal (59.5, 60.0) as on the page "
-        "(mean of respondent scores, rounded half up); else blank.",
+        N_(
+            "Site score for the condition, 0-100, always one decimal (59.5, 60.0) as on the page "
+            "(mean of respondent scores, rounded half up); else blank."
+        ),
     ),
-    ("level_id", "Readiness level id of the score."),
-    ("level_label", "Readiness level name of the score."),
-    ("condition_n", "Respondents with a score for this condition; blank unless shown."),
-    ("baseline_cycle_name", "Name of the earliest completed cycle, when the site has more than one."),
-    ("baseline_cycle_date", "Date of the earliest completed cycle."),
+    ("level_id", N_("Readiness level id of the score.")),
+    ("level_label", N_("Readiness level name of the score.")),
+    ("condition_n", N_("Respondents with a score for this condition; blank unless shown.")),
+    ("baseline_cycle_name", N_("Name of the earliest completed cycle, when the site has more than one.")),
+    ("baseline_cycle_date", N_("Date of the earliest completed cycle.")),
     (
         "baseline_score",
-        "Score for the condition in the earliest cycle, one decimal; blank unless shown there.",
+        N_("Score for the condition in the earliest cycle, one decimal; blank unless shown there."),
     ),
     (
         "change_from_baseline",
-        "score - baseline_score, in points, one decimal (-2.5, 0.0, 3.0); blank unless both are shown.",
+        N_("score - baseline_score, in points, one decimal (-2.5, 0.0, 3.0); blank unless both are shown."),
     ),
-    ("privacy_threshold", "Smallest number of respondents for which any figure is shown."),
+    ("privacy_threshold", N_("Smallest number of respondents for which any figure is shown.")),
 ]
 COLUMN_NAMES = [name for name, _ in COLUMNS]
 

@@ -3,16 +3,22 @@
 The template is self-contained (its CSS is inside it). The URL fetcher refuses every URL, so
 nothing named in the content (a site name, a description) can make the renderer fetch a file or
 reach the network.
+
+The PDF is written in the current language (`app.i18n.use_locale`; the `portfolio_pdf` job sets
+the language of the person who asked for it): the template's text, `<html lang>` and the page
+footer, whose words come from CSS (margin boxes have no HTML).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app import i18n
 from app.portfolio.view import PortfolioView
 from app.reports.pdf import report_environment
 
@@ -35,11 +41,34 @@ class RefuseAllFetcher(URLFetcher):
 _ENV = report_environment()
 
 
+def _css_string(value: str) -> str:
+    # Escaped for CSS, and no "<" (the string is inside a <style> element).
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3c ")
+    return '"' + escaped + '"'
+
+
+def footer_content() -> str:
+    """The CSS `content` of the page footer ("PeerReady portfolio · page 3 of 12") in the
+    current language: the sentence's words as CSS strings around the page counters."""
+    words = i18n.gettext("PeerReady portfolio · page %(page)s of %(pages)s")
+    parts = []
+    for piece in re.split(r"(%\(page\)s|%\(pages\)s)", words):
+        if piece == "%(page)s":
+            parts.append("counter(page)")
+        elif piece == "%(pages)s":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(_css_string(piece))
+    return " ".join(parts)
+
+
 def render_portfolio_html(view: PortfolioView) -> str:
     return _ENV.get_template(TEMPLATE_NAME).render(
         view=view,
         summary=view.summary,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        lang=i18n.current_locale(),
+        footer_content=footer_content(),
     )
 
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from app.disclosure import policy
+from app.i18n import gettext
 from app.portfolio.schemas import ScoreStatus
 from app.scoring.numbers import rate_value, score_value
 
@@ -29,7 +30,8 @@ def cycle_is_shown(n_respondents: int, *, threshold: int) -> bool:
 
 
 def below_threshold_text(threshold: int) -> str:
-    return f"fewer than {threshold} respondents — not shown"
+    """The status of a withheld site, in the current language (`app.i18n.use_locale`)."""
+    return gettext("fewer than %(threshold)s respondents — not shown") % {"threshold": threshold}
 
 
 def shown_respondents(n_respondents: int, *, threshold: int) -> int | None:

@@ -8,6 +8,10 @@ Rules (docs/portfolio-exports.md says the same in words):
 - Sites on different instrument versions are compared only on the conditions whose ids all of
   their versions share; a note says so.
 - Statistics (median, range, bins, level counts) are over the condition scores that are shown.
+
+Words (condition titles, level names, the status of a site, the comparability note) are in the
+current language (`app.i18n.use_locale`): the portfolio pages and the PDF set the reader's, the
+JSON API and the CSV/XLSX exports leave English.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from app.i18n import current_locale, gettext, ngettext
 from app.instruments.models import Instrument, text
 from app.portfolio import privacy
 from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
@@ -145,15 +150,16 @@ def build_portfolio_view(
     latest = {org: c for org, c in latest.items() if org in kept}
     baseline = {org: c for org, c in baseline.items() if org in kept}
 
-    conditions, in_use, note = _shared_conditions(latest, instruments)
+    lang = current_locale()
+    conditions, in_use, note = _shared_conditions(latest, instruments, lang)
     levels: list[tuple[str, str]] = []
     for vid in dict.fromkeys(c.version_id for c in latest.values()):
         for level in instruments[vid].scoring.levels:
             if all(level.id != known for known, _ in levels):
-                levels.append((level.id, text(level.label)))
+                levels.append((level.id, text(level.label, lang)))
 
     level_labels = {
-        vid: {lv.id: text(lv.label) for lv in instrument.scoring.levels}
+        vid: {lv.id: text(lv.label, lang) for lv in instrument.scoring.levels}
         for vid, instrument in instruments.items()
     }
     shown = [
@@ -267,7 +273,7 @@ def _cycle_out(cycle: CycleRow, instrument: Instrument, threshold: int) -> Cycle
         date=cycle.when,
         instrument_id=instrument.id,
         instrument_version=instrument.version,
-        instrument_title=text(instrument.title),
+        instrument_title=text(instrument.title, current_locale()),
         n_respondents=privacy.shown_respondents(cycle.n_respondents, threshold=threshold),
         expected_respondents=cycle.expected,
         response_rate=privacy.shown_response_rate(cycle.n_respondents, cycle.expected, threshold=threshold),
@@ -283,7 +289,7 @@ def _shown_score(
 
 
 def _shared_conditions(
-    latest: dict[int, CycleRow], instruments: dict[int, Instrument]
+    latest: dict[int, CycleRow], instruments: dict[int, Instrument], lang: str
 ) -> tuple[list[ConditionRef], list[InstrumentInUse], str | None]:
     per_version = Counter(c.version_id for c in latest.values())
     in_use = []
@@ -293,7 +299,7 @@ def _shared_conditions(
             InstrumentInUse(
                 instrument_id=instrument.id,
                 version=instrument.version,
-                title=text(instrument.title),
+                title=text(instrument.title, lang),
                 n_sites=n,
             )
         )
@@ -301,18 +307,36 @@ def _shared_conditions(
         return [], in_use, None
     ordered = [instruments[vid] for vid, _ in sorted(per_version.items(), key=lambda kv: (-kv[1], kv[0]))]
     shared_ids = set.intersection(*({d.id for d in inst.domains} for inst in ordered))
-    shared = [ConditionRef(id=d.id, title=text(d.title)) for d in ordered[0].domains if d.id in shared_ids]
+    shared = [
+        ConditionRef(id=d.id, title=text(d.title, lang)) for d in ordered[0].domains if d.id in shared_ids
+    ]
     note = None
     if len(per_version) > 1:
-        versions = "; ".join(f"{i.title} {i.version} ({i.n_sites} sites)" for i in in_use)
-        left_out = sorted({d.id for inst in ordered for d in inst.domains} - shared_ids)
-        note = (
-            f"These sites used {len(per_version)} different instrument versions ({versions}). "
-            "They are compared only on the conditions all versions share (the same condition ids)"
+        versions = "; ".join(
+            ngettext(
+                "%(title)s %(version)s (%(num)s site)",
+                "%(title)s %(version)s (%(num)s sites)",
+                i.n_sites,
+            )
+            % {"title": i.title, "version": i.version, "num": i.n_sites}
+            for i in in_use
         )
-        note += f"; not compared: {', '.join(left_out)}." if left_out else "."
+        left_out = sorted({d.id for inst in ordered for d in inst.domains} - shared_ids)
+        values = {"num": len(per_version), "versions": versions, "left_out": ", ".join(left_out)}
+        if left_out:
+            note = gettext(
+                "These sites used %(num)s different instrument versions (%(versions)s). They are "
+                "compared only on the conditions all versions share (the same condition ids); not "
+                "compared: %(left_out)s."
+            )
+        else:
+            note = gettext(
+                "These sites used %(num)s different instrument versions (%(versions)s). They are "
+                "compared only on the conditions all versions share (the same condition ids)."
+            )
+        note %= values
         if not shared:
-            note += " Filter by instrument to compare sites."
+            note += " " + gettext("Filter by instrument to compare sites.")
     return shared, in_use, note
 
 
@@ -338,7 +362,7 @@ def _site_out(
     if latest is None:
         return out(
             status="no_completed_cycle",
-            status_text="No completed cycle yet",
+            status_text=gettext("No completed cycle yet"),
             latest=None,
             baseline=None,
         )
@@ -381,7 +405,7 @@ def _site_out(
             )
     return out(
         status="scored",
-        status_text="Scored",
+        status_text=gettext("Scored"),
         latest=latest_out,
         baseline=baseline_out,
         scores=scores,

@@ -154,11 +154,12 @@ def portfolio_iccs(
     portfolio_id: int,
     privacy_threshold: int,
     min_sites: int = MIN_SITES_FOR_ICC,
+    lang: str = "en",
 ) -> tuple[Portfolio, list[InstrumentIcc]]:
     """ICC(1)/ICC(2) per condition across the portfolio's sites (each site's latest released
     cycle, as on the portfolio page; never an open one), one table per instrument. Only sites
     with at least the privacy threshold of counted responses take part, so no site enters a
-    figure that its own page would hide. Funders and admins."""
+    figure that its own page would hide. Funders and admins. Condition titles in `lang`."""
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     by_instrument: dict[str, tuple[Instrument, dict[str, list[ResponseInput]], list[int]]] = {}
     for assessment in _released_cycles_for_icc(session, portfolio_id=portfolio.id):
@@ -174,7 +175,7 @@ def portfolio_iccs(
             instrument=instrument,
             n_sites=len(sites),
             n_sites_left_out=left_out[0],
-            rows=condition_iccs(instrument, sites, min_sites=min_sites),
+            rows=condition_iccs(instrument, sites, min_sites=min_sites, lang=lang),
         )
         for instrument, sites, left_out in by_instrument.values()
     ]

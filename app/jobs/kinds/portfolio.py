@@ -1,5 +1,10 @@
 """The portfolio PDF as a job (`portfolio_pdf`): the same privacy-checked view as the portfolio
-page (app.services.portfolio.portfolio_view), printed by app.portfolio.pdf into the job's folder."""
+page (app.services.portfolio.portfolio_view), printed by app.portfolio.pdf into the job's folder.
+
+The job carries the language of the person who asked for it (`lang`: the page's, else their
+account's, else English): the view, the PDF, the job's title and its progress messages are
+written in it. A PDF in another language is another job (its own lock key), so everyone who
+joins a job reads it in the language they asked for."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import i18n
 from app.config import Settings
 from app.db.models import User
 from app.errors import BadInput
@@ -44,11 +50,15 @@ def prepare_portfolio_pdf(
         raise BadInput("A portfolio PDF is started by a person (it shows what they may see).")
     portfolio_id = _id(params.get("portfolio_id"), "portfolio_id")
     filters, sort = view_inputs(params)
+    lang = i18n.normalize(_text(params.get("lang"), "lang")) or i18n.normalize(user.language)
+    lang = lang or i18n.SOURCE_LANGUAGE
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
-    normalized = {"portfolio_id": portfolio_id, **filters.query(), "sort": sort.param}
+    normalized = {"portfolio_id": portfolio_id, **filters.query(), "sort": sort.param, "lang": lang}
     digest = hashlib.sha256(json.dumps(normalized, sort_keys=True).encode()).hexdigest()[:24]
+    with i18n.use_locale(lang):
+        title = i18n.gettext("Portfolio PDF: %(portfolio)s") % {"portfolio": portfolio.name}
     return Prepared(
-        title=f"Portfolio PDF: {portfolio.name}",
+        title=title,
         params=normalized,
         portfolio_id=portfolio_id,
         lock_key=f"portfolio_pdf:{digest}",
@@ -61,24 +71,30 @@ def run_portfolio_pdf(ctx: JobContext, params: dict[str, Any]) -> Output:
     if ctx.user is None:
         raise BadInput("A portfolio PDF is started by a person.")
     filters, sort = view_inputs(params)
-    ctx.progress(0, 2, "Gathering the site figures")
-    with ctx.session() as session:
-        view = portfolio_view(
-            session,
-            user=ctx.user,
-            portfolio_id=int(params["portfolio_id"]),
-            privacy_threshold=ctx.settings.privacy_threshold,
-            filters=filters,
-            sort=sort,
+    # A job started before jobs carried a language has none: English, as it was then.
+    with i18n.use_locale(params.get("lang")):
+        ctx.progress(0, 2, i18n.gettext("Gathering the site figures"))
+        with ctx.session() as session:
+            view = portfolio_view(
+                session,
+                user=ctx.user,
+                portfolio_id=int(params["portfolio_id"]),
+                privacy_threshold=ctx.settings.privacy_threshold,
+                filters=filters,
+                sort=sort,
+            )
+        n_sites = view.summary.n_sites
+        printing = i18n.ngettext(
+            "Printing the PDF (%(num)s site)", "Printing the PDF (%(num)s sites)", n_sites
         )
-    ctx.progress(1, 2, f"Printing the PDF ({view.summary.n_sites} sites)")
-    body = render_portfolio_pdf(view)
-    filename = exports.file_stem(view) + ".pdf"
-    path = ctx.output_dir() / filename
-    partial = path.with_suffix(".part")
-    partial.write_bytes(body)
-    partial.replace(path)
-    ctx.progress(2, 2, "Ready")
+        ctx.progress(1, 2, printing % {"num": n_sites})
+        body = render_portfolio_pdf(view)
+        filename = exports.file_stem(view) + ".pdf"
+        path = ctx.output_dir() / filename
+        partial = path.with_suffix(".part")
+        partial.write_bytes(body)
+        partial.replace(path)
+        ctx.progress(2, 2, i18n.gettext("Ready"))
     return Output(
         path=path,
         filename=filename,

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from app.db.models import Role
+from app.i18n import lazy_gettext
+from app.portfolio import wording
 from app.scoring.agreement import MIN_SITES_FOR_ICC
 from app.scoring.research import research_csv, research_xlsx
 from app.services.evidence import (
@@ -24,7 +26,7 @@ from app.services.evidence import (
     used_instruments,
 )
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter()
 _authors = require_roles(Role.admin, Role.consultant)
@@ -101,7 +103,11 @@ def portfolio_reliability(
     request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep, portfolio_id: int
 ):
     portfolio, tables = portfolio_iccs(
-        session, user=user, portfolio_id=portfolio_id, privacy_threshold=settings.privacy_threshold
+        session,
+        user=user,
+        portfolio_id=portfolio_id,
+        privacy_threshold=settings.privacy_threshold,
+        lang=page_locale(request),
     )
     return render(
         request,
@@ -110,10 +116,11 @@ def portfolio_reliability(
         tables=tables,
         min_sites=MIN_SITES_FOR_ICC,
         privacy_threshold=settings.privacy_threshold,
+        icc_reading=wording.icc_reading,  # the English readings, in the page's language
         breadcrumbs=[
-            ("Portfolios", "/portfolio"),
+            (lazy_gettext("Portfolios"), "/portfolio"),
             (portfolio.name, f"/portfolio/{portfolio.id}"),
-            ("Do sites differ?", None),
+            (lazy_gettext("Do sites differ?"), None),
         ],
     )
 

@@ -1,5 +1,7 @@
 """Funder portfolio pages and downloads. Aggregates only: everything comes from
-`app.services.portfolio.portfolio_view`, which applies the privacy rules once for all outputs."""
+`app.services.portfolio.portfolio_view`, which applies the privacy rules once for all outputs.
+The view is built in the page's language (condition titles, level names, notes), and the PDF job
+is started in it, so the PDF is in the language of the person who asked for it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
+from app import i18n
 from app.db.models import JobStatus, Role
 from app.portfolio import exports
 from app.portfolio.params import DEFAULT_PAGE_SIZE, FIXED_SORT_KEYS, PortfolioFilters, SitePage, SortOrder
@@ -16,13 +19,14 @@ from app.portfolio.view import PortfolioView
 from app.services import audit, jobs
 from app.services.portfolio import list_portfolios, portfolio_view
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter()
 
 FilterParam = Annotated[str | None, Query(max_length=100)]
 SortParam = Annotated[str | None, Query(max_length=80)]
 _funder_or_admin = require_roles(Role.funder, Role.admin)
+_PORTFOLIOS = i18n.lazy_gettext("Portfolios")
 
 
 def portfolio_view_for_request(
@@ -35,7 +39,8 @@ def portfolio_view_for_request(
     instrument: FilterParam = None,
     sort: SortParam = None,
 ) -> PortfolioView:
-    """The privacy-checked view every portfolio page and download starts from."""
+    """The privacy-checked view every portfolio download starts from. Its words (condition
+    titles, level names) are English: the CSV and XLSX files are data, like their column names."""
     _funder_or_admin(user)
     return portfolio_view(
         session,
@@ -65,8 +70,8 @@ def paged_view_for_request(
     page: PageParam = None,
     per_page: int = DEFAULT_PAGE_SIZE,
 ) -> PortfolioView:
-    """The same view with one page of the site table built (and searched by name): the page
-    and the JSON API. Downloads use the whole table (`portfolio_view_for_request`)."""
+    """The same view with one page of the site table built (and searched by name): the JSON
+    API (English). Downloads use the whole table (`portfolio_view_for_request`)."""
     _funder_or_admin(user)
     return portfolio_view(
         session,
@@ -79,7 +84,29 @@ def paged_view_for_request(
     )
 
 
-PagedViewDep = Annotated[PortfolioView, Depends(paged_view_for_request)]
+def page_view_for_request(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    user: CurrentUser,
+    portfolio_id: int,
+    region: FilterParam = None,
+    cohort: FilterParam = None,
+    instrument: FilterParam = None,
+    sort: SortParam = None,
+    q: SearchParam = None,
+    page: PageParam = None,
+    per_page: int = DEFAULT_PAGE_SIZE,
+) -> PortfolioView:
+    """The portfolio page's view: one page of the site table, its words (condition titles, level
+    names, the comparability note) in the page's language."""
+    with i18n.use_locale(page_locale(request)):
+        return paged_view_for_request(
+            settings, session, user, portfolio_id, region, cohort, instrument, sort, q, page, per_page
+        )
+
+
+PagedViewDep = Annotated[PortfolioView, Depends(page_view_for_request)]
 
 
 def _link(
@@ -111,7 +138,7 @@ def portfolio_index(request: Request, session: SessionDep, user: CurrentUser):
     portfolios = list_portfolios(session, user=user)
     if len(portfolios) == 1:
         return RedirectResponse(f"/portfolio/{portfolios[0].id}", status_code=303)
-    return render(request, "portfolio/index.html", portfolios=portfolios, breadcrumbs=[("Portfolios", None)])
+    return render(request, "portfolio/index.html", portfolios=portfolios, breadcrumbs=[(_PORTFOLIOS, None)])
 
 
 @router.get("/portfolio/{portfolio_id}", include_in_schema=False)
@@ -149,7 +176,7 @@ def portfolio_page(
         layout_link=layout_link,
         without_search=_link(portfolio_id, view, sort=view.sort.param, layout=layout),
         export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
-        breadcrumbs=[("Portfolios", "/portfolio"), (view.summary.portfolio.name, None)],
+        breadcrumbs=[(_PORTFOLIOS, "/portfolio"), (view.summary.portfolio.name, None)],
     )
 
 
@@ -160,12 +187,12 @@ def portfolio_exports_page(request: Request, view: ViewDep, portfolio_id: int):
         "portfolio/exports.html",
         view=view,
         summary=view.summary,
-        columns=exports.COLUMNS,
+        columns=exports.COLUMNS,  # the meanings are translated where shown
         export_link=lambda suffix: _link(portfolio_id, view, suffix=suffix, sort=view.sort.param),
         breadcrumbs=[
-            ("Portfolios", "/portfolio"),
+            (_PORTFOLIOS, "/portfolio"),
             (view.summary.portfolio.name, _link(portfolio_id, view, sort=view.sort.param)),
-            ("Downloads", None),
+            (i18n.lazy_gettext("Downloads"), None),
         ],
     )
 
@@ -200,6 +227,7 @@ def portfolio_xlsx(session: SessionDep, user: CurrentUser, view: ViewDep):
 
 @router.get("/portfolio/{portfolio_id}/report.pdf", include_in_schema=False)
 def portfolio_pdf(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     user: CurrentUser,
@@ -211,10 +239,12 @@ def portfolio_pdf(
 ):
     """The portfolio PDF is printed by a background job (minutes for thousands of sites): this
     starts it, or joins the same one already running, and shows its page (progress, cancel, the
-    download when done). The download is audited as the PDF export."""
+    download when done). The download is audited as the PDF export. The PDF is in the page's
+    language (`?lang=`, else the account's, else the browser's): another language is another job."""
     _funder_or_admin(user)
     params = {"portfolio_id": portfolio_id, "region": region, "cohort": cohort, "instrument": instrument}
-    job = jobs.start(session, "portfolio_pdf", params={**params, "sort": sort}, user=user, settings=settings)
+    params |= {"sort": sort, "lang": page_locale(request)}
+    job = jobs.start(session, "portfolio_pdf", params=params, user=user, settings=settings)
     if job.status == JobStatus.done:  # the immediate queue ran it already
         return RedirectResponse(f"/jobs/{job.id}/download", status_code=303)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
