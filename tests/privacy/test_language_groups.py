@@ -235,6 +235,15 @@ def test_web_results_page_and_pdf_show_the_comparison_when_both_languages_reach_
     assert "English" in text and "Spanish" in text and "(n = 3)" in text
     # The PDF report prints the same rows, in English and in Spanish.
     lead, _ = agency.client(agency.cast.lead_a)
+    in_spanish = parse(
+        lead.get(f"/assessments/{agency.assessment.id}/results", headers={"Accept-Language": "es"})
+    )
+    assert in_spanish.text("#language-groups-h") == "Resultados por idioma"
+    assert (
+        in_spanish.text("#language-table caption")
+        == "Puntajes por condición según el idioma de las respuestas"
+    )
+    assert {r["Idioma"] for r in in_spanish.records("#language-table")} == {"Inglés", "Español"}
     english = _pdf_text(lead, agency.assessment.id)
     assert "By language" in english and re.search(
         r"English \d+\.\d \(n = 3\); Spanish \d+\.\d \(n = 3\)", english
