@@ -15,6 +15,7 @@ from sqlmodel import select
 from app.db.models import Release
 from app.disclosure import audit, policy
 from app.disclosure.release import cells_from_json, decide_release, release_cells
+from app.instruments.models import text
 from app.scoring import ResponseInput, score_responses
 from app.scoring.rules import POOLED
 from tests.helpers.html import parse
@@ -231,8 +232,8 @@ def test_web_results_page_and_pdf_show_the_comparison_when_both_languages_reach_
         assert float(mine[0]["Score"]) > float(mine[1]["Score"])
     doc = parse(page)
     assert doc.text("#language-table caption") == "Scores per condition by the language of the responses"
-    text = doc.text("#language-text")
-    assert "English" in text and "Spanish" in text and "(n = 3)" in text
+    words = doc.text("#language-text")
+    assert "English" in words and "Spanish" in words and "(n = 3)" in words
     # The PDF report prints the same rows, in English and in Spanish.
     lead, _ = agency.client(agency.cast.lead_a)
     in_spanish = parse(
@@ -244,6 +245,8 @@ def test_web_results_page_and_pdf_show_the_comparison_when_both_languages_reach_
         == "Puntajes por condición según el idioma de las respuestas"
     )
     assert {r["Idioma"] for r in in_spanish.records("#language-table")} == {"Inglés", "Español"}
+    spanish_titles = {text(d.title, "es") for d in agency.instrument.domains}
+    assert {r["Condición"] for r in in_spanish.records("#language-table")} == spanish_titles
     english = _pdf_text(lead, agency.assessment.id)
     assert "By language" in english and re.search(
         r"English \d+\.\d \(n = 3\); Spanish \d+\.\d \(n = 3\)", english
