@@ -26,7 +26,7 @@ from app.db.models import (
 from app.disclosure import policy
 from app.disclosure.release import fingerprints
 from app.errors import BadInput, Conflict, Forbidden, NotFound
-from app.instruments.models import Instrument
+from app.instruments.models import Instrument, text
 from app.scoring.agreement import MIN_RESPONDENTS_FOR_ALPHA, MIN_SITES_FOR_ICC
 from app.scoring.evidence import (
     ConditionAgreementRow,
@@ -186,25 +186,37 @@ PSYCHOMETRICS_ROLES = (Role.admin, Role.consultant)
 
 
 def psychometrics_for(
-    session: Session, *, user: User, instrument_id: str, min_n: int = MIN_RESPONDENTS_FOR_ALPHA
+    session: Session,
+    *,
+    user: User,
+    instrument_id: str,
+    min_n: int = MIN_RESPONDENTS_FOR_ALPHA,
+    lang: str = "en",
 ) -> list[VersionPsychometrics]:
     """Alpha per condition for instrument authors: administrators and consultants (pooled over
-    every agency's cycles of a version, never one agency's figures)."""
+    every agency's cycles of a version, never one agency's figures). Condition titles in `lang`."""
     if user.role not in PSYCHOMETRICS_ROLES:
         raise Forbidden("Only administrators and consultants see instrument reliability.")
-    return instrument_psychometrics(session, instrument_id=instrument_id, min_n=min_n)
+    return instrument_psychometrics(session, instrument_id=instrument_id, min_n=min_n, lang=lang)
 
 
-def used_instruments(session: Session) -> list[tuple[str, str]]:
-    """(instrument id, title) of every instrument some cycle has used."""
+def used_instruments(session: Session, *, lang: str = "en") -> list[tuple[str, str]]:
+    """(instrument id, title) of every instrument some cycle has used: the newest version's title,
+    in `lang` when that version has it (read from its snapshot), else as stored (English)."""
     rows = session.exec(
-        select(InstrumentVersion.instrument_id, InstrumentVersion.title).order_by(
+        select(InstrumentVersion.instrument_id, InstrumentVersion.title, InstrumentVersion.id).order_by(
             col(InstrumentVersion.id).desc()
         )
     ).all()
     seen: dict[str, str] = {}
-    for instrument_id, title in rows:
-        seen.setdefault(instrument_id, title)
+    for instrument_id, title, version_id in rows:
+        if instrument_id in seen:
+            continue
+        if lang != "en":
+            version = session.get(InstrumentVersion, version_id)
+            if version is not None:
+                title = text(instruments_store.instrument_of_version(version).title, lang)
+        seen[instrument_id] = title
     return sorted(seen.items())
 
 

@@ -171,3 +171,39 @@ def test_readings_written_again_in_english_are_the_stored_ones(db, cycle):
     for row in rows:
         for index in (row.rwg_j, row.awg_j):
             assert index_reading(index, n=row.raters, privacy_threshold=3) == index.reading
+
+
+def test_instrument_reliability_pages_in_spanish(client, db):
+    organization, _, instrument = store_cycle(db, name="Pine Family Services", count=50, seed=8, lean=0.5)
+    consultant = make_user(db, role=Role.consultant, organizations=[organization])
+    consultant.language = "es"
+    db.commit()
+    sign_in_fresh(client, consultant)
+    index = parse(client.get("/psychometrics").text)
+    assert index.heading() == "Confiabilidad de los instrumentos"
+    assert index.link(f"/psychometrics/{instrument.id}").text_content() == text(instrument.title, "es")
+    page = parse(client.get(f"/psychometrics/{instrument.id}").text)
+    assert page.heading() == f"Confiabilidad de {text(instrument.title, 'es')}"
+    body = _main_text(page)
+    assert english_in(body) == []
+    rows = page.records(".alpha-table")
+    assert [r["Condición"] for r in rows] == [text(d.title, "es") for d in instrument.domains]
+    assert any(r["Alfa"] != "–" for r in rows), rows
+    for row in rows:
+        if row["Alfa"] != "–":
+            assert row["Qué significa"].startswith(
+                f"El alfa de Cronbach es {row['Alfa']} (intervalo del 95% de "
+            )
+            assert row["Intervalo del 95%"].startswith("de ")
+
+    # the readings written again in English are the stored ones
+    (version,) = evidence_service.instrument_psychometrics(db, instrument_id=instrument.id)
+    for row in version.rows:
+        assert row.alpha.reading == index_reading(
+            row.alpha,
+            n=row.n_complete,
+            privacy_threshold=3,
+            min_n=version.min_n,
+            ci=(row.ci_low, row.ci_high),
+            confidence=row.confidence,
+        )

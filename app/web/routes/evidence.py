@@ -16,6 +16,7 @@ from app.db.models import Role
 from app.i18n import lazy_gettext
 from app.portfolio import wording
 from app.scoring.agreement import MIN_SITES_FOR_ICC
+from app.scoring.numbers import format_index
 from app.scoring.research import research_csv, research_xlsx
 from app.services.evidence import (
     ResearchExport,
@@ -25,6 +26,7 @@ from app.services.evidence import (
     research_download,
     used_instruments,
 )
+from app.services.results_language import index_reading
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_roles
 from app.web.templating import page_locale, render
 
@@ -131,8 +133,8 @@ def psychometrics_index(request: Request, session: SessionDep, user: CurrentUser
     return render(
         request,
         "evidence/psychometrics_index.html",
-        instruments=used_instruments(session),
-        breadcrumbs=[("Instrument reliability", None)],
+        instruments=used_instruments(session, lang=page_locale(request)),
+        breadcrumbs=[(lazy_gettext("Instrument reliability"), None)],
     )
 
 
@@ -143,11 +145,14 @@ def psychometrics_page(
     user: CurrentUser,
     instrument_id: Annotated[str, Path(max_length=64)],
 ):
-    versions = psychometrics_for(session, user=user, instrument_id=instrument_id)
+    versions = psychometrics_for(session, user=user, instrument_id=instrument_id, lang=page_locale(request))
     return render(
         request,
         "evidence/psychometrics.html",
         instrument_id=instrument_id,
         versions=versions,
-        breadcrumbs=[("Instrument reliability", "/psychometrics"), (instrument_id, None)],
+        # the readings are written again in the page's language (app.services.results_language)
+        index_reading=index_reading,
+        format_index=format_index,
+        breadcrumbs=[(lazy_gettext("Instrument reliability"), "/psychometrics"), (instrument_id, None)],
     )
