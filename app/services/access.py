@@ -23,6 +23,7 @@ from app.db.models import (
     User,
 )
 from app.errors import Forbidden, NotFound
+from app.i18n import N_
 
 ORG_ROLES = (Role.admin, Role.consultant, Role.org_lead)
 # Primary keys are 32-bit integers in PostgreSQL; a larger id in a URL must be a 404, not a
@@ -54,7 +55,7 @@ def organization_ids_for(session: Session, *, user: User) -> set[int] | None:
 
 def require_org_role(user: User) -> None:
     if user.role not in ORG_ROLES:
-        raise Forbidden("Your role does not give access to organization results.")
+        raise Forbidden(N_("Your role does not give access to organization results."))
 
 
 def get_organization(session: Session, *, user: User, organization_id: int) -> Organization:
@@ -62,7 +63,7 @@ def get_organization(session: Session, *, user: User, organization_id: int) -> O
     allowed = organization_ids_for(session, user=user)
     organization = session.get(Organization, organization_id) if is_valid_id(organization_id) else None
     if organization is None or (allowed is not None and organization_id not in allowed):
-        raise NotFound("No such organization.")
+        raise NotFound(N_("No such organization."))
     return organization
 
 
@@ -70,10 +71,10 @@ def get_assessment(session: Session, *, user: User, assessment_id: int) -> Asses
     require_org_role(user)
     assessment = session.get(Assessment, assessment_id) if is_valid_id(assessment_id) else None
     if assessment is None:
-        raise NotFound("No such assessment.")
+        raise NotFound(N_("No such assessment."))
     allowed = organization_ids_for(session, user=user)
     if allowed is not None and assessment.organization_id not in allowed:
-        raise NotFound("No such assessment.")
+        raise NotFound(N_("No such assessment."))
     return assessment
 
 
@@ -90,11 +91,11 @@ def portfolio_ids_for(session: Session, *, user: User) -> set[int] | None:
 
 def get_portfolio(session: Session, *, user: User, portfolio_id: int) -> Portfolio:
     if user.role not in (Role.admin, Role.funder):
-        raise Forbidden("Only funders and administrators see portfolios.")
+        raise Forbidden(N_("Only funders and administrators see portfolios."))
     portfolio = session.get(Portfolio, portfolio_id) if is_valid_id(portfolio_id) else None
     allowed = portfolio_ids_for(session, user=user)
     if portfolio is None or (allowed is not None and portfolio_id not in allowed):
-        raise NotFound("No such portfolio.")
+        raise NotFound(N_("No such portfolio."))
     return portfolio
 
 
@@ -122,7 +123,7 @@ def organizations_of_assessments(
     for assessment_id in assessment_ids:
         organization_id = found.get(assessment_id)
         if organization_id is None or (allowed is not None and organization_id not in allowed):
-            raise NotFound(f"No such assessment: {assessment_id}.")
+            raise NotFound(N_("No such assessment: %(id)s."), params={"id": assessment_id})
     return found
 
 

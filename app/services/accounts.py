@@ -21,15 +21,16 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.db.models import Membership, Organization, Portfolio, PortfolioMembership, Role, User, utcnow
 from app.errors import BadInput, Conflict, NotFound, TooManyRequests
+from app.i18n import N_
 from app.services import access, audit, ratelimit, sessions
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this only bounds the work per attempt
-LOGIN_FAILED_MESSAGE = (
+LOGIN_FAILED_MESSAGE = N_(
     "That email and password do not match an active account. "
     "After several failed attempts sign-in pauses for a while; try again later or ask your administrator."
 )
-LOGIN_PAUSED_MESSAGE = (
+LOGIN_PAUSED_MESSAGE = N_(
     "Sign-in with this email address is paused for a while after several failed attempts. "
     "Try again in a few minutes, or ask your administrator."
 )
@@ -64,19 +65,23 @@ def normalize_email(email: str) -> str:
 def validate_email(email: str) -> str:
     email = normalize_email(email)
     if len(email) > 254 or not EMAIL_PATTERN.match(email):
-        raise BadInput("Enter a valid email address, like name@example.org.")
+        raise BadInput(N_("Enter a valid email address, like name@example.org."))
     return email
 
 
 def validate_new_password(password: str, repeat: str | None = None) -> None:
     if repeat is not None and password != repeat:
-        raise BadInput("The two new passwords are not the same.")
+        raise BadInput(N_("The two new passwords are not the same."))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise BadInput(
+            N_("A password needs at least %(num)s characters."), params={"num": MIN_PASSWORD_LENGTH}
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise BadInput(f"A password can have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise BadInput(
+            N_("A password can have at most %(num)s characters."), params={"num": MAX_PASSWORD_LENGTH}
+        )
     if not password.strip():
-        raise BadInput("A password cannot be only spaces.")
+        raise BadInput(N_("A password cannot be only spaces."))
 
 
 # --- sign-in --------------------------------------------------------------------------------
@@ -196,7 +201,9 @@ def authenticate(
 
 def _refuse_address(session: Session, *, client_ip: str) -> NoReturn:
     audit.record(session, actor="anonymous", action="login.rate_limited", detail={"ip": client_ip})
-    raise TooManyRequests("Too many sign-in attempts from this network. Wait a few minutes and try again.")
+    raise TooManyRequests(
+        N_("Too many sign-in attempts from this network. Wait a few minutes and try again.")
+    )
 
 
 def _count_address_failure(session: Session, *, ip_bucket: str, client_ip: str, now: datetime) -> None:
@@ -242,7 +249,10 @@ def set_language(session: Session, *, user: User, language: str) -> None:
     from app import i18n
 
     if language and i18n.normalize(language) != language:
-        raise BadInput(f"Choose one of: {', '.join(i18n.LANGUAGES)}, or the browser's language.")
+        raise BadInput(
+            N_("Choose one of: %(languages)s, or the browser's language."),
+            params={"languages": ", ".join(i18n.LANGUAGES)},
+        )
     user.language = language or None
     session.add(user)
 
@@ -252,10 +262,10 @@ def set_language(session: Session, *, user: User, language: str) -> None:
 
 def change_password(session: Session, *, user: User, current: str, new: str, repeat: str) -> None:
     if not verify_password(current[:MAX_PASSWORD_LENGTH], user.password_hash):
-        raise BadInput("Your current password is not right.")
+        raise BadInput(N_("Your current password is not right."))
     validate_new_password(new, repeat)
     if new == current:
-        raise BadInput("Choose a new password that differs from the current one.")
+        raise BadInput(N_("Choose a new password that differs from the current one."))
     user.password_hash = hash_password(new)
     user.must_change_password = False
     session.add(user)
@@ -287,7 +297,7 @@ def reset_password(
 
 
 def get_user(session: Session, *, user_id: int) -> User:
-    return access.get_row(session, User, user_id, missing="No such user.")
+    return access.get_row(session, User, user_id, missing=N_("No such user."))
 
 
 def find_user(session: Session, *, user_id: int) -> User | None:
@@ -325,14 +335,14 @@ def create_user(
     email = validate_email(email)
     name = name.strip() or email.split("@")[0]
     if len(name) > 200:
-        raise BadInput("A name can have at most 200 characters.")
+        raise BadInput(N_("A name can have at most 200 characters."))
     try:
         role = Role(role)
     except ValueError:
-        raise BadInput("Choose one of the roles listed.") from None
+        raise BadInput(N_("Choose one of the roles listed.")) from None
     validate_new_password(password)
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise Conflict("A user with this email already exists.")
+        raise Conflict(N_("A user with this email already exists."))
     user = User(
         email=email,
         name=name,
@@ -359,17 +369,17 @@ def update_user(
     email = validate_email(email)
     name = name.strip()
     if not name or len(name) > 200:
-        raise BadInput("Enter a name of at most 200 characters.")
+        raise BadInput(N_("Enter a name of at most 200 characters."))
     try:
         role = Role(role)
     except ValueError:
-        raise BadInput("Choose one of the roles listed.") from None
+        raise BadInput(N_("Choose one of the roles listed.")) from None
     clash = session.exec(select(User.id).where(User.email == email, User.id != user.id)).first()
     if clash is not None:
-        raise Conflict("A user with this email already exists.")
+        raise Conflict(N_("A user with this email already exists."))
     losing_admin = user.role == Role.admin and user.is_active and (role != Role.admin or not is_active)
     if losing_admin and count_admins(session) <= 1:
-        raise Conflict("This is the last active administrator; add another one first.")
+        raise Conflict(N_("This is the last active administrator; add another one first."))
     before = {"email": user.email, "name": user.name, "role": user.role.value, "active": user.is_active}
     user.email, user.name, user.role, user.is_active = email, name, role, is_active
     after = {"email": email, "name": name, "role": role.value, "active": is_active}
@@ -404,14 +414,17 @@ def add_membership(
     session: Session, *, actor: User | str | None, user: User, organization: Organization
 ) -> None:
     if user.role not in (Role.consultant, Role.org_lead):
-        raise BadInput("Only consultants and organization leads are linked to organizations.")
+        raise BadInput(N_("Only consultants and organization leads are linked to organizations."))
     exists = session.exec(
         select(Membership.id).where(
             Membership.user_id == user.id, Membership.organization_id == organization.id
         )
     ).first()
     if exists is not None:
-        raise Conflict(f"{user.email} already belongs to {organization.name}.")
+        raise Conflict(
+            N_("%(email)s already belongs to %(organization)s."),
+            params={"email": user.email, "organization": organization.name},
+        )
     session.add(Membership(user_id=user.id, organization_id=organization.id))
     audit.record(
         session,
@@ -428,7 +441,7 @@ def remove_membership(session: Session, *, actor: User, user: User, organization
         select(Membership).where(Membership.user_id == user.id, Membership.organization_id == organization_id)
     ).first()
     if row is None:
-        raise NotFound("No such membership.")
+        raise NotFound(N_("No such membership."))
     session.delete(row)
     audit.record(
         session,
@@ -444,14 +457,17 @@ def add_portfolio_membership(
     session: Session, *, actor: User | str | None, user: User, portfolio: Portfolio
 ) -> None:
     if user.role != Role.funder:
-        raise BadInput("Only funders are linked to portfolios.")
+        raise BadInput(N_("Only funders are linked to portfolios."))
     exists = session.exec(
         select(PortfolioMembership.id).where(
             PortfolioMembership.user_id == user.id, PortfolioMembership.portfolio_id == portfolio.id
         )
     ).first()
     if exists is not None:
-        raise Conflict(f"{user.email} already follows {portfolio.name}.")
+        raise Conflict(
+            N_("%(email)s already follows %(portfolio)s."),
+            params={"email": user.email, "portfolio": portfolio.name},
+        )
     session.add(PortfolioMembership(user_id=user.id, portfolio_id=portfolio.id))
     audit.record(
         session,
@@ -469,7 +485,7 @@ def remove_portfolio_membership(session: Session, *, actor: User, user: User, po
         )
     ).first()
     if row is None:
-        raise NotFound("No such portfolio membership.")
+        raise NotFound(N_("No such portfolio membership."))
     session.delete(row)
     audit.record(
         session,

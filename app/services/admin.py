@@ -21,9 +21,24 @@ from app.db.models import (
     User,
 )
 from app.errors import BadInput, Conflict, NotFound
+from app.i18n import N_
 from app.services import access, audit
 
 AUDIT_PAGE_SIZE = 50
+
+
+# Whole sentences per field, so that each language can write them its own way.
+_TOO_LONG = {
+    "organization name": N_("The organization name can have at most %(limit)s characters."),
+    "portfolio name": N_("The portfolio name can have at most %(limit)s characters."),
+    "region": N_("The region can have at most %(limit)s characters."),
+    "cohort": N_("The cohort can have at most %(limit)s characters."),
+    "description": N_("The description can have at most %(limit)s characters."),
+}
+_MISSING = {
+    "organization name": N_("Enter the organization name."),
+    "portfolio name": N_("Enter the portfolio name."),
+}
 
 
 def _text(value: str | None, *, what: str, limit: int) -> str | None:
@@ -32,14 +47,14 @@ def _text(value: str | None, *, what: str, limit: int) -> str | None:
     if not value:
         return None
     if len(value) > limit:
-        raise BadInput(f"The {what} can have at most {limit} characters.")
+        raise BadInput(_TOO_LONG[what], params={"limit": limit})
     return value
 
 
 def _required_text(value: str | None, *, what: str, limit: int) -> str:
     text = _text(value, what=what, limit=limit)
     if text is None:
-        raise BadInput(f"Enter the {what}.")
+        raise BadInput(_MISSING[what])
     return text
 
 
@@ -51,7 +66,7 @@ def list_organizations(session: Session) -> list[Organization]:
 
 
 def get_organization(session: Session, *, organization_id: int) -> Organization:
-    return access.get_row(session, Organization, organization_id, missing="No such organization.")
+    return access.get_row(session, Organization, organization_id, missing=N_("No such organization."))
 
 
 def _unique_org_name(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -59,7 +74,7 @@ def _unique_org_name(session: Session, name: str, *, except_id: int | None = Non
     if except_id is not None:
         query = query.where(Organization.id != except_id)
     if session.exec(query).first() is not None:
-        raise Conflict(f"An organization called “{name}” already exists.")
+        raise Conflict(N_("An organization called “%(name)s” already exists."), params={"name": name})
 
 
 def create_organization(
@@ -150,7 +165,7 @@ def list_portfolios(session: Session) -> list[Portfolio]:
 
 
 def get_portfolio(session: Session, *, portfolio_id: int) -> Portfolio:
-    return access.get_row(session, Portfolio, portfolio_id, missing="No such portfolio.")
+    return access.get_row(session, Portfolio, portfolio_id, missing=N_("No such portfolio."))
 
 
 def _unique_portfolio_name(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -158,7 +173,7 @@ def _unique_portfolio_name(session: Session, name: str, *, except_id: int | None
     if except_id is not None:
         query = query.where(Portfolio.id != except_id)
     if session.exec(query).first() is not None:
-        raise Conflict(f"A portfolio called “{name}” already exists.")
+        raise Conflict(N_("A portfolio called “%(name)s” already exists."), params={"name": name})
 
 
 def create_portfolio(session: Session, *, actor: User, name: str, description: str | None) -> Portfolio:
@@ -236,7 +251,10 @@ def add_site(
         )
     ).first()
     if exists is not None:
-        raise Conflict(f"{organization.name} is already a site of {portfolio.name}.")
+        raise Conflict(
+            N_("%(organization)s is already a site of %(portfolio)s."),
+            params={"organization": organization.name, "portfolio": portfolio.name},
+        )
     site = PortfolioSite(
         portfolio_id=portfolio.id,
         organization_id=organization.id,
@@ -297,7 +315,7 @@ def remove_site(session: Session, *, actor: User, portfolio: Portfolio, site_id:
 def _site(session: Session, *, portfolio: Portfolio, site_id: int) -> PortfolioSite:
     site = session.get(PortfolioSite, site_id) if access.is_valid_id(site_id) else None
     if site is None or site.portfolio_id != portfolio.id:
-        raise NotFound("No such site in this portfolio.")
+        raise NotFound(N_("No such site in this portfolio."))
     return site
 
 

@@ -33,6 +33,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db.models import ACTIVE_STATUSES, Job, JobStatus, Role, User
 from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, PeerReadyError
+from app.i18n import N_
 from app.jobs import runner
 from app.jobs.queue import get_queue
 from app.jobs.registry import Prepared, get_kind
@@ -53,7 +54,7 @@ def _prepare(
     session: Session, kind: str, params: Mapping[str, Any], user: User | None, settings: Settings
 ) -> Prepared:
     if not isinstance(params, Mapping):
-        raise BadInput("Job parameters must be a mapping.")
+        raise BadInput(N_("Job parameters must be a mapping."))
     return get_kind(kind).prepare(session, dict(params), user, settings)
 
 
@@ -86,7 +87,7 @@ def _enqueue(engine: Engine, settings: Settings, job: Job) -> None:
             store.fail(own, job.id, error="The job queue could not be reached.", statuses=(JobStatus.queued,))
             own.commit()
         raise PeerReadyError(
-            "The job queue could not be reached; nothing was started. Try again in a moment.",
+            N_("The job queue could not be reached; nothing was started. Try again in a moment."),
             status_code=503,
         ) from exc
 
@@ -106,14 +107,14 @@ def _insert_or_join(engine: Engine, job: Job) -> tuple[Job, bool]:
             if store.insert(own, job) is not None:
                 return job, True
             # Lost a race with another start of the same work: join it (loop reads it back).
-    raise Conflict("The same work is being started elsewhere at this moment. Try again.")
+    raise Conflict(N_("The same work is being started elsewhere at this moment. Try again."))
 
 
 def _reload(engine: Engine, job_id: int) -> Job:
     with Session(engine, expire_on_commit=False) as own:
         job = store.get(own, job_id)
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(N_("No such job."))
     return job
 
 
@@ -207,9 +208,9 @@ def check_access(session: Session, job: Job, *, user: User) -> None:
             for organization_id in job.params.get("organization_ids", []):
                 access.get_organization(session, user=user, organization_id=int(organization_id))
         else:
-            raise NotFound("No such job.")
+            raise NotFound(N_("No such job."))
     except NotFound:
-        raise NotFound("No such job.") from None
+        raise NotFound(N_("No such job.")) from None
     except Forbidden:
         raise
 
@@ -218,10 +219,10 @@ def get(session: Session, job_id: int, *, user: User | None) -> Job:
     """The job, if `user` may see it. `user` None is the operator on the command line
     (`peerready jobs ...`), who sees every job of the instance."""
     if not access.is_valid_id(job_id):
-        raise NotFound("No such job.")
+        raise NotFound(N_("No such job."))
     job = store.get(session, job_id)
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(N_("No such job."))
     if user is not None:
         check_access(session, job, user=user)
     return job
@@ -257,7 +258,7 @@ def cancel(session: Session, job_id: int, *, user: User | None) -> Job:
         changed = store.cancel_queued(own, job_id) or store.request_cancel(own, job_id)
         own.commit()
     if not changed:
-        raise Conflict(f"This job has already {_finished_word(job.status)}; there is nothing to cancel.")
+        raise Conflict(_ALREADY_FINISHED.get(job.status, _ALREADY_FINISHED["done"]))
     _audit(session, job, user=user, action="job.cancel")
     return _reload(engine, job_id)
 
@@ -276,19 +277,22 @@ def retry(session: Session, job_id: int, *, user: User | None, settings: Setting
             active = store.active_with_lock(own, job.lock_key) if job.lock_key else None
             if active is not None:
                 return active
-            raise Conflict("The same work was started again meanwhile. Reload the page.") from None
+            raise Conflict(N_("The same work was started again meanwhile. Reload the page.")) from None
     if not changed:
         current = _reload(engine, job_id)
         if current.status in ACTIVE_STATUSES:
             return current
-        raise Conflict("Only a failed or cancelled job can be tried again.")
+        raise Conflict(N_("Only a failed or cancelled job can be tried again."))
     _audit(session, job, user=user, action="job.retry")
     _enqueue(engine, settings, job)
     return _reload(engine, job_id)
 
 
-def _finished_word(status: str) -> str:
-    return {"done": "finished", "failed": "failed", "cancelled": "been cancelled"}.get(status, "finished")
+_ALREADY_FINISHED = {
+    "done": N_("This job has already finished; there is nothing to cancel."),
+    "failed": N_("This job has already failed; there is nothing to cancel."),
+    "cancelled": N_("This job has already been cancelled; there is nothing to cancel."),
+}
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -301,17 +305,17 @@ def result_file(
     Conflict while the job is not done, Gone when its file is no longer kept."""
     job = get(session, job_id, user=user)
     if job.status != JobStatus.done or not job.result_path:
-        raise Conflict("This job has no file to download yet.")
+        raise Conflict(N_("This job has no file to download yet."))
     relative = job.result_path
     if paper is not None:
         files = job.result_detail.get("files") or {}
         if paper not in files:
-            raise BadInput("This job has no file for that paper size.")
+            raise BadInput(N_("This job has no file for that paper size."))
         relative = (Path(job.result_path).parent / str(files[paper])).as_posix()
     root = settings.data_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise Gone("The file of this job is no longer kept. Start it again to make a new one.")
+        raise Gone(N_("The file of this job is no longer kept. Start it again to make a new one."))
     kind = get_kind(job.kind)
     audit.record(
         session,

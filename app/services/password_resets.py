@@ -21,15 +21,18 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app import i18n
 from app.config import Settings
 from app.db.models import PasswordReset, User, utcnow
 from app.errors import NotFound
+from app.i18n import N_
 from app.services import accounts, audit, invitations, mail, ratelimit, sessions
 
 RESET_VALID = timedelta(hours=1)
+EXPIRED_MESSAGE = N_("This password reset link has expired or was used already. Ask for a new one.")
 IP_LIMIT, IP_WINDOW_SECONDS = 20, 900
 ACCOUNT_LIMIT, ACCOUNT_WINDOW_SECONDS = 3, 3600
-SAME_ANSWER = (
+SAME_ANSWER = N_(
     "If an account uses that address, we have sent it a link to choose a new password. "
     "The link works once, within one hour. Check your spam folder if it does not arrive."
 )
@@ -48,7 +51,7 @@ def request_reset(session: Session, *, email: str, client_ip: str, secret_key: s
         bucket=f"reset-ip:{client_ip}",
         limit=IP_LIMIT,
         window_seconds=IP_WINDOW_SECONDS,
-        message="Too many password reset requests from here. Please wait fifteen minutes.",
+        message=N_("Too many password reset requests from here. Please wait fifteen minutes."),
     )
     ratelimit.hit(session, bucket=f"reset-ip:{client_ip}", window_seconds=IP_WINDOW_SECONDS)
     address = accounts.normalize_email(email)[:254]
@@ -88,6 +91,8 @@ def deliver(engine: Engine, settings: Settings, *, reset_id: int) -> str:
                 "name": user.name,
                 "link": f"{settings.base_url.rstrip('/')}/password/reset/{token}",
                 "minutes": int(RESET_VALID.total_seconds() // 60),
+                # In the language chosen in the account (English when none is chosen).
+                "language": user.language or i18n.SOURCE_LANGUAGE,
             },
             to=user.email,
             settings=settings,
@@ -106,7 +111,7 @@ def _valid(session: Session, token: str) -> PasswordReset:
             select(PasswordReset).where(PasswordReset.token_hash == invitations.hash_token(token))
         ).first()
     if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
-        raise NotFound("This password reset link has expired or was used already. Ask for a new one.")
+        raise NotFound(EXPIRED_MESSAGE)
     return reset
 
 
@@ -116,7 +121,7 @@ def check_token(session: Session, *, token: str, client_ip: str | None) -> None:
     try:
         _valid(session, token)
     except NotFound as missing:
-        invitations.refuse_unknown_token(session, client_ip=client_ip, message=missing.message)
+        invitations.refuse_unknown_token(session, client_ip=client_ip, message=missing.msgid)
 
 
 def complete_reset(session: Session, *, token: str, new: str, repeat: str, client_ip: str | None) -> User:
@@ -125,7 +130,7 @@ def complete_reset(session: Session, *, token: str, new: str, repeat: str, clien
     accounts.validate_new_password(new, repeat)
     user = session.get(User, reset.user_id)
     if user is None or not user.is_active:
-        raise NotFound("This password reset link has expired or was used already. Ask for a new one.")
+        raise NotFound(EXPIRED_MESSAGE)
     # Spent first, with a condition: two submissions of one link cannot both set a password.
     spent = session.exec(
         update(PasswordReset)
@@ -133,7 +138,7 @@ def complete_reset(session: Session, *, token: str, new: str, repeat: str, clien
         .values(used_at=utcnow())
     ).rowcount
     if not spent:
-        raise NotFound("This password reset link has expired or was used already. Ask for a new one.")
+        raise NotFound(EXPIRED_MESSAGE)
     session.exec(
         update(PasswordReset)
         .where(col(PasswordReset.user_id) == user.id, col(PasswordReset.used_at).is_(None))

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from app.db.models import RateLimitBucket, utcnow
 from app.db.upsert import upsert
 from app.errors import TooManyRequests
+from app.i18n import N_
 
 KEEP_BUCKETS_SECONDS = 24 * 3600
 
@@ -84,7 +85,7 @@ def check(
     limit: int,
     window_seconds: int,
     now: datetime | None = None,
-    message: str = "Too many attempts. Wait a few minutes and try again.",
+    message: str = N_("Too many attempts. Wait a few minutes and try again."),
 ) -> None:
     """Raise TooManyRequests (429) when `bucket` already has `limit` attempts in its window.
     A cheap early refusal only: the limit itself is kept by the count `hit` returns."""

@@ -25,15 +25,16 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from app.errors import BadInput
+from app.i18n import N_
 from app.services.access import MAX_ID
 
 MAX_JSON_DEPTH = 20
-CONTROL_MESSAGE = (
+CONTROL_MESSAGE = N_(
     "Part of what was sent contains a control character (such as a NUL byte) that PeerReady "
     "does not accept. Remove it and try again."
 )
-NUMBER_MESSAGE = "A number in the request is too large."
-JSON_MESSAGE = "The data sent could not be read."
+NUMBER_MESSAGE = N_("A number in the request is too large.")
+JSON_MESSAGE = N_("The data sent could not be read.")
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.db.engine import is_sqlite_busy, sqlite_without_waiting
 from app.db.models import Role, User
 from app.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
+from app.i18n import N_
 from app.services import sessions
 
 
@@ -113,10 +114,10 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 def get_current_user(request: Request, user: OptionalUser) -> User:
     if user is None:
-        raise NotAuthenticated("Please sign in to continue.")
+        raise NotAuthenticated(N_("Please sign in to continue."))
     if user.must_change_password and request.url.path not in _ALLOWED_BEFORE_CHANGE:
         raise PasswordChangeRequired(
-            "Choose your own password first: the one you signed in with was temporary."
+            N_("Choose your own password first: the one you signed in with was temporary.")
         )
     return user
 
@@ -127,7 +128,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_roles(*roles: Role) -> Callable[[User], User]:
     def checker(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise Forbidden("Your role does not give access to this page.")
+            raise Forbidden(N_("Your role does not give access to this page."))
         return user
 
     return checker

@@ -9,15 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import i18n
 from app.config import Settings
 from app.db.engine import PoolTimeout, engine_from_settings
-from app.errors import NotAuthenticated, PasswordChangeRequired, PeerReadyError
+from app.errors import BadInput, NotAuthenticated, PasswordChangeRequired, PeerReadyError
+from app.i18n import N_
 from app.paths import STATIC_DIR
-from app.services import report_prepare
+from app.services import report_prepare, sessions
 from app.web import security
-from app.web.deps import CHANGE_PASSWORD_PATH
+from app.web.deps import CHANGE_PASSWORD_PATH, SESSION_KEY
 from app.web.routes import ROUTERS
 from app.web.templating import build_templates, render
 
@@ -28,12 +31,40 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status_code: int, message: str):
+def _account_language(request: Request) -> None:
+    """An error raised before the route looked up who is signed in (a refused form, an address
+    that matches no route) is still shown in the account's language: the session's user is read
+    for its language only (the page does not become a signed-in page). Never for 5xx answers,
+    whose cause may be the database itself."""
+    known = getattr(request.state, "user", None) is not None or getattr(request.state, "locale", None)
+    if known or "session" not in request.scope:
+        return
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        return
+    try:
+        with Session(request.app.state.engine) as db:
+            user = sessions.user_for(db, token=token)
+    except Exception:  # the language is a nicety; the error page must still be shown
+        log.warning("Could not read the account language for an error page", exc_info=True)
+        return
+    if user is not None and user.language:
+        request.state.locale = i18n.negotiate([request.query_params.get("lang"), user.language])
+
+
+def _error_response(request: Request, exc: PeerReadyError, status_code: int | None = None):
+    """JSON (the message as raised, English unless a route chose a language) or the error page,
+    whose message is written in the page's language."""
+    status_code = status_code or exc.status_code
     if _wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status_code)
+        return JSONResponse({"detail": exc.message}, status_code=status_code)
     if status_code == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return render(request, "error.html", status_code=status_code, status=status_code, message=message)
+    if status_code < 500:
+        _account_language(request)
+    return render(
+        request, "error.html", status_code=status_code, status=status_code, message=exc.lazy_message
+    )
 
 
 def create_app(*, settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -65,33 +96,35 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if isinstance(exc, PasswordChangeRequired) and not _wants_json(request):
             return RedirectResponse(CHANGE_PASSWORD_PATH, status_code=303)
-        return _error_response(request, exc.status_code, exc.message)
+        return _error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "request" for e in exc.errors()})
-        return _error_response(request, 422, "Some of what was sent is not valid: " + ", ".join(fields))
+        problem = BadInput(
+            N_("Some of what was sent is not valid: %(fields)s"), params={"fields": ", ".join(fields)}
+        )
+        return _error_response(request, problem, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        message = exc.detail if isinstance(exc.detail, str) else N_("Request failed.")
         if exc.status_code == 404:
-            message = "This page does not exist."
-        return _error_response(request, exc.status_code, message)
+            message = N_("This page does not exist.")
+        return _error_response(request, PeerReadyError(message), exc.status_code)
 
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout):
         # Every database connection of this process stayed busy for the pool's whole timeout: a
         # burst, not a bug. Nothing was saved; the client may simply try again.
         log.warning("No database connection free for %s %s", request.method, request.url.path)
-        return _error_response(
-            request, 503, "PeerReady is very busy right now. Nothing was saved; try again in a moment."
-        )
+        busy = N_("PeerReady is very busy right now. Nothing was saved; try again in a moment.")
+        return _error_response(request, PeerReadyError(busy), 503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Never a traceback to a user: log it, show a calm page.
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(request, 500, "Something went wrong on our side. Nothing was half-saved.")
+        return _error_response(request, PeerReadyError(security.SERVER_ERROR_MESSAGE), 500)
 
     return app

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import Forbidden
+from app.i18n import N_, lazy_gettext
 
 log = logging.getLogger("peerready")
 
@@ -151,7 +152,7 @@ class SecurityHeaders:
             await _calm_500(scope, receive, send_with_headers)
 
 
-SERVER_ERROR_MESSAGE = "Something went wrong on our side. Nothing was half-saved."
+SERVER_ERROR_MESSAGE = N_("Something went wrong on our side. Nothing was half-saved.")
 
 
 async def _calm_500(scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,7 +167,7 @@ async def _calm_500(scope: Scope, receive: Receive, send: Send) -> None:
     else:
         try:
             response = render(
-                request, "error.html", status_code=500, status=500, message=SERVER_ERROR_MESSAGE
+                request, "error.html", status_code=500, status=500, message=lazy_gettext(SERVER_ERROR_MESSAGE)
             )
         except Exception:  # the templates themselves failing must still give a calm answer
             from fastapi.responses import PlainTextResponse
@@ -255,7 +256,7 @@ async def verify_csrf(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     if cross_origin(request):
-        raise Forbidden("This request came from another website, so PeerReady refused it.")
+        raise Forbidden(N_("This request came from another website, so PeerReady refused it."))
     if await _one_click_opt_out(request):
         return
     sent = request.headers.get(CSRF_HEADER)
@@ -271,7 +272,7 @@ async def verify_csrf(request: Request) -> None:
         hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode()) for token in accepted
     ):
         raise Forbidden(
-            "This form has expired or did not come from PeerReady. Reload the page and try again."
+            N_("This form has expired or did not come from PeerReady. Reload the page and try again.")
         )
 
 
@@ -285,7 +286,7 @@ async def verify_path_ids(request: Request) -> None:
         # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them (a 500).
         numeric = isinstance(value, str) and value.isascii() and value.isdigit()
         if numeric and name.endswith("id") and int(value) > MAX_ID:
-            raise NotFound("No such page.")
+            raise NotFound(N_("No such page."))
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -59,11 +59,10 @@ def test_report_download_for_the_org_lead_only(client, db: Session, settings):
 
 
 def test_download_include_links_both_paper_sizes():
-    from jinja2 import Environment, FileSystemLoader
+    from app.web.templating import build_environment
 
-    from app.paths import TEMPLATES_DIR
-
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+    # the pages' own environment: the include's words go through gettext (English here)
+    env = build_environment()
     html = env.get_template("reports/_download.html").render(assessment={"id": 42})
     links = parse(html).select("p.report-download a[download]")
     assert [a.get("href") for a in links] == [

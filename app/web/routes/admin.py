@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from app import i18n
 from app.db.models import Role
 from app.errors import BadInput, PeerReadyError
+from app.i18n import N_, lazy_gettext
 from app.services import accounts
 from app.services import admin as admin_service
 from app.web.deps import AdminUser, SessionDep, require_admin
 from app.web.routes.auth import sign_in
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 
@@ -25,16 +27,25 @@ Tag = Annotated[str, Form(max_length=200)]
 Email = Annotated[str, Form(max_length=400)]
 Password = Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)]
 ROLE_LABELS = {
-    Role.admin: "Administrator",
-    Role.consultant: "Consultant",
-    Role.org_lead: "Organization lead",
-    Role.funder: "Funder",
+    Role.admin: lazy_gettext("Administrator"),
+    Role.consultant: lazy_gettext("Consultant"),
+    Role.org_lead: lazy_gettext("Organization lead"),
+    Role.funder: lazy_gettext("Funder"),
 }
+ADMIN = lazy_gettext("Admin")
+ORGANIZATIONS = lazy_gettext("Organizations")
+PORTFOLIOS = lazy_gettext("Portfolios")
+USERS = lazy_gettext("Users")
 
 
-def _flash(request: Request, message: str, kind: str = "ok") -> None:
+def _flash(request: Request, message: str, kind: str = "ok", **values: object) -> None:
+    """Keep a notice for the next page, written now in this page's language (`message` is the
+    English msgid, marked with N_; values by name)."""
+    with i18n.use_locale(page_locale(request)):
+        text = i18n.gettext(message)
+    text = text % values if values else text
     request.session.setdefault("flashes", [])
-    request.session["flashes"] = [*request.session["flashes"], [kind, message]][-5:]
+    request.session["flashes"] = [*request.session["flashes"], [kind, text]][-5:]
 
 
 def _flashes(request: Request) -> list[tuple[str, str]]:
@@ -47,10 +58,11 @@ def _page(request: Request, template: str, *, status_code: int = 200, **context)
     return render(request, template, status_code=status_code, **context)
 
 
-def _failed(session: Session, exc: PeerReadyError) -> list[tuple[str, str]]:
-    """Undo anything the failed attempt touched; the page is re-rendered with the message."""
+def _failed(session: Session, exc: PeerReadyError) -> list[tuple[str, object]]:
+    """Undo anything the failed attempt touched; the page is re-rendered with the message (in
+    the page's language)."""
     session.rollback()
-    return [("error", exc.message)]
+    return [("error", exc.lazy_message)]
 
 
 def _back(url: str) -> RedirectResponse:
@@ -68,7 +80,7 @@ def overview(request: Request, session: SessionDep):
         organizations=admin_service.list_organizations(session),
         portfolios=admin_service.list_portfolios(session),
         users=accounts.list_users(session),
-        breadcrumbs=[("Admin", None)],
+        breadcrumbs=[(ADMIN, None)],
     )
 
 
@@ -81,7 +93,7 @@ def _organizations_page(request: Request, session: Session, *, status_code: int 
         "admin/organizations.html",
         status_code=status_code,
         organizations=admin_service.list_organizations(session),
-        breadcrumbs=[("Admin", "/admin"), ("Organizations", None)],
+        breadcrumbs=[(ADMIN, "/admin"), (ORGANIZATIONS, None)],
         **context,
     )
 
@@ -112,7 +124,7 @@ def create_organization(
             flashes=_failed(session, exc),
             form={"name": name, "region": region, "cohort": cohort},
         )
-    _flash(request, f"Organization “{organization.name}” created.")
+    _flash(request, N_("Organization “%(name)s” created."), name=organization.name)
     return _back(f"/admin/organizations/{organization.id}")
 
 
@@ -126,8 +138,8 @@ def _organization_page(
         organization=organization,
         members=admin_service.members_of(session, organization_id=organization.id),
         breadcrumbs=[
-            ("Admin", "/admin"),
-            ("Organizations", "/admin/organizations"),
+            (ADMIN, "/admin"),
+            (ORGANIZATIONS, "/admin/organizations"),
             (organization.name, None),
         ],
         **context,
@@ -161,7 +173,7 @@ def update_organization(
         return _organization_page(
             request, session, organization, status_code=exc.status_code, flashes=flashes
         )
-    _flash(request, "Organization saved.")
+    _flash(request, N_("Organization saved."))
     return _back(f"/admin/organizations/{organization_id}")
 
 
@@ -171,12 +183,16 @@ def research_sharing(
 ):
     organization = admin_service.get_organization(session, organization_id=organization_id)
     if enabled not in ("on", "off"):
-        raise BadInput("Choose on or off.")
+        raise BadInput(N_("Choose on or off."))
     changed = admin_service.set_research_sharing(
         session, actor=admin, organization=organization, enabled=enabled == "on"
     )
     if changed:
-        _flash(request, f"Research sharing is now {enabled} for “{organization.name}”.")
+        on, off = (
+            N_("Research sharing is now on for “%(name)s”."),
+            N_("Research sharing is now off for “%(name)s”."),
+        )
+        _flash(request, on if enabled == "on" else off, name=organization.name)
     return _back(f"/admin/organizations/{organization_id}")
 
 
@@ -189,7 +205,7 @@ def _portfolios_page(request: Request, session: Session, *, status_code: int = 2
         "admin/portfolios.html",
         status_code=status_code,
         portfolios=admin_service.list_portfolios(session),
-        breadcrumbs=[("Admin", "/admin"), ("Portfolios", None)],
+        breadcrumbs=[(ADMIN, "/admin"), (PORTFOLIOS, None)],
         **context,
     )
 
@@ -217,7 +233,7 @@ def create_portfolio(
             flashes=_failed(session, exc),
             form={"name": name, "description": description},
         )
-    _flash(request, f"Portfolio “{portfolio.name}” created. Add its sites below.")
+    _flash(request, N_("Portfolio “%(name)s” created. Add its sites below."), name=portfolio.name)
     return _back(f"/admin/portfolios/{portfolio.id}")
 
 
@@ -235,7 +251,7 @@ def _portfolio_page(
         sites=sites,
         candidates=[o for o in admin_service.list_organizations(session) if o.id not in in_portfolio],
         funders=admin_service.funders_of(session, portfolio_id=portfolio.id),
-        breadcrumbs=[("Admin", "/admin"), ("Portfolios", "/admin/portfolios"), (portfolio.name, None)],
+        breadcrumbs=[(ADMIN, "/admin"), (PORTFOLIOS, "/admin/portfolios"), (portfolio.name, None)],
         **context,
     )
 
@@ -263,7 +279,7 @@ def update_portfolio(
         return _portfolio_page(
             request, session, portfolio_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    _flash(request, "Portfolio saved.")
+    _flash(request, N_("Portfolio saved."))
     return _back(f"/admin/portfolios/{portfolio_id}")
 
 
@@ -291,7 +307,7 @@ def add_site(
         return _portfolio_page(
             request, session, portfolio_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    _flash(request, "Site added.")
+    _flash(request, N_("Site added."))
     return _back(f"/admin/portfolios/{portfolio_id}")
 
 
@@ -314,7 +330,7 @@ def update_site(
         return _portfolio_page(
             request, session, portfolio_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    _flash(request, "Site tags saved.")
+    _flash(request, N_("Site tags saved."))
     return _back(f"/admin/portfolios/{portfolio_id}")
 
 
@@ -322,7 +338,7 @@ def update_site(
 def remove_site(request: Request, session: SessionDep, admin: AdminUser, portfolio_id: int, site_id: int):
     portfolio = admin_service.get_portfolio(session, portfolio_id=portfolio_id)
     admin_service.remove_site(session, actor=admin, portfolio=portfolio, site_id=site_id)
-    _flash(request, "Site removed from the portfolio.")
+    _flash(request, N_("Site removed from the portfolio."))
     return _back(f"/admin/portfolios/{portfolio_id}")
 
 
@@ -337,7 +353,7 @@ def _users_page(request: Request, session: Session, *, status_code: int = 200, *
         users=accounts.list_users(session),
         roles=list(Role),
         min_length=accounts.MIN_PASSWORD_LENGTH,
-        breadcrumbs=[("Admin", "/admin"), ("Users", None)],
+        breadcrumbs=[(ADMIN, "/admin"), (USERS, None)],
         **context,
     )
 
@@ -375,7 +391,11 @@ def create_user(
             flashes=_failed(session, exc),
             form={"email": email, "name": name, "role": role},
         )
-    _flash(request, f"User {user.email} created. Give them the temporary password in person or by phone.")
+    _flash(
+        request,
+        N_("User %(email)s created. Give them the temporary password in person or by phone."),
+        email=user.email,
+    )
     return _back(f"/admin/users/{user.id}")
 
 
@@ -395,7 +415,7 @@ def _user_page(request: Request, session: Session, user_id: int, *, status_code:
         open_sessions=accounts.open_sessions(session, user=user),
         organizations=[o for o in admin_service.list_organizations(session) if o not in member_of],
         portfolios=[p for p in admin_service.list_portfolios(session) if p not in funder_of],
-        breadcrumbs=[("Admin", "/admin"), ("Users", "/admin/users"), (user.email, None)],
+        breadcrumbs=[(ADMIN, "/admin"), (USERS, "/admin/users"), (user.email, None)],
         **context,
     )
 
@@ -423,7 +443,12 @@ def update_user(
             session,
             user_id,
             status_code=409,
-            flashes=[("error", "You cannot remove your own administrator role or deactivate yourself.")],
+            flashes=[
+                (
+                    "error",
+                    lazy_gettext("You cannot remove your own administrator role or deactivate yourself."),
+                )
+            ],
         )
     try:
         accounts.update_user(
@@ -432,7 +457,7 @@ def update_user(
     except PeerReadyError as exc:
         flashes = _failed(session, exc)
         return _user_page(request, session, user_id, status_code=exc.status_code, flashes=flashes)
-    _flash(request, "User saved.")
+    _flash(request, N_("User saved."))
     return _back(f"/admin/users/{user_id}")
 
 
@@ -457,8 +482,11 @@ def reset_password(
         sign_in(request, session, user)
     _flash(
         request,
-        f"Temporary password set for {user.email}; they are signed out everywhere and will choose "
-        "their own password when they next sign in.",
+        N_(
+            "Temporary password set for %(email)s; they are signed out everywhere and will choose "
+            "their own password when they next sign in."
+        ),
+        email=user.email,
     )
     return _back(f"/admin/users/{user_id}")
 
@@ -470,10 +498,13 @@ def end_sessions(request: Request, session: SessionDep, admin: AdminUser, user_i
     ended = accounts.end_sessions(session, actor=admin, user=user)
     if user.id == admin.id:  # the administrator stays signed in in this browser only
         sign_in(request, session, user)
-    _flash(
-        request,
-        f"{user.email} is signed out everywhere ({ended} {'session' if ended == 1 else 'sessions'} ended).",
-    )
+    with i18n.use_locale(page_locale(request)):
+        text = i18n.ngettext(
+            "%(email)s is signed out everywhere (%(num)s session ended).",
+            "%(email)s is signed out everywhere (%(num)s sessions ended).",
+            ended,
+        ) % {"email": user.email, "num": ended}
+    _flash(request, text)
     return _back(f"/admin/users/{user_id}")
 
 
@@ -493,7 +524,7 @@ def add_membership(
         return _user_page(
             request, session, user_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    _flash(request, f"{user.email} can now see {organization.name}.")
+    _flash(request, N_("%(email)s can now see %(name)s."), email=user.email, name=organization.name)
     return _back(f"/admin/users/{user_id}")
 
 
@@ -503,7 +534,7 @@ def remove_membership(
 ):
     user = accounts.get_user(session, user_id=user_id)
     accounts.remove_membership(session, actor=admin, user=user, organization_id=organization_id)
-    _flash(request, "Membership removed.")
+    _flash(request, N_("Membership removed."))
     return _back(f"/admin/users/{user_id}")
 
 
@@ -523,7 +554,12 @@ def add_portfolio_membership(
         return _user_page(
             request, session, user_id, status_code=exc.status_code, flashes=_failed(session, exc)
         )
-    _flash(request, f"{user.email} can now see the aggregates of {portfolio.name}.")
+    _flash(
+        request,
+        N_("%(email)s can now see the aggregates of %(name)s."),
+        email=user.email,
+        name=portfolio.name,
+    )
     return _back(f"/admin/users/{user_id}")
 
 
@@ -533,7 +569,7 @@ def remove_portfolio_membership(
 ):
     user = accounts.get_user(session, user_id=user_id)
     accounts.remove_portfolio_membership(session, actor=admin, user=user, portfolio_id=portfolio_id)
-    _flash(request, "Portfolio access removed.")
+    _flash(request, N_("Portfolio access removed."))
     return _back(f"/admin/users/{user_id}")
 
 
@@ -555,5 +591,5 @@ def audit_log(
         result=result,
         action=action,
         actor=actor,
-        breadcrumbs=[("Admin", "/admin"), ("Audit log", None)],
+        breadcrumbs=[(ADMIN, "/admin"), (lazy_gettext("Audit log"), None)],
     )

@@ -81,11 +81,21 @@ def login_submit(
         )
     except TooManyRequests as exc:
         return render(
-            request, "auth/login.html", status_code=429, next=target or "", email=email, error=exc.message
+            request,
+            "auth/login.html",
+            status_code=429,
+            next=target or "",
+            email=email,
+            error=exc.lazy_message,
         )
     if result.user is None:
         return render(
-            request, "auth/login.html", status_code=400, next=target or "", email=email, error=result.message
+            request,
+            "auth/login.html",
+            status_code=400,
+            next=target or "",
+            email=email,
+            error=i18n.lazy_gettext(result.message or accounts.LOGIN_FAILED_MESSAGE),
         )
     ratelimit.prune(session)
     sessions.prune(session)
@@ -139,7 +149,7 @@ def password_submit(
             request,
             "auth/password.html",
             status_code=400,
-            error=exc.message,
+            error=exc.lazy_message,
             done=False,
             forced=user.must_change_password,
             min_length=accounts.MIN_PASSWORD_LENGTH,
@@ -203,13 +213,15 @@ def forgot_submit(
             session, email=email, client_ip=client_ip(request), secret_key=settings.secret_key
         )
     except TooManyRequests as exc:
-        return render(request, "auth/forgot.html", status_code=429, error=exc.message, done=None)
+        return render(request, "auth/forgot.html", status_code=429, error=exc.lazy_message, done=None)
     # Every request starts one email job, and only once the answer has gone out: with the
     # immediate queue the job (and so the SMTP conversation) would otherwise run inside this
     # request, and a slower answer would tell that the address has an account.
     reset_id = reset.id if reset is not None else None
     background.add_task(_start_reset_email, request.app.state.engine, settings, reset_id)
-    return render(request, "auth/forgot.html", error=None, done=password_resets.SAME_ANSWER)
+    return render(
+        request, "auth/forgot.html", error=None, done=i18n.lazy_gettext(password_resets.SAME_ANSWER)
+    )
 
 
 def _start_reset_email(engine: Engine, settings: Settings, reset_id: int | None) -> None:
@@ -241,7 +253,7 @@ def reset_form(token: str, request: Request, session: SessionDep):
     try:
         password_resets.check_token(session, token=token, client_ip=client_ip(request))
     except NotFound as exc:
-        return _reset_page(request, token, status_code=404, error=exc.message, invalid=True)
+        return _reset_page(request, token, status_code=404, error=exc.lazy_message, invalid=True)
     return _reset_page(request, token)
 
 
@@ -259,9 +271,9 @@ def reset_submit(
         )
     except NotFound as exc:
         session.rollback()
-        return _reset_page(request, token, status_code=404, error=exc.message, invalid=True)
+        return _reset_page(request, token, status_code=404, error=exc.lazy_message, invalid=True)
     except BadInput as exc:
         session.rollback()
-        return _reset_page(request, token, status_code=400, error=exc.message)
+        return _reset_page(request, token, status_code=400, error=exc.lazy_message)
     request.session.clear()
     return RedirectResponse("/login?reset=1", status_code=303)

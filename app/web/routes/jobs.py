@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from babel.support import LazyProxy
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from app.i18n import gettext, lazy_gettext
 from app.services import job_store, jobs
 from app.web.deps import CurrentUser, SessionDep
 from app.web.templating import render
@@ -20,11 +22,11 @@ from app.web.templating import render
 router = APIRouter()
 
 STATUS_LABELS = {
-    "queued": "Waiting to start",
-    "running": "Running",
-    "done": "Done",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
+    "queued": lazy_gettext("Waiting to start"),
+    "running": lazy_gettext("Running"),
+    "done": lazy_gettext("Done"),
+    "failed": lazy_gettext("Failed"),
+    "cancelled": lazy_gettext("Cancelled"),
 }
 
 
@@ -46,7 +48,10 @@ def job_page(request: Request, session: SessionDep, user: CurrentUser, job_id: i
         state=jobs.as_dict(job),
         status_labels=STATUS_LABELS,
         starter=starter.name if starter else None,
-        breadcrumbs=[("Background jobs", None), (f"Job {job.id}", None)],
+        breadcrumbs=[
+            (lazy_gettext("Background jobs"), None),
+            (LazyProxy(lambda: gettext("Job %(id)s") % {"id": job.id}, enable_cache=False), None),
+        ],
     )
 
 

@@ -80,8 +80,8 @@ def download_report(
                 starter=starter.name if starter else None,
                 then_url=here,
                 breadcrumbs=[
-                    ("Results", f"/assessments/{download.assessment_id}/results"),
-                    ("Report being prepared", None),
+                    (i18n.lazy_gettext("Results"), f"/assessments/{download.assessment_id}/results"),
+                    (i18n.lazy_gettext("Report being prepared"), None),
                 ],
             )
             page.headers["Cache-Control"] = "no-store"

@@ -10,7 +10,14 @@
   // its own address, which now reads the cached file (or, if the content changed meanwhile, says
   // it is being prepared again).
   var then = root.getAttribute("data-job-then");
-  var labels = { queued: "Waiting to start", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled" };
+  // The page's words in its language (data-job-texts, written by templates/jobs/job.html); English
+  // if the attribute is missing.
+  var texts = {};
+  try { texts = JSON.parse(root.getAttribute("data-job-texts") || "{}"); } catch (e) { texts = {}; }
+  var labels = texts.statuses || { queued: "Waiting to start", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled" };
+  var waiting = texts.waiting || "Waiting";
+  function ofText(done, total) { return (texts.of || "{done} of {total}").replace("{done}", function () { return done; }).replace("{total}", function () { return total; }); }
+  function downloadText(name) { return (texts.download || "Download {name}").replace("{name}", function () { return name; }); }
   var delay = 1000;
   function byId(id) { return document.getElementById(id); }
   function show(id, visible) { var el = byId(id); if (el) { el.hidden = !visible; } }
@@ -24,12 +31,12 @@
     var p = job.progress;
     if (p.percent === null || p.percent === undefined) {
       bar.removeAttribute("value");
-      bar.textContent = "Waiting";
+      bar.textContent = waiting;
     } else {
       bar.value = p.percent;
       bar.textContent = p.percent + "%";
     }
-    var text = p.message || (p.total ? p.done + " of " + p.total : "");
+    var text = p.message || (p.total ? ofText(p.done, p.total) : "");
     // The bar's text equivalent ("12 of 50 sites (24%)"); the status line below it is a polite
     // live region, so a screen reader hears each change without moving focus.
     if (text) {
@@ -46,7 +53,7 @@
     show("job-retry", job.status === "failed" || job.status === "cancelled");
     if (job.download_url && !then) {
       byId("job-download-link").href = job.download_url;
-      if (job.result_filename) { byId("job-download-link").textContent = "Download " + job.result_filename; }
+      if (job.result_filename) { byId("job-download-link").textContent = downloadText(job.result_filename); }
     }
     show("job-download", !!job.download_url);
     if (job.finished) { root.setAttribute("data-job-finished", "true"); }
