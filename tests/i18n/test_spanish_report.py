@@ -49,8 +49,13 @@ def test_spanish_report_has_no_english_interface_text(db: Session):
     text = pdf_text(data)
     body = text.split("Referencias")[0]  # citations are quoted as published (in English)
     # Data, not interface text, that happens to contain a msgid's words ("Administration",
-    # "Started"): a cited agency's name and the sample plan's notes, typed in English.
-    data = ("Substance Abuse and Mental Health Services Administration", "Started with the leadership team.")
+    # "Started", "about"): a cited agency's name, the sample plan's notes and a respondent's
+    # comment quoted as written, all typed in English.
+    data = (
+        "Substance Abuse and Mental Health Services Administration",
+        "Started with the leadership team.",
+        "Leadership talks about the program at all-staff meetings.",
+    )
     for written in data:
         body = body.replace(written, "")
     assert english_in(body) == []
