@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -377,8 +377,37 @@ def answers_and_comments(session: Session, *, response_id: int) -> tuple[dict[st
     return answers, comments
 
 
+# Which items are shown depends on the group and on the answers to the items that conditions
+# refer to (`show_if.item`), nothing else: the shown items are kept per parsed instrument for each
+# such combination (a few in the shipped instruments; bounded for any other).
+_VISIBLE_SIZE = 1024
+
+
+def _visible(instrument: Instrument, group: str, answers: Mapping[str, str]) -> tuple[Item, ...]:
+    sources, kept, lock = _memo(instrument, "visible", lambda: _visible_cache(instrument))
+    key = (group, *(answers.get(source) for source in sources))
+    with lock:
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+            return found
+    shown = tuple(visible_items(instrument, group=group, answers=answers))
+    with lock:
+        kept[key] = shown
+        while len(kept) > _VISIBLE_SIZE:
+            kept.popitem(last=False)
+    return shown
+
+
+def _visible_cache(
+    instrument: Instrument,
+) -> tuple[tuple[str, ...], OrderedDict[tuple[str | None, ...], tuple[Item, ...]], threading.Lock]:
+    sources = tuple(sorted({item.show_if.item for item in instrument.items if item.show_if is not None}))
+    return sources, OrderedDict(), threading.Lock()
+
+
 def visible_ids(instrument: Instrument, group: str, answers: Mapping[str, str]) -> set[str]:
-    return {item.id for item in visible_items(instrument, group=group, answers=answers)}
+    return {item.id for item in _visible(instrument, group, answers)}
 
 
 @dataclass
@@ -388,15 +417,15 @@ class Progress:
 
 
 def progress(instrument: Instrument, group: str, answers: Mapping[str, str]) -> Progress:
-    return progress_of(visible_items(instrument, group=group, answers=answers), answers)
+    return progress_of(_visible(instrument, group, answers), answers)
 
 
 def visible_list(instrument: Instrument, group: str, answers: Mapping[str, str]) -> list[Item]:
     """The items shown for these answers, in order (`visible_ids` and `progress` in one pass)."""
-    return visible_items(instrument, group=group, answers=answers)
+    return list(_visible(instrument, group, answers))
 
 
-def progress_of(shown: list[Item], answers: Mapping[str, str]) -> Progress:
+def progress_of(shown: Sequence[Item], answers: Mapping[str, str]) -> Progress:
     return Progress(answered=sum(1 for i in shown if answers.get(i.id)), shown=len(shown))
 
 
@@ -551,7 +580,7 @@ class SaveResult:
 
 
 def _save_result(instrument: Instrument, group: str, answers: dict[str, str]) -> SaveResult:
-    shown = visible_items(instrument, group=group, answers=answers)  # once, for both figures
+    shown = list(_visible(instrument, group, answers))  # once, for both figures
     return SaveResult({item.id for item in shown}, answers, progress_of(shown, answers))
 
 

@@ -193,3 +193,26 @@ def test_no_skeleton_for_templates_that_may_not_be_the_shipped_ones(tmp_path):
         html = render_form_page(request, "respond/page.html", **context).body
         assert html == render(request, "respond/page.html", **context).body
         assert not templates.env.globals["question"].skeletons
+
+
+def test_the_shown_questions_kept_per_answers_are_the_rules_own():
+    """responses keeps the shown items per group and answers to the conditions' source items:
+    always what app.scoring.visible_items decides, for any answers, with or without the cache."""
+    from app.scoring import visible_items
+
+    rng = random.Random(11)
+    for name in ("readiness_full", "quick_check"):
+        loaded = catalog.find_instrument(name, INSTRUMENTS_DIR)
+        assert loaded is not None
+        instrument = loaded.instrument
+        for group in [g.id for g in instrument.groups] + ["nobody"]:
+            for _ in range(40):
+                answers = {
+                    item.id: rng.choice([o.value for o in instrument.scale_by_id(item.scale).options] + [""])
+                    for item in instrument.items
+                    if rng.random() < 0.5
+                }
+                expected = visible_items(instrument, group=group, answers=answers)
+                for _ in range(2):  # the first computes, the second is kept
+                    assert responses.visible_list(instrument, group, answers) == expected
+                    assert responses.visible_ids(instrument, group, answers) == {i.id for i in expected}
