@@ -25,8 +25,6 @@ NOT_YET_WRAPPED: frozenset[str] = frozenset(
         "templates/consultant/commentary.html",
         "templates/consultant/import.html",
         "templates/consultant/index.html",
-        "templates/evidence/psychometrics.html",
-        "templates/evidence/psychometrics_index.html",
         "templates/forms/preview.html",
         "templates/plan/choose.html",
         "templates/plan/plan.html",
