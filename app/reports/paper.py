@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup
 from weasyprint import HTML
 
+from app import i18n
 from app.instruments.models import text
 from app.instruments.outline import Outline
-from app.reports.pdf import ASSET_SCHEME, PAGE_SIZES, ReportAssetFetcher, report_environment
+from app.reports.pdf import (
+    ASSET_SCHEME,
+    PAGE_SIZES,
+    ReportAssetFetcher,
+    page_numbers_content,
+    report_environment,
+)
 
 TEMPLATE_NAME = "paper_form.html"
 
@@ -32,14 +40,19 @@ class PaperForm:
 
 
 def render_paper_html(form: PaperForm) -> str:
+    """The form's HTML, its instructions in `form.lang` (as are the instrument's words, where the
+    instrument has that language)."""
     instrument = form.outline.instrument
-    return _ENV.get_template(TEMPLATE_NAME).render(
-        form=form,
-        outline=form.outline,
-        instrument=instrument,
-        group=instrument.group_by_id(form.outline.group),
-        page_size=PAGE_SIZES[form.paper],
-    )
+    with i18n.use_locale(form.lang):
+        return _ENV.get_template(TEMPLATE_NAME).render(
+            form=form,
+            outline=form.outline,
+            instrument=instrument,
+            group=instrument.group_by_id(form.outline.group),
+            page_size=PAGE_SIZES[form.paper],
+            # CSS, built from the catalog's words and quoted there; not HTML.
+            page_numbers=Markup(page_numbers_content(form.lang)),
+        )
 
 
 def render_paper_pdf(form: PaperForm) -> bytes:

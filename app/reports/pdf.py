@@ -147,11 +147,9 @@ def _css_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def page_words_css(lang: str) -> str:
-    """The running head and the page numbers in the report's language (report.css has the
-    English): margin boxes take their words from CSS, not from the HTML."""
+def page_numbers_content(lang: str) -> str:
+    """The CSS `content` of a margin box that says "Page 3 of 12" in `lang` (the paper form's too)."""
     with i18n.use_locale(lang):
-        kind = i18n.gettext("Readiness results and action plan")
         page_of = i18n.gettext("Page %(page)s of %(pages)s")
     parts = []
     for piece in re.split(r"(%\(page\)s|%\(pages\)s)", page_of):
@@ -161,9 +159,17 @@ def page_words_css(lang: str) -> str:
             parts.append("counter(pages)")
         elif piece:
             parts.append(_css_string(piece))
+    return " ".join(parts)
+
+
+def page_words_css(lang: str) -> str:
+    """The running head and the page numbers in the report's language (report.css has the
+    English): margin boxes take their words from CSS, not from the HTML."""
+    with i18n.use_locale(lang):
+        kind = i18n.gettext("Readiness results and action plan")
     return (
         f"@page {{ @top-right {{ content: {_css_string(kind)}; }} "
-        f"@bottom-right {{ content: {' '.join(parts)}; }} }}\n"
+        f"@bottom-right {{ content: {page_numbers_content(lang)}; }} }}\n"
         "@page :first { @top-right { content: none; } }"
     )
 

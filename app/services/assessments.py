@@ -26,6 +26,7 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import BadInput, NotFound
+from app.i18n import gettext
 from app.instruments import catalog
 from app.services import access, audit, instruments_store, locks, releases, scores
 
@@ -117,7 +118,7 @@ def assessments_of(session: Session, *, organization_id: int) -> list[Assessment
 def organization_of(session: Session, *, assessment: Assessment) -> Organization:
     organization = session.get(Organization, assessment.organization_id)
     if organization is None:  # the foreign key makes this impossible short of manual edits
-        raise NotFound("No such organization.")
+        raise NotFound(gettext("No such organization."))
     return organization
 
 
@@ -157,19 +158,24 @@ def create_assessment(
     organization = access.get_organization(session, user=user, organization_id=organization_id)
     name = name.strip()
     if not name:
-        raise BadInput("Give the cycle a name, for example “Baseline, spring 2027”.")
+        raise BadInput(gettext("Give the cycle a name, for example “Baseline, spring 2027”."))
     if len(name) > 200:
-        raise BadInput("The cycle name can be at most 200 characters.")
+        raise BadInput(gettext("The cycle name can be at most 200 characters."))
     if expected_respondents is not None and not 1 <= expected_respondents <= 10_000:
-        raise BadInput("Expected respondents must be between 1 and 10,000.")
+        raise BadInput(gettext("Expected respondents must be between 1 and 10,000."))
     if close_date is not None and close_date < utcnow().date():
-        raise BadInput("The close date cannot be in the past.")
+        raise BadInput(gettext("The close date cannot be in the past."))
     offered = catalog.scan_folder(instruments_dir)
     loaded = offered.get(instrument_id)
     if loaded is None:
         if offered.problems_of(instrument_id):
-            raise BadInput(f"The instrument {instrument_id!r} cannot be used until its file is fixed.")
-        raise BadInput(f"There is no instrument called {instrument_id!r}.")
+            raise BadInput(
+                gettext("The instrument %(instrument)s cannot be used until its file is fixed.")
+                % {"instrument": repr(instrument_id)}
+            )
+        raise BadInput(
+            gettext("There is no instrument called %(instrument)s.") % {"instrument": repr(instrument_id)}
+        )
 
     previous_id: int | None
     if previous == LATEST:
@@ -181,9 +187,9 @@ def create_assessment(
         try:
             earlier = access.get_assessment(session, user=user, assessment_id=int(previous))
         except ValueError as exc:
-            raise BadInput("Choose the earlier cycle from the list.") from exc
+            raise BadInput(gettext("Choose the earlier cycle from the list.")) from exc
         if earlier.organization_id != organization.id:
-            raise BadInput("A follow-up must follow a cycle of the same organization.")
+            raise BadInput(gettext("A follow-up must follow a cycle of the same organization."))
         previous_id = earlier.id
 
     version = instruments_store.snapshot(session, loaded=loaded)

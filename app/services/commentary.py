@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from app.db.models import Assessment, Commentary, Role, User, utcnow
 from app.errors import BadInput, Forbidden
+from app.i18n import gettext
 from app.reports.context import CommentaryText
 from app.services import access, audit
 
@@ -35,12 +36,15 @@ def save_commentary(session: Session, *, user: User, assessment_id: int, text: s
     """Create, replace or (with empty text) remove the commentary. Returns the row, or None."""
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     if user.role not in WRITER_ROLES:
-        raise Forbidden("Only consultants and administrators write commentary.")
+        raise Forbidden(gettext("Only consultants and administrators write commentary."))
     body = (text or "").replace("\r\n", "\n").strip()
     if len(body) > MAX_COMMENTARY_CHARS:
-        raise BadInput(f"The commentary is longer than {MAX_COMMENTARY_CHARS:,} characters.")
+        raise BadInput(
+            gettext("The commentary is longer than %(num)s characters.")
+            % {"num": f"{MAX_COMMENTARY_CHARS:,}"}
+        )
     if "\x00" in body:
-        raise BadInput("The commentary contains characters that cannot be stored.")
+        raise BadInput(gettext("The commentary contains characters that cannot be stored."))
     existing = session.get(Commentary, assessment_id)
     action = "commentary.update" if existing else "commentary.create"
     if not body:

@@ -48,6 +48,7 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import BadInput, Gone, NotFound
+from app.i18n import gettext
 from app.instruments.models import Instrument, text
 from app.services import access, audit, instruments_store, invitations, locks, mail
 from app.services import assessments as assessments_service
@@ -121,11 +122,11 @@ def parse_csv(data: bytes) -> ParsedAddresses:
     """A CSV with an `email` column (and optional `group` and `language` columns), or without a
     header, addresses in the first column."""
     if len(data) > MAX_CSV_BYTES:
-        raise BadInput("The address file is too large (at most 1 MB).")
+        raise BadInput(gettext("The address file is too large (at most 1 MB)."))
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput("The address file must be a CSV file saved as UTF-8.") from exc
+        raise BadInput(gettext("The address file must be a CSV file saved as UTF-8.")) from exc
     rows = list(csv.reader(io.StringIO(content)))
     parsed = ParsedAddresses()
     if not rows:
@@ -166,7 +167,10 @@ class AddResult:
 def _language(value: str | None) -> str:
     language = (value or "en").strip().lower()
     if language not in LANGUAGES:
-        raise BadInput(f"Choose a language from the list ({', '.join(sorted(LANGUAGES))}).")
+        raise BadInput(
+            gettext("Choose a language from the list (%(languages)s).")
+            % {"languages": ", ".join(sorted(LANGUAGES))}
+        )
     return language
 
 
@@ -184,17 +188,17 @@ def add_recipients(
 ) -> AddResult:
     """Store the people to invite. Nothing is sent here; `deliver_due` sends when they are due."""
     if not assessments_service.is_accepting_answers(assessment):
-        raise BadInput("This cycle is closed: open it again before inviting people.")
+        raise BadInput(gettext("This cycle is closed: open it again before inviting people."))
     default_language = _language(language)
     now = utcnow()
     if send_at is not None and send_at.tzinfo is None:
-        raise BadInput("The send time needs a time zone.")
+        raise BadInput(gettext("The send time needs a time zone."))
     if send_at is not None and send_at < now - timedelta(minutes=5):
-        raise BadInput("The send time is in the past. Leave it empty to send now.")
+        raise BadInput(gettext("The send time is in the past. Leave it empty to send now."))
     if not parsed.addresses and not parsed.invalid:
-        raise BadInput("Enter at least one email address.")
+        raise BadInput(gettext("Enter at least one email address."))
     if len(parsed.addresses) > MAX_ADDRESSES_PER_BATCH:
-        raise BadInput(f"At most {MAX_ADDRESSES_PER_BATCH} addresses at a time.")
+        raise BadInput(gettext("At most %(num)s addresses at a time.") % {"num": MAX_ADDRESSES_PER_BATCH})
     result = AddResult(invalid=list(parsed.invalid))
     rows: list[tuple[str, str, str]] = []
     for address, row_group, row_language in parsed.addresses:
@@ -309,9 +313,9 @@ def set_schedule(
     session: Session, *, actor: User | str, assessment: Assessment, reminder_days: int, max_reminders: int
 ) -> EmailSchedule:
     if not 1 <= reminder_days <= MAX_REMINDER_DAYS:
-        raise BadInput(f"Reminders can be sent after 1 to {MAX_REMINDER_DAYS} days.")
+        raise BadInput(gettext("Reminders can be sent after 1 to %(num)s days.") % {"num": MAX_REMINDER_DAYS})
     if not 0 <= max_reminders <= MAX_REMINDERS:
-        raise BadInput(f"Send at most {MAX_REMINDERS} reminders (0 sends none).")
+        raise BadInput(gettext("Send at most %(num)s reminders (0 sends none).") % {"num": MAX_REMINDERS})
     assert assessment.id is not None
     row = session.get(EmailSchedule, assessment.id) or EmailSchedule(assessment_id=assessment.id)
     row.reminder_days, row.max_reminders = reminder_days, max_reminders
@@ -350,7 +354,7 @@ def send_log(session: Session, *, assessment_id: int) -> list[LogRow]:
 def _recipient(session: Session, *, assessment: Assessment, recipient_id: int) -> EmailRecipient:
     row = session.get(EmailRecipient, recipient_id)
     if row is None or row.assessment_id != assessment.id:
-        raise NotFound("No such person in this cycle's email list.")
+        raise NotFound(gettext("No such person in this cycle's email list."))
     return row
 
 
@@ -358,11 +362,11 @@ def resend(session: Session, *, actor: User, assessment: Assessment, recipient_i
     """Send the invitation again now (after a failure, a bounce or a lost message)."""
     row = _recipient(session, assessment=assessment, recipient_id=recipient_id)
     if row.status == RecipientStatus.opted_out:
-        raise BadInput("This person asked for no more email from this cycle.")
+        raise BadInput(gettext("This person asked for no more email from this cycle."))
     if row.email is None:
-        raise BadInput("This address was erased when the cycle closed; add it again.")
+        raise BadInput(gettext("This address was erased when the cycle closed; add it again."))
     if not assessments_service.is_accepting_answers(assessment):
-        raise BadInput("This cycle is closed: open it again before sending.")
+        raise BadInput(gettext("This cycle is closed: open it again before sending."))
     row.status, row.send_at, row.last_error, row.bounced_at = RecipientStatus.queued, utcnow(), None, None
     session.add(row)
     audit.record(
@@ -381,7 +385,7 @@ def mark_bounced(
     """The lead saw a bounce: no further messages to this address until it is sent again."""
     row = _recipient(session, assessment=assessment, recipient_id=recipient_id)
     if row.status == RecipientStatus.opted_out:
-        raise BadInput("This person opted out; nothing more is sent to them anyway.")
+        raise BadInput(gettext("This person opted out; nothing more is sent to them anyway."))
     row.status, row.bounced_at = RecipientStatus.bounced, utcnow()
     session.add(row)
     audit.record(
@@ -453,7 +457,9 @@ def open_personal_link(session: Session, *, token: str, client_ip: str | None) -
         return token
     assessment = session.get(Assessment, row.assessment_id)
     if assessment is None or not assessments_service.is_accepting_answers(assessment):
-        raise Gone("This survey is closed, so it no longer takes answers. Thank you for your interest.")
+        raise Gone(
+            gettext("This survey is closed, so it no longer takes answers. Thank you for your interest.")
+        )
     assert assessment.id is not None
     locks.lock_assessment(session, assessment.id)
     session.refresh(row)

@@ -43,6 +43,7 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
+from app.i18n import gettext
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
@@ -100,21 +101,23 @@ class ImportResult:
 def _check_target(session: Session, *, user: User, assessment_id: int) -> tuple[Assessment, Instrument]:
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     if user.role not in IMPORT_ROLES:
-        raise Forbidden("Only consultants and administrators import paper responses.")
+        raise Forbidden(gettext("Only consultants and administrators import paper responses."))
     if not is_accepting_answers(assessment):
-        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
+        raise Conflict(gettext("This cycle is closed. Reopen it before importing paper responses."))
     return assessment, instruments_store.instrument_for(session, assessment)
 
 
 def _decode(content: bytes) -> str:
     if len(content) > MAX_IMPORT_BYTES:
-        raise TooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1000} kB.")
+        raise TooLarge(gettext("The file is larger than %(num)s kB.") % {"num": MAX_IMPORT_BYTES // 1000})
     if b"\x00" in content:
-        raise BadInput("This does not look like a CSV text file.")
+        raise BadInput(gettext("This does not look like a CSV text file."))
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput("The file is not UTF-8 text. In your spreadsheet, save it as 'CSV UTF-8'.") from None
+        raise BadInput(
+            gettext("The file is not UTF-8 text. In your spreadsheet, save it as 'CSV UTF-8'.")
+        ) from None
 
 
 #: What `import-responses --format` and the pending record accept: "auto" reads a file whose
@@ -251,7 +254,7 @@ def save_responses(
     locks.lock_assessment(session, assessment.id)
     session.refresh(assessment)
     if not is_accepting_answers(assessment):
-        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
+        raise Conflict(gettext("This cycle is closed. Reopen it before importing paper responses."))
     now = utcnow()
     by_group = dict(Counter(row.group for row in rows))
     batch = ImportBatch(
@@ -307,7 +310,7 @@ def confirm_import(
         rows = parse_text(instrument, record["content"], record.get("format", "auto"))
     except ResponsesCsvInvalid:
         path.unlink(missing_ok=True)
-        raise BadInput("The file no longer passes the checks. Upload it again to see why.") from None
+        raise BadInput(gettext("The file no longer passes the checks. Upload it again to see why.")) from None
     by_group = save_responses(
         session,
         assessment=assessment,
@@ -352,7 +355,7 @@ def import_file_directly(
     if assessment is None:
         raise NotFound(f"There is no assessment {assessment_id}.")
     if not is_accepting_answers(assessment):
-        raise Conflict("This cycle is closed. Reopen it before importing paper responses.")
+        raise Conflict(gettext("This cycle is closed. Reopen it before importing paper responses."))
     instrument = instruments_store.instrument_for(session, assessment)
     rows = _parse(instrument, content, fmt)
     if dry_run:
@@ -424,16 +427,16 @@ def decide_import(
     while the cycle is open: a closed cycle's figures are released and can change only through
     a reopen of the whole cycle. A rejected import's rows stay stored but never count."""
     if user.role not in (Role.org_lead, Role.admin):
-        raise Forbidden("Only the agency's lead approves paper imports.")
+        raise Forbidden(gettext("Only the agency's lead approves paper imports."))
     lock_assessment(session, assessment.id)
     session.refresh(assessment)
     batch = session.get(ImportBatch, batch_id)
     if batch is None or batch.assessment_id != assessment.id:
-        raise NotFound("No such import.")
+        raise NotFound(gettext("No such import."))
     if batch.status != ImportBatchStatus.pending:
-        raise Conflict("This import was already decided.")
+        raise Conflict(gettext("This import was already decided."))
     if not is_accepting_answers(assessment):
-        raise Conflict("This cycle is closed. Open it again before approving an import.")
+        raise Conflict(gettext("This cycle is closed. Open it again before approving an import."))
     batch.status = ImportBatchStatus.approved if approve else ImportBatchStatus.rejected
     batch.decided_by = (user.name or user.email)[:200]
     batch.decided_at = utcnow()

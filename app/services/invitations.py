@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, AssessmentStatus, Invitation, Response, User, as_utc, utcnow
 from app.errors import BadInput, Conflict, Gone, NotFound, TooManyRequests
+from app.i18n import gettext
 from app.instruments.models import Instrument
 from app.services import audit, ratelimit
 
@@ -78,14 +79,14 @@ def create_invitation(
     A kiosk link is for one shared device: after each submit the device forgets the response
     and shows the start again for the next person."""
     if not instrument.has_group(group):
-        raise BadInput("Choose a respondent group from the list.")
+        raise BadInput(gettext("Choose a respondent group from the list."))
     label = (label or "").strip() or None
     if label and len(label) > 200:
-        raise BadInput("The label can be at most 200 characters.")
+        raise BadInput(gettext("The label can be at most 200 characters."))
     if expires_at is not None:
         expires_at = as_utc(expires_at)  # compared with aware datetimes; never a naive-vs-aware 500
     if expires_at is not None and expires_at <= utcnow():
-        raise BadInput("The expiry date must be in the future.")
+        raise BadInput(gettext("The expiry date must be in the future."))
     token = new_token()
     invitation = Invitation(
         assessment_id=assessment.id,
@@ -126,7 +127,7 @@ def list_invitations(session: Session, *, assessment_id: int) -> list[tuple[Invi
 def get_invitation(session: Session, *, assessment: Assessment, invitation_id: int) -> Invitation:
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.assessment_id != assessment.id:
-        raise NotFound("No such invitation.")
+        raise NotFound(gettext("No such invitation."))
     return invitation
 
 
@@ -156,7 +157,7 @@ def restore_invitation(
     closed, where no link starts responses anyway."""
     invitation = get_invitation(session, assessment=assessment, invitation_id=invitation_id)
     if assessment.status == AssessmentStatus.closed:
-        raise Conflict("The cycle is closed: reopen it before switching links back on.")
+        raise Conflict(gettext("The cycle is closed: reopen it before switching links back on."))
     if invitation.revoked_at is not None:
         invitation.revoked_at = None
         session.add(invitation)
@@ -195,9 +196,13 @@ def find_invitation(session: Session, *, token: str, client_ip: str | None) -> I
         )
     state = invitation_state(invitation)
     if state == "revoked":
-        raise Gone("This link has been switched off by the agency. Ask the person who sent it for a new one.")
+        raise Gone(
+            gettext(
+                "This link has been switched off by the agency. Ask the person who sent it for a new one."
+            )
+        )
     if state == "expired":
-        raise Gone("This link has expired. Ask the person who sent it for a new one.")
+        raise Gone(gettext("This link has expired. Ask the person who sent it for a new one."))
     return invitation
 
 

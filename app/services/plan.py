@@ -19,17 +19,19 @@ from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, AssessmentStatus, PlanItem, PlanStatus, User, utcnow
 from app.errors import BadInput, NotFound
+from app.i18n import N_, gettext
 from app.instruments.models import Instrument, text
 from app.scoring import Scorecard
 from app.scoring.numbers import difference
 from app.services import audit, instruments_store, locks, releases
 
+# English; pages translate them where they are shown (`_(label)`).
 STATUS_LABELS = {
-    PlanStatus.proposed: "Proposed",
-    PlanStatus.accepted: "Accepted",
-    PlanStatus.in_progress: "In progress",
-    PlanStatus.done: "Done",
-    PlanStatus.dismissed: "Dismissed",
+    PlanStatus.proposed: N_("Proposed"),
+    PlanStatus.accepted: N_("Accepted"),
+    PlanStatus.in_progress: N_("In progress"),
+    PlanStatus.done: N_("Done"),
+    PlanStatus.dismissed: N_("Dismissed"),
 }
 
 
@@ -91,12 +93,13 @@ def check_due_date(
     today = today or utcnow().date()
     if value < today:
         raise BadInput(
-            f"The due date {value.isoformat()} is in the past. "
-            "Choose today or a later date, or leave it empty."
+            gettext("The due date %(date)s is in the past. Choose today or a later date, or leave it empty.")
+            % {"date": value.isoformat()}
         )
     if value.year > today.year + DUE_DATE_MAX_YEARS_AHEAD:
         raise BadInput(
-            f"The due date {value.isoformat()} is more than {DUE_DATE_MAX_YEARS_AHEAD} years away."
+            gettext("The due date %(date)s is more than %(years)s years away.")
+            % {"date": value.isoformat(), "years": DUE_DATE_MAX_YEARS_AHEAD}
         )
     return value
 
@@ -179,7 +182,7 @@ def sync_recommendations(session: Session, *, assessment: Assessment, actor: Use
 def get_item(session: Session, *, organization_id: int, item_id: int) -> PlanItem:
     item = session.get(PlanItem, item_id)
     if item is None or item.organization_id != organization_id:
-        raise NotFound("No such plan item.")
+        raise NotFound(gettext("No such plan item."))
     return item
 
 
@@ -193,10 +196,18 @@ def _locked_item(session: Session, *, organization_id: int, item_id: int) -> Pla
     return item
 
 
+# The message for a field that is too long, by field (English; written in the current language).
+_TOO_LONG = {
+    "title": N_("The title can be at most %(limit)s characters."),
+    "owner": N_("The owner can be at most %(limit)s characters."),
+    "notes": N_("The notes can be at most %(limit)s characters."),
+}
+
+
 def _clean(value: str | None, limit: int, what: str) -> str | None:
     value = (value or "").strip()
     if len(value) > limit:
-        raise BadInput(f"The {what} can be at most {limit} characters.")
+        raise BadInput(gettext(_TOO_LONG[what]) % {"limit": limit})
     return value or None
 
 
@@ -271,9 +282,9 @@ def add_custom_item(
 ) -> PlanItem:
     clean_title = _clean(title, 300, "title")
     if not clean_title:
-        raise BadInput("Give the action a title.")
+        raise BadInput(gettext("Give the action a title."))
     if domain_id and (instrument is None or domain_id not in {d.id for d in instrument.domains}):
-        raise BadInput("Choose a condition from the list.")
+        raise BadInput(gettext("Choose a condition from the list."))
     item = PlanItem(
         organization_id=organization_id,
         title=clean_title,

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from babel.support import LazyProxy
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -16,6 +17,8 @@ from app.config import Settings
 from app.db.models import AssessmentStatus, Organization, Role, User
 from app.disclosure.view import more_needed_text
 from app.errors import BadInput, NotFound
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.instruments import catalog
 from app.services import access, instruments_store, invitations, releases, results_language, scores
 from app.services import assessments as assessments_service
@@ -30,13 +33,14 @@ router = APIRouter()
 
 
 def parse_date(value: str | None, what: str) -> date | None:
+    """`what` names the field in a sentence, in the current language (the caller translates it)."""
     value = (value or "").strip()
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise BadInput(f"The {what} is not a date (use YYYY-MM-DD).") from exc
+        raise BadInput(_("The %(what)s is not a date (use YYYY-MM-DD).") % {"what": what}) from exc
 
 
 def parse_int(value: str | None, what: str) -> int | None:
@@ -45,7 +49,7 @@ def parse_int(value: str | None, what: str) -> int | None:
         return None
     # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them (a 500).
     if not (value.isascii() and value.isdigit()) or len(value) > 6:
-        raise BadInput(f"The {what} must be a whole number.")
+        raise BadInput(_("The %(what)s must be a whole number.") % {"what": what})
     return int(value)
 
 
@@ -58,7 +62,7 @@ def list_page(request: Request, session: SessionDep, user: CurrentUser):
         "assessments/list.html",
         rows=rows,
         organizations=organizations,
-        breadcrumbs=[("Assessments", None)],
+        breadcrumbs=[(lazy_gettext("Assessments"), None)],
     )
 
 
@@ -87,7 +91,7 @@ def _new_form_context(session, user, settings: Settings, **extra) -> dict:
         "instrument_problems": _problem_lines(user, offered),
         # The server's folder means something to an administrator only.
         "instruments_folder": settings.instruments_dir if user.role == Role.admin else None,
-        "breadcrumbs": [("Assessments", "/assessments"), ("Start a cycle", None)],
+        "breadcrumbs": [(lazy_gettext("Assessments"), "/assessments"), (lazy_gettext("Start a cycle"), None)],
         "values": {},
         **extra,
     }
@@ -129,17 +133,19 @@ def create(
         "previous": previous,
     }
     try:
-        assessment = assessments_service.create_assessment(
-            session,
-            user=user,
-            organization_id=organization_id,
-            name=name,
-            instrument_id=instrument_id,
-            close_date=parse_date(close_date, "close date"),
-            expected_respondents=parse_int(expected_respondents, "number of expected respondents"),
-            previous=None if previous == "none" else previous,
-            instruments_dir=settings.instruments_dir,
-        )
+        # Form errors in the page's language (the services' messages too).
+        with i18n.use_locale(page_locale(request)):
+            assessment = assessments_service.create_assessment(
+                session,
+                user=user,
+                organization_id=organization_id,
+                name=name,
+                instrument_id=instrument_id,
+                close_date=parse_date(close_date, _("close date")),
+                expected_respondents=parse_int(expected_respondents, _("number of expected respondents")),
+                previous=None if previous == "none" else previous,
+                instruments_dir=settings.instruments_dir,
+            )
     except BadInput as exc:
         session.rollback()
         context = _new_form_context(session, user, settings, values=values, error=exc.message)
@@ -147,9 +153,9 @@ def create(
     return RedirectResponse(f"/assessments/{assessment.id}/invitations?created=1", status_code=303)
 
 
-def _crumbs(assessment, organization: Organization, page: str | None = None) -> list:
+def _crumbs(assessment, organization: Organization, page: str | LazyProxy | None = None) -> list:
     crumbs = [
-        ("Assessments", "/assessments"),
+        (lazy_gettext("Assessments"), "/assessments"),
         (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}" if page else None),
     ]
     if page:
@@ -186,10 +192,10 @@ def detail(
 
 
 _DONE_MESSAGES = {
-    "closed": "The cycle is closed. No more answers can be given.",
-    "import_approve": "The import is approved: its responses now count.",
-    "import_reject": "The import is rejected: its responses will not count.",
-    "open": "The cycle is open again.",
+    "closed": lazy_gettext("The cycle is closed. No more answers can be given."),
+    "import_approve": lazy_gettext("The import is approved: its responses now count."),
+    "import_reject": lazy_gettext("The import is rejected: its responses will not count."),
+    "open": lazy_gettext("The cycle is open again."),
 }
 
 
@@ -197,28 +203,31 @@ _DONE_MESSAGES = {
 def decide_import(
     assessment_id: int,
     batch_id: int,
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
     decision: str = Form(max_length=10),
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    if decision not in ("approve", "reject"):
-        raise BadInput("Choose approve or reject.")
-    imports_service.decide_import(
-        session,
-        user=user,
-        assessment=assessment,
-        batch_id=batch_id,
-        approve=decision == "approve",
-        privacy_threshold=settings.privacy_threshold,
-    )
+    with i18n.use_locale(page_locale(request)):
+        if decision not in ("approve", "reject"):
+            raise BadInput(_("Choose approve or reject."))
+        imports_service.decide_import(
+            session,
+            user=user,
+            assessment=assessment,
+            batch_id=batch_id,
+            approve=decision == "approve",
+            privacy_threshold=settings.privacy_threshold,
+        )
     return RedirectResponse(f"/assessments/{assessment.id}?done=import_{decision}", status_code=303)
 
 
 @router.post("/assessments/{assessment_id}/status", include_in_schema=False)
 def change_status(
     assessment_id: int,
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
@@ -226,20 +235,21 @@ def change_status(
     confirm: str = Form("", max_length=10),
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    if status not in ("open", "closed"):
-        raise BadInput("Choose open or closed.")
-    # Closing ends answering for everyone, and answers still in progress never count.
-    if status == "closed" and assessment.status != AssessmentStatus.closed and confirm != "yes":
-        raise BadInput(
-            "Tick the box to confirm that you want to close the cycle, then press the button again."
+    with i18n.use_locale(page_locale(request)):
+        if status not in ("open", "closed"):
+            raise BadInput(_("Choose open or closed."))
+        # Closing ends answering for everyone, and answers still in progress never count.
+        if status == "closed" and assessment.status != AssessmentStatus.closed and confirm != "yes":
+            raise BadInput(
+                _("Tick the box to confirm that you want to close the cycle, then press the button again.")
+            )
+        assessments_service.set_status(
+            session,
+            user=user,
+            assessment=assessment,
+            status=AssessmentStatus(status),
+            privacy_threshold=settings.privacy_threshold,
         )
-    assessments_service.set_status(
-        session,
-        user=user,
-        assessment=assessment,
-        status=AssessmentStatus(status),
-        privacy_threshold=settings.privacy_threshold,
-    )
     return RedirectResponse(f"/assessments/{assessment.id}?done={status}", status_code=303)
 
 
@@ -259,7 +269,7 @@ def _invitations_page(request, session, user, assessment, status_code=200, **ext
         instrument=instrument,
         rows=rows,
         base_url=str(request.base_url).rstrip("/"),
-        breadcrumbs=_crumbs(assessment, organization, "Invitation links"),
+        breadcrumbs=_crumbs(assessment, organization, lazy_gettext("Invitation links")),
         **extra,
     )
     response.headers["cache-control"] = "no-store"
@@ -301,12 +311,19 @@ def invitations_page(
     flashes = []
     if request.query_params.get("created"):
         flashes.append(
-            ("ok", "The cycle is started. Now create a link for each group of people you want to ask.")
+            (
+                "ok",
+                lazy_gettext(
+                    "The cycle is started. Now create a link for each group of people you want to ask."
+                ),
+            )
         )
     if request.query_params.get("revoked"):
-        flashes.append(("ok", "The link is switched off. Responses already started from it are kept."))
+        flashes.append(
+            ("ok", lazy_gettext("The link is switched off. Responses already started from it are kept."))
+        )
     if request.query_params.get("restored"):
-        flashes.append(("ok", "The link is switched back on: the same address works again."))
+        flashes.append(("ok", lazy_gettext("The link is switched back on: the same address works again.")))
     response = _invitations_page(
         request,
         session,
@@ -336,17 +353,18 @@ def create_invitation(
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
     try:
-        expiry = parse_date(expires_on, "expiry date")
-        invitation, token = invitations.create_invitation(
-            session,
-            user=user,
-            assessment=assessment,
-            instrument=instrument,
-            group=group,
-            label=label,
-            expires_at=datetime.combine(expiry, time(23, 59, 59), tzinfo=UTC) if expiry else None,
-            kiosk=kiosk == "yes",
-        )
+        with i18n.use_locale(page_locale(request)):
+            expiry = parse_date(expires_on, _("expiry date"))
+            invitation, token = invitations.create_invitation(
+                session,
+                user=user,
+                assessment=assessment,
+                instrument=instrument,
+                group=group,
+                label=label,
+                expires_at=datetime.combine(expiry, time(23, 59, 59), tzinfo=UTC) if expiry else None,
+                kiosk=kiosk == "yes",
+            )
     except BadInput as exc:
         session.rollback()
         return _invitations_page(
@@ -407,7 +425,7 @@ def results(
         "state": state,
         "threshold": settings.privacy_threshold,
         "counting_rule": scores.COUNTING_RULE,
-        "breadcrumbs": _crumbs(assessment, organization, "Results"),
+        "breadcrumbs": _crumbs(assessment, organization, lazy_gettext("Results")),
     }
     if released is None:
         # An open cycle shows progress only: results appear when the cycle closes.

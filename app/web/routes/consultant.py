@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from babel.support import LazyProxy
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from app import i18n
 from app.errors import BadInput, TooLarge
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.services import access, commentary, imports, instruments_store, jobs
 from app.services.workspace import client_overview, require_workspace_role
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter(prefix="/consultant", include_in_schema=False)
 
 
-def _cycle_crumbs(assessment, organization, last: str) -> list:
+def _cycle_crumbs(assessment, organization, last: str | LazyProxy) -> list:
     return [
-        ("Clients", "/consultant"),
+        (lazy_gettext("Clients"), "/consultant"),
         (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}/results"),
         (last, None),
     ]
@@ -28,11 +32,14 @@ def _cycle_crumbs(assessment, organization, last: str) -> list:
 @router.get("")
 def workspace(request: Request, session: SessionDep, user: CurrentUser):
     clients = client_overview(session, user=user)
-    return render(request, "consultant/index.html", clients=clients, breadcrumbs=[("Clients", None)])
+    return render(
+        request, "consultant/index.html", clients=clients, breadcrumbs=[(lazy_gettext("Clients"), None)]
+    )
 
 
 @router.post("/reports.zip")
 def reports_zip(
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
@@ -45,7 +52,8 @@ def reports_zip(
     clients = client_overview(session, user=user)
     ids = [client.cycles[0].assessment.id for client in clients if client.cycles]
     if not ids:
-        raise BadInput("None of your client agencies has an assessment cycle yet.")
+        with i18n.use_locale(page_locale(request)):
+            raise BadInput(_("None of your client agencies has an assessment cycle yet."))
     job = jobs.start(
         session, "report_batch", params={"assessment_ids": ids, "paper": paper}, user=user, settings=settings
     )
@@ -71,23 +79,30 @@ def commentary_form(
         text=current.text if current else "",
         max_chars=commentary.MAX_COMMENTARY_CHARS,
         flashes=[
-            ("ok", "Commentary saved. It will appear on the results page and in this cycle's PDF report.")
+            (
+                "ok",
+                lazy_gettext(
+                    "Commentary saved. It will appear on the results page and in this cycle's PDF report."
+                ),
+            )
         ]
         if saved
         else [],
-        breadcrumbs=_cycle_crumbs(assessment, organization, "Commentary"),
+        breadcrumbs=_cycle_crumbs(assessment, organization, lazy_gettext("Commentary")),
     )
 
 
 @router.post("/assessments/{assessment_id}/commentary")
 def commentary_save(
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     assessment_id: int,
     text: Annotated[str, Form(max_length=commentary.MAX_COMMENTARY_CHARS + 2_000)] = "",
 ):
     require_workspace_role(user)
-    commentary.save_commentary(session, user=user, assessment_id=assessment_id, text=text)
+    with i18n.use_locale(page_locale(request)):  # its errors in the page's language
+        commentary.save_commentary(session, user=user, assessment_id=assessment_id, text=text)
     return RedirectResponse(f"/consultant/assessments/{assessment_id}/commentary?saved=1", status_code=303)
 
 
@@ -105,7 +120,7 @@ def _import_page(request: Request, session, user, assessment_id: int, **context)
         assessment=assessment,
         organization=organization,
         instrument=instrument,
-        breadcrumbs=_cycle_crumbs(assessment, organization, "Import paper responses"),
+        breadcrumbs=_cycle_crumbs(assessment, organization, lazy_gettext("Import paper responses")),
         **context,
     )
 
@@ -126,18 +141,22 @@ async def import_preview(
 ):
     require_workspace_role(user)
     content = await file.read(imports.MAX_IMPORT_BYTES + 1)
-    if len(content) > imports.MAX_IMPORT_BYTES:
-        raise TooLarge(f"The file is larger than {imports.MAX_IMPORT_BYTES // 1000} kB.")
-    if not content.strip():
-        raise BadInput("Choose a CSV file to upload; the file was empty.")
-    preview = imports.preview_import(
-        session,
-        user=user,
-        assessment_id=assessment_id,
-        content=content,
-        filename=file.filename or "upload.csv",
-        data_dir=settings.data_dir,
-    )
+    # The file's problems are listed in the page's language (the CLI prints them in English).
+    with i18n.use_locale(page_locale(request)):
+        if len(content) > imports.MAX_IMPORT_BYTES:
+            raise TooLarge(
+                _("The file is larger than %(num)s kB.") % {"num": imports.MAX_IMPORT_BYTES // 1000}
+            )
+        if not content.strip():
+            raise BadInput(_("Choose a CSV file to upload; the file was empty."))
+        preview = imports.preview_import(
+            session,
+            user=user,
+            assessment_id=assessment_id,
+            content=content,
+            filename=file.filename or "upload.csv",
+            data_dir=settings.data_dir,
+        )
     status = 200 if preview.ok else 422
     return _import_page(
         request, session, user, assessment_id, preview=preview, result=None, status_code=status
@@ -154,12 +173,13 @@ def import_confirm(
     settings: SettingsDep,
 ):
     require_workspace_role(user)
-    result = imports.confirm_import(
-        session,
-        user=user,
-        assessment_id=assessment_id,
-        import_id=import_id,
-        data_dir=settings.data_dir,
-        privacy_threshold=settings.privacy_threshold,
-    )
+    with i18n.use_locale(page_locale(request)):
+        result = imports.confirm_import(
+            session,
+            user=user,
+            assessment_id=assessment_id,
+            import_id=import_id,
+            data_dir=settings.data_dir,
+            privacy_threshold=settings.privacy_threshold,
+        )
     return _import_page(request, session, user, assessment_id, preview=None, result=result)

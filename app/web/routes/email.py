@@ -6,30 +6,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+from babel.support import LazyProxy
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from app import i18n
 from app.errors import BadInput
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext, ngettext
 from app.services import access, email_invitations, instruments_store, jobs, mail
 from app.services import assessments as assessments_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep, require_admin
-from app.web.templating import render
+from app.web.templating import page_locale, render
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 
 STATUS_LABELS = {
-    "queued": "Waiting to be sent",
-    "sending": "Being sent",
-    "sent": "Sent",
-    "failed": "Failed",
-    "opted_out": "Opted out",
-    "bounced": "Bounced",
+    "queued": lazy_gettext("Waiting to be sent"),
+    "sending": lazy_gettext("Being sent"),
+    "sent": lazy_gettext("Sent"),
+    "failed": lazy_gettext("Failed"),
+    "opted_out": lazy_gettext("Opted out"),
+    "bounced": lazy_gettext("Bounced"),
 }
 _DONE = {
-    "resent": "The invitation will be sent again now.",
-    "bounced": "Marked as bounced: nothing more is sent to this address unless you send it again.",
-    "schedule": "The reminder schedule is saved.",
+    "resent": lazy_gettext("The invitation will be sent again now."),
+    "bounced": lazy_gettext(
+        "Marked as bounced: nothing more is sent to this address unless you send it again."
+    ),
+    "schedule": lazy_gettext("The reminder schedule is saved."),
 }
 
 
@@ -41,7 +47,7 @@ def parse_send_at(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise BadInput("The send time is not a date and time (use YYYY-MM-DD HH:MM).") from exc
+        raise BadInput(_("The send time is not a date and time (use YYYY-MM-DD HH:MM).")) from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -68,9 +74,9 @@ def _page(request, session, settings, assessment, *, status_code: int = 200, **e
         "outbox_mode": not settings.smtp_host,
         "values": {},
         "breadcrumbs": [
-            ("Assessments", "/assessments"),
+            (lazy_gettext("Assessments"), "/assessments"),
             (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}"),
-            ("Email invitations", None),
+            (lazy_gettext("Email invitations"), None),
         ],
         **extra,
     }
@@ -84,11 +90,22 @@ def email_page(
     assessment_id: int, request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
-    flashes = []
+    flashes: list[tuple[str, str | LazyProxy]] = []
     if (done := request.query_params.get("done")) in _DONE:
         flashes.append(("ok", _DONE[done]))
-    if added := request.query_params.get("added"):
-        flashes.append(("ok", f"{added} people added. Their invitations go out at the chosen time."))
+    if (added := request.query_params.get("added", "")).isdigit():
+        with i18n.use_locale(page_locale(request)):
+            flashes.append(
+                (
+                    "ok",
+                    ngettext(
+                        "%(num)s person added. Their invitations go out at the chosen time.",
+                        "%(num)s people added. Their invitations go out at the chosen time.",
+                        int(added),
+                    )
+                    % {"num": int(added)},
+                )
+            )
     return _page(request, session, settings, assessment, flashes=flashes)
 
 
@@ -109,24 +126,26 @@ def invite(
     instrument = instruments_store.instrument_for(session, assessment)
     values = {"group": group, "addresses": addresses, "language": language, "send_at": send_at}
     try:
-        parsed = email_invitations.parse_pasted(addresses)
-        if address_file is not None and address_file.filename:
-            from_file = email_invitations.parse_csv(
-                address_file.file.read(email_invitations.MAX_CSV_BYTES + 1)
+        # Form errors in the page's language (the service's messages too).
+        with i18n.use_locale(page_locale(request)):
+            parsed = email_invitations.parse_pasted(addresses)
+            if address_file is not None and address_file.filename:
+                from_file = email_invitations.parse_csv(
+                    address_file.file.read(email_invitations.MAX_CSV_BYTES + 1)
+                )
+                parsed.addresses += from_file.addresses
+                parsed.invalid += from_file.invalid
+            result = email_invitations.add_recipients(
+                session,
+                actor=user,
+                assessment=assessment,
+                instrument=instrument,
+                group=group,
+                parsed=parsed,
+                send_at=parse_send_at(send_at),
+                language=language,
+                secret_key=settings.secret_key,
             )
-            parsed.addresses += from_file.addresses
-            parsed.invalid += from_file.invalid
-        result = email_invitations.add_recipients(
-            session,
-            actor=user,
-            assessment=assessment,
-            instrument=instrument,
-            group=group,
-            parsed=parsed,
-            send_at=parse_send_at(send_at),
-            language=language,
-            secret_key=settings.secret_key,
-        )
         if result.due_now:
             jobs.start_after_commit(
                 session, "email", params={"assessment_id": assessment.id}, user=None, settings=settings
@@ -137,19 +156,21 @@ def invite(
         return _page(
             request, session, settings, assessment, status_code=400, error=exc.message, values=values
         )
-    flashes = [("ok", _added_message(result))]
+    with i18n.use_locale(page_locale(request)):
+        flashes = [("ok", _added_message(result))]
     return _page(request, session, settings, assessment, flashes=flashes, problems=result.invalid)
 
 
 def _added_message(result: email_invitations.AddResult) -> str:
-    parts = [f"{result.added} {'person' if result.added == 1 else 'people'} added"]
+    """In the current language (the caller sets the page's)."""
+    parts = [ngettext("%(num)s person added", "%(num)s people added", result.added) % {"num": result.added}]
     if result.already_listed:
-        parts.append(f"{result.already_listed} already on the list")
+        parts.append(_("%(num)s already on the list") % {"num": result.already_listed})
     if result.opted_out:
-        parts.append(f"{result.opted_out} left out because they opted out")
+        parts.append(_("%(num)s left out because they opted out") % {"num": result.opted_out})
     if result.invalid:
-        parts.append(f"{len(result.invalid)} not understood (listed below)")
-    when = " Their invitations are being sent now." if result.due_now else ""
+        parts.append(_("%(num)s not understood (listed below)") % {"num": len(result.invalid)})
+    when = " " + _("Their invitations are being sent now.") if result.due_now else ""
     return "; ".join(parts) + "." + when
 
 
@@ -165,10 +186,12 @@ def save_schedule(
 ):
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     try:
-        days, count = _whole(reminder_days, "number of days"), _whole(max_reminders, "number of reminders")
-        email_invitations.set_schedule(
-            session, actor=user, assessment=assessment, reminder_days=days, max_reminders=count
-        )
+        with i18n.use_locale(page_locale(request)):
+            days = _whole(reminder_days, _("number of days"))
+            count = _whole(max_reminders, _("number of reminders"))
+            email_invitations.set_schedule(
+                session, actor=user, assessment=assessment, reminder_days=days, max_reminders=count
+            )
     except BadInput as exc:
         session.rollback()
         return _page(request, session, settings, assessment, status_code=400, schedule_error=exc.message)
@@ -178,7 +201,7 @@ def save_schedule(
 def _whole(value: str, what: str) -> int:
     value = value.strip()
     if not (value.isascii() and value.isdigit()) or len(value) > 4:
-        raise BadInput(f"The {what} must be a whole number.")
+        raise BadInput(_("The %(what)s must be a whole number.") % {"what": what})
     return int(value)
 
 

@@ -12,7 +12,10 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app import i18n
 from app.errors import BadInput, NotFound
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext
 from app.instruments import catalog
 from app.instruments.models import Instrument, text
 from app.instruments.outline import outline
@@ -21,17 +24,27 @@ from app.scoring.csv_responses import blank_template
 from app.services import access, instruments_store
 from app.services import assessments as assessments_service
 from app.web.deps import CurrentUser, SessionDep, SettingsDep
-from app.web.templating import render
+from app.web.routes.respond import offered_languages
+from app.web.templating import page_locale, render
 
 router = APIRouter()
 
 
-def _group(instrument: Instrument, group: str | None) -> str:
+def _group(instrument: Instrument, group: str | None, request: Request) -> str:
     if not group:
         return instrument.groups[0].id
     if not instrument.has_group(group):
-        raise BadInput("Choose a respondent group from the list.")
+        with i18n.use_locale(page_locale(request)):
+            raise BadInput(_("Choose a respondent group from the list."))
     return group
+
+
+def paper_language(instrument: Instrument, asked: str | None, user) -> str:
+    """The paper form's language: `?lang=`, else the language chosen in the account, when the
+    instrument has it (its questions are printed in the same language as the instructions); else
+    the instrument's own first language."""
+    offered = offered_languages(instrument)
+    return i18n.negotiate([asked, getattr(user, "language", None)], offered) or offered[0]
 
 
 def _attachment(body: bytes, media_type: str, filename: str) -> Response:
@@ -56,9 +69,12 @@ def preview_instrument(
     access.require_org_role(user)
     loaded = catalog.find_instrument(instrument_id, settings.instruments_dir)
     if loaded is None:
-        raise NotFound("No such instrument.")
+        with i18n.use_locale(page_locale(request)):
+            raise NotFound(_("No such instrument."))
     instrument = loaded.instrument
-    chosen = _group(instrument, group)
+    chosen = _group(instrument, group, request)
+    with i18n.use_locale(page_locale(request)) as lang:
+        title = _("Preview: %(instrument)s") % {"instrument": text(instrument.title, lang)}
     return render(
         request,
         "forms/preview.html",
@@ -68,9 +84,9 @@ def preview_instrument(
         base_path=f"/instruments/{instrument.id}/preview",
         assessment=None,
         breadcrumbs=[
-            ("Assessments", "/assessments"),
-            ("Start a cycle", "/assessments/new"),
-            (f"Preview: {text(instrument.title)}", None),
+            (lazy_gettext("Assessments"), "/assessments"),
+            (lazy_gettext("Start a cycle"), "/assessments/new"),
+            (title, None),
         ],
     )
 
@@ -86,7 +102,7 @@ def preview_cycle(
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
-    chosen = _group(instrument, group)
+    chosen = _group(instrument, group, request)
     return render(
         request,
         "forms/preview.html",
@@ -96,9 +112,9 @@ def preview_cycle(
         base_path=f"/assessments/{assessment.id}/preview",
         assessment=assessment,
         breadcrumbs=[
-            ("Assessments", "/assessments"),
+            (lazy_gettext("Assessments"), "/assessments"),
             (f"{organization.name}: {assessment.name}", f"/assessments/{assessment.id}"),
-            ("Preview and paper forms", None),
+            (lazy_gettext("Preview and paper forms"), None),
         ],
     )
 
@@ -106,19 +122,22 @@ def preview_cycle(
 @router.get("/assessments/{assessment_id}/paper.pdf", include_in_schema=False)
 def paper_form(
     assessment_id: int,
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     group: str | None = Query(None, max_length=64),
     paper: Literal["letter", "a4"] = Query("letter"),
+    lang: str | None = Query(None, max_length=35),
 ) -> Response:
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     organization = assessments_service.organization_of(session, assessment=assessment)
     instrument = instruments_store.instrument_for(session, assessment)
     form = PaperForm(
-        outline=outline(instrument, _group(instrument, group)),
+        outline=outline(instrument, _group(instrument, group, request)),
         cycle=assessment.name,
         organization=organization.name,
         paper=paper,
+        lang=paper_language(instrument, lang, user),
     )
     return _attachment(render_paper_pdf(form), "application/pdf", paper_filename(form))
 
@@ -126,13 +145,14 @@ def paper_form(
 @router.get("/assessments/{assessment_id}/paper-template.csv", include_in_schema=False)
 def paper_template(
     assessment_id: int,
+    request: Request,
     session: SessionDep,
     user: CurrentUser,
     group: str | None = Query(None, max_length=64),
 ) -> Response:
     assessment = access.get_assessment(session, user=user, assessment_id=assessment_id)
     instrument = instruments_store.instrument_for(session, assessment)
-    chosen = _group(instrument, group) if group else None
+    chosen = _group(instrument, group, request) if group else None
     name = f"peerready-responses-{instrument.id}-{chosen or 'all-groups'}.csv".replace("_", "-")
     # A byte-order mark, so that spreadsheet programs open the file as UTF-8.
     body = ("\ufeff" + blank_template(instrument, chosen)).encode("utf-8")
