@@ -23,6 +23,16 @@ GROUP = "group"
 #: A dot, as Stata and SAS write a missing value; never an option value (the exporter checks).
 NOT_ASKED = "."
 
+
+def _(message: str) -> str:
+    """The message in the current interface language: the web import lists a file's problems in
+    the page's language. The command line sets none, so it prints the English of
+    docs/csv-layout.md. (Imported here, not at the top: app.i18n imports app.scoring.)"""
+    from app.i18n import gettext
+
+    return gettext(message)
+
+
 __all__ = [
     "NOT_ASKED",
     "CsvError",
@@ -94,16 +104,27 @@ def _match(value: str, allowed: list[str]) -> str | None:
 
 def _hidden_reason(instrument: Instrument, item: Item, group: str) -> str:
     if item.groups and group not in item.groups:
-        return f"item {item.id} is not asked of group {group}"
+        return _("item %(item)s is not asked of group %(group)s") % {"item": item.id, "group": group}
     cond = item.show_if
     if cond is None:  # pragma: no cover - visible_items only hides by group or show_if
-        return f"item {item.id} is not shown"
+        return _("item %(item)s is not shown") % {"item": item.id}
     parts = []
     if cond.in_ is not None:
-        parts.append(f"{cond.item} is one of: {', '.join(cond.in_)}")
+        parts.append(_("%(item)s is one of: %(values)s") % {"item": cond.item, "values": ", ".join(cond.in_)})
     if cond.not_in is not None:
-        parts.append(f"{cond.item} is answered and is not one of: {', '.join(cond.not_in)}")
-    return f"item {item.id} is only asked when " + " and ".join(parts) + f" (leave {item.id} blank)"
+        parts.append(
+            _("%(item)s is answered and is not one of: %(values)s")
+            % {"item": cond.item, "values": ", ".join(cond.not_in)}
+        )
+    when = (
+        parts[0]
+        if len(parts) == 1
+        else _("%(first)s and %(second)s") % {"first": parts[0], "second": parts[1]}
+    )
+    return _("item %(item)s is only asked when %(when)s (leave %(item)s blank)") % {
+        "item": item.id,
+        "when": when,
+    }
 
 
 def match_group(instrument: Instrument, raw: str) -> str | None:
@@ -137,18 +158,26 @@ def check_row(
     values: list[tuple[str, str, str]],
     errors: list[CsvError],
     labels: bool = False,
-    allowed_note: str = "(or blank for no answer)",
+    allowed_note: str | None = None,
 ) -> ResponseInput | None:
     """One respondent's row, checked exactly as the web form applies the instrument: the group,
     each value on its item's scale, no answer to an item the row's group and answers hide, every
     shown required item answered. `values` holds (item id, raw cell, column name) for the
     columns present. Appends every problem to `errors`; returns None when the group is unknown."""
-    groups = [g.id for g in instrument.groups]
+    groups = ", ".join(g.id for g in instrument.groups)
     group = match_group(instrument, raw_group)
     if group is None:
-        what = "is blank" if not raw_group else f"{raw_group!r} is not a respondent group"
-        errors.append(CsvError(row_number, group_column, f"group {what}; allowed: {', '.join(groups)}"))
+        if not raw_group:
+            message = _("%(column)s is blank; allowed: %(allowed)s") % {"column": GROUP, "allowed": groups}
+        else:
+            message = _("%(column)s %(group)s is not a respondent group; allowed: %(allowed)s") % {
+                "column": GROUP,
+                "group": repr(raw_group),
+                "allowed": groups,
+            }
+        errors.append(CsvError(row_number, group_column, message))
         return None
+    note = allowed_note if allowed_note is not None else _("(or blank for no answer)")
 
     answers: dict[str, str] = {}
     invalid: set[str] = set()
@@ -166,7 +195,8 @@ def check_row(
                 CsvError(
                     row_number,
                     column,
-                    f"{value!r} is not an answer to {item_id}; allowed: {', '.join(allowed)} {allowed_note}",
+                    _("%(value)s is not an answer to %(item)s; allowed: %(allowed)s %(note)s")
+                    % {"value": repr(value), "item": item_id, "allowed": ", ".join(allowed), "note": note},
                 )
             )
         else:
@@ -181,9 +211,11 @@ def check_row(
         if item.id in answers and item.id not in shown:
             errors.append(CsvError(row_number, column, _hidden_reason(instrument, item, group)))
         elif item.required and item.id in shown and item.id not in answers:
-            missing = "is blank" if item.id in column_of else "has no column"
-            message = f"item {item.id} is required for group {group} but {missing}"
-            errors.append(CsvError(row_number, column, message))
+            if item.id in column_of:
+                message = _("item %(item)s is required for group %(group)s but is blank")
+            else:
+                message = _("item %(item)s is required for group %(group)s but has no column")
+            errors.append(CsvError(row_number, column, message % {"item": item.id, "group": group}))
     return ResponseInput(respondent_id=respondent, group=group, answers=answers)
 
 
@@ -201,7 +233,7 @@ def parse_responses_csv(
     content = content.lstrip("\ufeff")
     lines = content.splitlines()
     if not lines or not lines[0].strip():
-        raise ResponsesCsvInvalid([CsvError(1, None, "the file is empty; expected a header row")])
+        raise ResponsesCsvInvalid([CsvError(1, None, _("the file is empty; expected a header row"))])
     rows = list(csv.reader(io.StringIO(content), delimiter=_dialect(lines[0])))
     header = [h.strip() for h in rows[0]]
     errors: list[CsvError] = []
@@ -215,19 +247,26 @@ def parse_responses_csv(
         name = raw.lower()
         names.append(f"{raw} ({letter})" if raw else letter)
         if not name:
-            errors.append(CsvError(1, letter, "the column has no header"))
+            errors.append(CsvError(1, letter, _("the column has no header")))
         elif name in columns:
-            errors.append(CsvError(1, names[-1], f"the column {raw!r} appears twice"))
+            errors.append(
+                CsvError(1, names[-1], _("the column %(column)s appears twice") % {"column": repr(raw)})
+            )
         elif name not in (RESPONDENT, GROUP) and not instrument.has_item(name):
             close = difflib.get_close_matches(name, [*item_ids, RESPONDENT, GROUP], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(
-                CsvError(
-                    1,
-                    names[-1],
-                    f"unknown column {raw!r}: not an item of instrument {instrument.id}{hint}",
+            values = {
+                "column": repr(raw),
+                "instrument": instrument.id,
+                "close": repr(close[0]) if close else "",
+            }
+            if close:
+                message = _(
+                    "unknown column %(column)s: not an item of instrument %(instrument)s;"
+                    " did you mean %(close)s?"
                 )
-            )
+            else:
+                message = _("unknown column %(column)s: not an item of instrument %(instrument)s")
+            errors.append(CsvError(1, names[-1], message % values))
         else:
             columns[name] = index
     research_rows = research and GROUP not in columns
@@ -244,7 +283,7 @@ def parse_responses_csv(
             )
             raise ResponsesCsvInvalid(errors)
     elif GROUP not in columns:
-        errors.append(CsvError(1, None, "the header has no 'group' column (it is required)"))
+        errors.append(CsvError(1, None, _("the header has no 'group' column (it is required)")))
         raise ResponsesCsvInvalid(errors)
 
     item_columns = [(name, index) for name, index in columns.items() if instrument.has_item(name)]
@@ -261,7 +300,8 @@ def parse_responses_csv(
                 CsvError(
                     row_number,
                     None,
-                    f"the row has {len(cells)} cells but the header has {len(header)} columns",
+                    _("the row has %(cells)s cells but the header has %(columns)s columns")
+                    % {"cells": len(cells), "columns": len(header)},
                 )
             )
             continue
@@ -274,7 +314,8 @@ def parse_responses_csv(
                 CsvError(
                     row_number,
                     names[columns[RESPONDENT]] if RESPONDENT in columns else None,
-                    f"respondent {respondent!r} already appears in row {seen_ids[respondent]}",
+                    _("respondent %(respondent)s already appears in row %(row)s")
+                    % {"respondent": repr(respondent), "row": seen_ids[respondent]},
                 )
             )
         seen_ids.setdefault(respondent, row_number)
@@ -295,7 +336,7 @@ def parse_responses_csv(
             responses.append(checked)
 
     if not responses and not errors:
-        errors.append(CsvError(2, None, "the file has a header but no responses"))
+        errors.append(CsvError(2, None, _("the file has a header but no responses")))
     if errors:
         raise ResponsesCsvInvalid(errors)
     return responses

@@ -16,7 +16,7 @@ import re
 
 from app.instruments.interop import GROUP_FIELD, RECORD_ID
 from app.instruments.models import Instrument
-from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, check_row
+from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, _, check_row
 from app.scoring.models import ResponseInput
 
 __all__ = ["COMPLETE", "RECORD_ID", "REDCAP_IGNORED", "looks_like_redcap", "parse_redcap_export"]
@@ -65,7 +65,7 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
     content = content.lstrip("\ufeff")
     lines = content.splitlines()
     if not lines or not lines[0].strip():
-        raise ResponsesCsvInvalid([CsvError(1, None, "the file is empty; expected REDCap's header row")])
+        raise ResponsesCsvInvalid([CsvError(1, None, _("the file is empty; expected REDCap's header row"))])
     reader = csv.reader(io.StringIO(content), delimiter=_dialect(lines[0]))
     header = [h.strip() for h in next(reader)]
     errors: list[CsvError] = []
@@ -81,9 +81,11 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
         name = raw.lower()
         box = _CHECKBOX.match(name)
         if not name:
-            errors.append(CsvError(1, f"column {index + 1}", "the column has no header"))
+            errors.append(
+                CsvError(1, _("column %(number)s") % {"number": index + 1}, _("the column has no header"))
+            )
         elif name in radio or name in special:
-            errors.append(CsvError(1, raw, f"the column {raw!r} appears twice"))
+            errors.append(CsvError(1, raw, _("the column %(column)s appears twice") % {"column": repr(raw)}))
         elif name in (RECORD_ID, GROUP_FIELD, complete_column):
             special[name] = index
         elif instrument.has_item(name):
@@ -93,22 +95,41 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
         elif box and instrument.has_item(box["field"]):
             value = _checkbox_code(instrument, box["field"], box["code"])
             if value is None:
-                errors.append(CsvError(1, raw, f"{box['code']!r} is not an answer code of {box['field']}"))
+                errors.append(
+                    CsvError(
+                        1,
+                        raw,
+                        _("%(code)s is not an answer code of %(item)s")
+                        % {"code": repr(box["code"]), "item": box["field"]},
+                    )
+                )
             else:
                 boxes.setdefault(box["field"], []).append((value, index, raw))
         else:
             close = difflib.get_close_matches(name, [i.id for i in instrument.items], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.append(
-                CsvError(1, raw, f"unknown column {raw!r}: not a field of the {form} dictionary{hint}")
-            )
+            words = {"column": repr(raw), "form": form, "close": repr(close[0]) if close else ""}
+            if close:
+                message = _(
+                    "unknown column %(column)s: not a field of the %(form)s dictionary;"
+                    " did you mean %(close)s?"
+                )
+            else:
+                message = _("unknown column %(column)s: not a field of the %(form)s dictionary")
+            errors.append(CsvError(1, raw, message % words))
     for item_id in set(radio) & set(boxes):
-        errors.append(CsvError(1, item_id, f"{item_id} has both a radio column and checkbox columns"))
+        errors.append(
+            CsvError(
+                1, item_id, _("%(item)s has both a radio column and checkbox columns") % {"item": item_id}
+            )
+        )
     for required in (RECORD_ID, GROUP_FIELD):
         if required not in special:
             errors.append(
                 CsvError(
-                    1, None, f"the header has no {required!r} column (REDCap writes it for our dictionary)"
+                    1,
+                    None,
+                    _("the header has no %(column)s column (REDCap writes it for our dictionary)")
+                    % {"column": repr(required)},
                 )
             )
     if errors:
@@ -125,16 +146,26 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
             continue
         if len(cells) > len(header):
             errors.append(
-                CsvError(row_line, None, f"the row has {len(cells)} cells but the header has {len(header)}")
+                CsvError(
+                    row_line,
+                    None,
+                    _("the row has %(cells)s cells but the header has %(columns)s")
+                    % {"cells": len(cells), "columns": len(header)},
+                )
             )
             continue
         cells += [""] * (len(header) - len(cells))
         record = cells[special[RECORD_ID]]
         if not record:
-            errors.append(CsvError(row_line, RECORD_ID, "the record id is blank"))
+            errors.append(CsvError(row_line, RECORD_ID, _("the record id is blank")))
         elif record in seen:
             errors.append(
-                CsvError(row_line, RECORD_ID, f"record {record!r} already appears on line {seen[record]}")
+                CsvError(
+                    row_line,
+                    RECORD_ID,
+                    _("record %(record)s already appears on line %(line)s")
+                    % {"record": repr(record), "line": seen[record]},
+                )
             )
         seen.setdefault(record, row_line)
         if complete_column in special:
@@ -144,8 +175,11 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
                     CsvError(
                         row_line,
                         complete_column,
-                        f"record {record!r} is not marked Complete (2) but {status or 'blank'!r}; only"
-                        " complete records are imported (mark it complete in REDCap, or leave it out)",
+                        _(
+                            "record %(record)s is not marked Complete (2) but %(status)s; only complete"
+                            " records are imported (mark it complete in REDCap, or leave it out)"
+                        )
+                        % {"record": repr(record), "status": repr(status or "blank")},
                     )
                 )
                 continue
@@ -156,7 +190,11 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
                 state = _CHECKED.get(cells[index].lower())
                 if state is None:
                     errors.append(
-                        CsvError(row_line, column, f"{cells[index]!r} is not 1/0 (Checked/Unchecked)")
+                        CsvError(
+                            row_line,
+                            column,
+                            _("%(value)s is not 1/0 (Checked/Unchecked)") % {"value": repr(cells[index])},
+                        )
                     )
                 elif state:
                     chosen.append((value, column))
@@ -164,8 +202,9 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
                 errors.append(
                     CsvError(
                         row_line,
-                        ", ".join(c for _, c in chosen),
-                        f"{item_id} takes one answer but {len(chosen)} boxes are checked",
+                        ", ".join(c for _value, c in chosen),
+                        _("%(item)s takes one answer but %(num)s boxes are checked")
+                        % {"item": item_id, "num": len(chosen)},
                     )
                 )
             values.append((item_id, chosen[0][0] if len(chosen) == 1 else "", columns[0][2]))
@@ -178,12 +217,12 @@ def parse_redcap_export(instrument: Instrument, content: str) -> list[ResponseIn
             values=values,
             errors=errors,
             labels=True,
-            allowed_note="(codes or their labels; blank for no answer)",
+            allowed_note=_("(codes or their labels; blank for no answer)"),
         )
         if checked is not None:
             responses.append(checked)
     if not responses and not errors:
-        errors.append(CsvError(2, None, "the file has a header but no records"))
+        errors.append(CsvError(2, None, _("the file has a header but no records")))
     if errors:
         raise ResponsesCsvInvalid(errors)
     return responses

@@ -43,7 +43,7 @@ from app.db.models import (
     utcnow,
 )
 from app.errors import BadInput, Conflict, Forbidden, Gone, NotFound, TooLarge
-from app.i18n import gettext
+from app.i18n import current_locale, gettext
 from app.instruments.models import Instrument, text
 from app.scoring import ResponseInput
 from app.scoring.csv_responses import CsvError, ResponsesCsvInvalid, parse_responses_csv
@@ -163,17 +163,19 @@ def _sweep(directory: Path) -> None:
 
 
 def _summarize(instrument: Instrument, rows: list[ResponseInput]) -> tuple[list[GroupRows], list[PreviewRow]]:
+    """Counts per group and the first rows, the labels in the current language."""
+    lang = current_locale()
     counts = Counter(r.group for r in rows)
-    groups = [GroupRows(g.id, text(g.label), counts[g.id]) for g in instrument.groups if counts[g.id]]
+    groups = [GroupRows(g.id, text(g.label, lang), counts[g.id]) for g in instrument.groups if counts[g.id]]
     first = []
     for row in rows[:PREVIEW_ROWS]:
         by_domain = Counter(instrument.item_by_id(i).domain for i in row.answers)
         first.append(
             PreviewRow(
                 respondent=row.respondent_id,
-                group_label=text(instrument.group_by_id(row.group).label),
+                group_label=text(instrument.group_by_id(row.group).label, lang),
                 answered=len(row.answers),
-                answered_by_condition=[(text(d.title), by_domain[d.id]) for d in instrument.domains],
+                answered_by_condition=[(text(d.title, lang), by_domain[d.id]) for d in instrument.domains],
             )
         )
     return groups, first
@@ -406,7 +408,7 @@ def import_batches(
     result = []
     for batch in rows:
         groups = [
-            GroupRows(g.id, text(g.label), int(batch.by_group.get(g.id, 0)))
+            GroupRows(g.id, text(g.label, current_locale()), int(batch.by_group.get(g.id, 0)))
             for g in instrument.groups
             if batch.by_group.get(g.id)
         ]

@@ -260,6 +260,11 @@ def test_a_consultant_who_chose_spanish_sees_the_workspace_and_import_in_spanish
     page = parse(refused)
     assert page.alerts()[0].startswith("paper.csv no se importó. No se guardó nada. Corrija")
     assert page.table_headers("#import-errors") == ["Fila", "Columna", "Problema"]
+    # The file's problems too (the command line prints them in English, as docs/csv-layout.md).
+    problems = [row["Problema"] for row in page.records("#import-errors")]
+    assert any(
+        p.startswith("group: 'board' no es un grupo de participantes; se permiten: ") for p in problems
+    )
 
 
 def test_without_a_choice_the_pages_stay_in_english_and_lang_asks_for_spanish(client, db):

@@ -181,7 +181,7 @@ def detail(
         counts=counts,
         previous=previous,
         threshold=settings.privacy_threshold,
-        import_batches=imports_service.import_batches(session, assessment=assessment, instrument=instrument),
+        import_batches=_import_batches(request, session, assessment, instrument),
         may_decide_imports=user.role in (Role.org_lead, Role.admin),
         accepting=assessments_service.is_accepting_answers(assessment),
         breadcrumbs=_crumbs(assessment, organization),
@@ -189,6 +189,11 @@ def detail(
         if (done := request.query_params.get("done")) in _DONE_MESSAGES
         else [],
     )
+
+
+def _import_batches(request: Request, session, assessment, instrument) -> list:
+    with i18n.use_locale(page_locale(request)):  # the group labels in the page's language
+        return imports_service.import_batches(session, assessment=assessment, instrument=instrument)
 
 
 _DONE_MESSAGES = {
