@@ -11,10 +11,6 @@ import pytest
 
 from tests.i18n.template_text import Finding, all_findings, findings_in, templates
 
-# TEMPORARY: templates whose strings are still being wrapped (2026-12-02). Remove a file from this
-# set as soon as it is clean; the set is to be empty, and then removed with this comment.
-NOT_YET_WRAPPED: frozenset[str] = frozenset()
-
 
 @pytest.fixture(scope="module")
 def findings() -> dict[str, list[Finding]]:
@@ -22,19 +18,13 @@ def findings() -> dict[str, list[Finding]]:
 
 
 def test_every_visible_template_string_is_wrapped_for_translation(findings):
-    unwrapped = [
-        str(f) for path, found in sorted(findings.items()) if path not in NOT_YET_WRAPPED for f in found
-    ]
+    unwrapped = [str(f) for _path, found in sorted(findings.items()) for f in found]
     assert not unwrapped, (
         "Text not inside _() or {% trans %} (wrap it, then add it to the catalog):\n" + "\n".join(unwrapped)
     )
     assert {"templates/portfolio/portfolio.html", "reports/portfolio.html", "templates/base.html"} <= set(
         findings
     )
-
-
-def test_the_temporary_list_names_real_templates(findings):
-    assert NOT_YET_WRAPPED <= set(findings), NOT_YET_WRAPPED - set(findings)
 
 
 def _write(tmp_path: Path, name: str, source: str) -> Path:
