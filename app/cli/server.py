@@ -5,13 +5,20 @@ from __future__ import annotations
 import click
 from sqlalchemy.engine import Engine
 
-from app.config import load_settings_or_exit
+from app.config import Settings, load_settings_or_exit
 
 
-def _migrate(engine: Engine) -> None:
+def _migrate(engine: Engine, settings: Settings) -> None:
+    """Migrate to the latest schema, then make the portfolio's stored per-site figures of any
+    site that has none yet or whose figures no longer match its releases (after the migration
+    that added them, every site with a release; afterwards usually none)."""
     from app.db import migrate
+    from app.db.engine import session_scope
+    from app.services import site_figures
 
     migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        site_figures.ensure_fresh(session, portfolio_id=None, privacy_threshold=settings.privacy_threshold)
 
 
 @click.command()
@@ -42,7 +49,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     settings = load_settings_or_exit()
     engine = engine_from_settings(settings)
     if settings.is_sqlite:
-        _migrate(engine)
+        _migrate(engine, settings)
     host = host or settings.host
     port = port or settings.port
     click.echo(f"PeerReady on http://{host}:{port}  (database: {settings.sqlalchemy_url.split('@')[-1]})")
@@ -80,10 +87,12 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every database migration (safe to run again)."""
+    """Apply every database migration (safe to run again), then make the portfolio's stored
+    per-site figures that are missing or out of date."""
     from app.db.engine import engine_from_settings
 
-    _migrate(engine_from_settings(load_settings_or_exit()))
+    settings = load_settings_or_exit()
+    _migrate(engine_from_settings(settings), settings)
     click.echo("Database is up to date.")
 
 
@@ -97,7 +106,7 @@ def demo() -> None:
     settings = load_settings_or_exit()
     engine = engine_from_settings(settings)
     if settings.is_sqlite:
-        _migrate(engine)
+        _migrate(engine, settings)
     report_prepare.watch(engine, settings)  # the worker renders the demo's reports before the first click
     with session_scope(engine) as session:
         summary = load_demo(

@@ -290,6 +290,52 @@ class DomainScore(SQLModel, table=True):
     sd: float | None = None
 
 
+class SiteFigures(SQLModel, table=True):
+    """What a funder's portfolio shows of one site (app.services.site_figures): its latest and
+    baseline completed cycles and their figures AFTER the portfolio's privacy rules, written when
+    a cycle of the site is released, closed or reopened, so a portfolio page sorts, pages and
+    summarizes 5,000 sites in SQL instead of applying the rules to every site on every request.
+
+    `scope` is '' for all instruments, else an instrument id (the portfolio's instrument filter).
+    `last_release_id` and `n_releases` (the site's newest release and its number of releases) and
+    `threshold` say which releases and privacy threshold the row was made from; a row that no
+    longer matches is made again before it is read. Derived from the releases: never edited, only
+    replaced. A site with releases but no completed cycle has a row with status
+    no_completed_cycle (scope '' only)."""
+
+    organization_id: int = Field(primary_key=True, foreign_key="organization.id", ondelete="CASCADE")
+    scope: str = Field(primary_key=True, max_length=64)
+    last_release_id: int
+    n_releases: int
+    threshold: int
+    status: str = Field(max_length=32)  # scored, below_threshold or no_completed_cycle
+    latest_assessment_id: int | None = None
+    baseline_assessment_id: int | None = None
+    latest_version_id: int | None = None
+    cycle_date: date | None = None
+    n_respondents: int | None = None  # as shown: None below the privacy threshold
+    response_rate: float | None = None  # as shown
+
+
+class SiteConditionFigures(SQLModel, table=True):
+    """One condition of a scored site's latest cycle as the portfolio shows it (shown score,
+    level, n and status after the privacy rules; the change from the baseline when the baseline's
+    instrument has the condition). `score_bin` is the 10-point bin of the shown score (0-9)."""
+
+    __table_args__ = (Index("ix_siteconditionfigures_scope_condition", "scope", "condition_id", "score"),)
+    organization_id: int = Field(primary_key=True, foreign_key="organization.id", ondelete="CASCADE")
+    scope: str = Field(primary_key=True, max_length=64)
+    condition_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)  # shown, suppressed or no_score
+    score: float | None = None
+    level_id: str | None = Field(default=None, max_length=64)
+    n: int | None = None
+    score_bin: int | None = None
+    has_change: bool = False
+    baseline_score: float | None = None
+    change: float | None = None
+
+
 class PlanStatus(StrEnum):
     proposed = "proposed"  # recommended by the rules, not yet decided
     accepted = "accepted"

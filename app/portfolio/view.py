@@ -17,9 +17,10 @@ JSON API and the CSV/XLSX exports leave English.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, cast
 
 from app.i18n import current_locale, gettext, ngettext
 from app.instruments.models import Instrument, text
@@ -413,6 +414,45 @@ def _site_out(
     )
 
 
+def distribution_from_counts(
+    condition: ConditionRef,
+    *,
+    n_shown: int,
+    n_with_cycle: int,
+    minimum: float | None,
+    maximum: float | None,
+    middle: list[float],
+    bins: Mapping[int, int],
+    level_counts: Mapping[str, int],
+    levels: list[tuple[str, str]],
+) -> ConditionDistribution:
+    """The same distribution as `_distribution`, from counts made elsewhere (SQL aggregates over
+    the stored figures): `middle` is the one or two middle shown scores, `bins` counts the shown
+    scores per 10-point bin (0-9), `n_with_cycle` the sites with a completed cycle."""
+    return ConditionDistribution(
+        condition_id=condition.id,
+        condition_title=condition.title,
+        n_sites_scored=n_shown,
+        median=score_value(median(middle)) if n_shown else None,
+        minimum=minimum if n_shown else None,
+        maximum=maximum if n_shown else None,
+        bins=[
+            ScoreBin(lower=lower, upper=lower + BIN_WIDTH, count=bins.get(lower // BIN_WIDTH, 0), label=label)
+            for lower, label in _BINS
+        ],
+        levels=[
+            LevelCount(level_id=lid, label=label, count=level_counts.get(lid, 0)) for lid, label in levels
+        ],
+        n_not_shown=n_with_cycle - n_shown,
+    )
+
+
+_BINS = [
+    (lower, f"{lower}–{lower + BIN_WIDTH - 1}" if lower + BIN_WIDTH < 100 else f"{lower}–100")
+    for lower in range(0, 100, BIN_WIDTH)
+]
+
+
 def _distribution(
     condition: ConditionRef, sites: list[_Shown], levels: list[tuple[str, str]]
 ) -> ConditionDistribution:
@@ -482,3 +522,161 @@ def _sort_sites(sites: list[_Shown], order: SortOrder, conditions: list[Conditio
     present.sort(key=lambda vs: vs[0], reverse=order.descending)
     missing.sort(key=lambda s: (s.site.name.casefold(), s.site.organization_id))
     return [s for _, s in present] + missing
+
+
+# --- the same view from stored per-site figures (app.services.site_figures) ----------------------
+
+
+@dataclass
+class StoredCondition:
+    """A condition's summary figures over the sites' stored shown scores (SQL aggregates)."""
+
+    n: int = 0
+    minimum: float | None = None
+    maximum: float | None = None
+    middle: list[float] = field(default_factory=list)
+    bins: Mapping[int, int] = field(default_factory=dict)
+    levels: Mapping[str, int] = field(default_factory=dict)
+
+
+class StoredSiteLike(Protocol):
+    site: SiteRow
+    status: str
+    version_id: int | None
+    when: date | None
+    n_respondents: int | None
+    response_rate: float | None
+    latest_id: int | None
+    baseline_id: int | None
+    sort_value: float | None
+
+
+def build_stored_view(
+    *,
+    portfolio: PortfolioRef,
+    stored: Sequence[StoredSiteLike],
+    options: FilterOptions,
+    instruments: dict[int, Instrument],
+    condition_figures: Callable[[list[ConditionRef]], dict[str, StoredCondition]],
+    page_cycles: Callable[[list[int]], tuple[dict[int, CycleRow], dict[int, Instrument]]],
+    filters: PortfolioFilters,
+    sort: SortOrder,
+    privacy_threshold: int,
+    page: SitePage,
+) -> PortfolioView:
+    """What `build_portfolio_view` returns for a page (or the summary alone), from each site's
+    stored figures (already after the privacy rules) instead of every site's cycles: `stored`
+    are the sites that pass the region and cohort filters with the instrument filter's figures
+    (and the sort value when sorting by a condition), `instruments` the versions of their latest
+    cycles. `condition_figures` gives the summary's aggregates of the shared conditions;
+    `page_cycles` the released cycles (and their instruments) of the sites on the page, which
+    are then built exactly as `build_portfolio_view` builds them."""
+    threshold = privacy_threshold
+    with_cycle = [s for s in stored if s.status != "no_completed_cycle"]
+    # The same comparability and levels as `build_portfolio_view`: both read only the version id
+    # of each site's latest cycle, which the stored figures have.
+    latest_versions = cast("dict[int, CycleRow]", {s.site.organization_id: s for s in with_cycle})
+    conditions, in_use, note = _shared_conditions(latest_versions, instruments)
+    levels: list[tuple[str, str]] = []
+    for vid in dict.fromkeys(c.version_id for c in latest_versions.values()):
+        for level in instruments[vid].scoring.levels:
+            if all(level.id != known for known, _ in levels):
+                levels.append((level.id, text(level.label)))
+    figures = condition_figures(conditions)
+    summary = PortfolioSummary(
+        portfolio=portfolio,
+        privacy_threshold=threshold,
+        n_sites=len(stored),
+        n_scored=sum(1 for s in stored if s.status == "scored"),
+        n_below_threshold=sum(1 for s in stored if s.status == "below_threshold"),
+        n_no_completed_cycle=sum(1 for s in stored if s.status == "no_completed_cycle"),
+        instruments=in_use,
+        shared_conditions=conditions,
+        comparability_note=note,
+        distributions=[
+            distribution_from_counts(
+                c,
+                n_shown=figures[c.id].n,
+                n_with_cycle=len(with_cycle),
+                minimum=figures[c.id].minimum,
+                maximum=figures[c.id].maximum,
+                middle=figures[c.id].middle,
+                bins=figures[c.id].bins,
+                level_counts=figures[c.id].levels,
+                levels=levels,
+            )
+            for c in conditions
+        ],
+    )
+    if page.size == 0:  # the summary alone (the JSON /summary): no site record is built
+        return PortfolioView(
+            summary=summary,
+            sites=[],
+            filters=filters,
+            sort=sort,
+            options=options,
+            levels=levels,
+            page=page,
+            n_matching=sum(1 for s in stored if page.matches(s.site.name)),
+        )
+    # Sorting works on the same figures `_sort_sites` reads, for the sort key only.
+    key = sort.key
+    by_site: dict[int, StoredSiteLike] = {}
+    shown = []
+    for row in stored:
+        by_site[row.site.organization_id] = row
+        one = _Shown(
+            site=row.site,
+            status=row.status,
+            when=row.when,
+            n_respondents=row.n_respondents,
+            response_rate=row.response_rate,
+        )
+        if row.status == "scored" and row.sort_value is not None:
+            if key.startswith("score_"):
+                one.scores[key[6:]] = (row.sort_value, None, None, "shown")
+            elif key.startswith("change_"):
+                one.changes[key[7:]] = (None, row.sort_value)
+        shown.append(one)
+    ordered = _sort_sites(shown, sort, conditions)
+    matching = [s for s in ordered if page.matches(s.site.name)] if page.q else ordered
+    if page.size:
+        start = (page.number - 1) * page.size
+        chosen = matching[start : start + page.size]
+    else:
+        chosen = matching
+    wanted = [
+        i
+        for s in chosen
+        for i in (by_site[s.site.organization_id].latest_id, by_site[s.site.organization_id].baseline_id)
+        if i is not None
+    ]
+    cycles, page_instruments = page_cycles(wanted)
+    page_instruments = {**instruments, **page_instruments}
+    level_labels = {
+        vid: {lv.id: text(lv.label) for lv in instrument.scoring.levels}
+        for vid, instrument in page_instruments.items()
+    }
+    site_rows = []
+    for s in chosen:
+        ids = by_site[s.site.organization_id]
+        latest = (
+            cycles.get(ids.latest_id)
+            if ids.latest_id is not None and s.status != "no_completed_cycle"
+            else None
+        )
+        baseline = cycles.get(ids.baseline_id) if ids.baseline_id is not None and latest is not None else None
+        full = _shown(s.site, latest, baseline, conditions, page_instruments, threshold)
+        site_rows.append(
+            _site_out(s.site, latest, baseline, conditions, page_instruments, level_labels, threshold, full)
+        )
+    return PortfolioView(
+        summary=summary,
+        sites=site_rows,
+        filters=filters,
+        sort=sort,
+        options=options,
+        levels=levels,
+        page=page,
+        n_matching=len(matching),
+    )

@@ -28,7 +28,7 @@ from app.db.models import (
 from app.errors import BadInput, NotFound
 from app.i18n import gettext
 from app.instruments import catalog
-from app.services import access, audit, instruments_store, locks, releases, scores
+from app.services import access, audit, instruments_store, locks, releases, scores, site_figures
 
 LATEST = "latest"  # "follow-up of": the organization's most recent earlier cycle
 
@@ -263,10 +263,17 @@ def set_status(
         organization_id=assessment.organization_id,
         detail=detail,
     )
+    session.flush()
+    released = None
     if status == AssessmentStatus.closed:
-        session.flush()
-        releases.release_at_close(
+        released = releases.release_at_close(
             session, assessment=assessment, privacy_threshold=privacy_threshold, actor=user
+        )
+    if released is None:  # (a new release refreshed them already)
+        # The cycle's date (its close date, else the day it closed) is one of the portfolio's
+        # stored figures: a reopen or a close that kept the last release can move it.
+        site_figures.refresh(
+            session, organization_ids=[assessment.organization_id], privacy_threshold=privacy_threshold
         )
 
 

@@ -2,10 +2,12 @@
 
 Everything here reads RELEASED site-level scores (the latest `Release` of each cycle and the
 `DomainScore` rows written with it by `app.services.releases`), never live scores, responses,
-answers or comments, and never the group or item parts of a stored scorecard. A page view is
-three set-based queries whatever the number of sites (sites; released cycles with their
-condition scores, ranked by a window function; instrument versions in use), plus the
-instruments from the catalog's cache. The view itself (comparability, statistics, sorting) is
+answers or comments, and never the group or item parts of a stored scorecard. The downloads
+(every site) are three set-based queries whatever the number of sites (sites; released cycles
+with their condition scores, ranked by a window function; instrument versions in use), plus the
+instruments from the catalog's cache. A page of the site table and the summary alone read each
+site's stored figures instead (`app.services.site_figures`: the same rules' results, kept per
+site) and build in full only the sites on the page. The view itself (comparability, statistics, sorting) is
 `app.portfolio.view`; the privacy rules are `app.portfolio.privacy`.
 """
 
@@ -30,10 +32,19 @@ from app.db.models import (
     User,
 )
 from app.errors import Forbidden
+from app.instruments.models import Instrument
 from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
-from app.portfolio.schemas import PortfolioRef
-from app.portfolio.view import CycleRow, FilterOptions, PortfolioView, SiteRow, build_portfolio_view
-from app.services import access, instruments_store, releases
+from app.portfolio.schemas import ConditionRef, PortfolioRef
+from app.portfolio.view import (
+    CycleRow,
+    FilterOptions,
+    PortfolioView,
+    SiteRow,
+    StoredCondition,
+    build_portfolio_view,
+    build_stored_view,
+)
+from app.services import access, instruments_store, releases, site_figures
 
 
 def list_portfolios(session: Session, *, user: User) -> list[PortfolioRef]:
@@ -80,6 +91,15 @@ def portfolio_view(
     """
     portfolio = access.get_portfolio(session, user=user, portfolio_id=portfolio_id)
     filters = filters or PortfolioFilters()
+    if page is not None and page.size is not None:
+        return _stored_view(
+            session,
+            portfolio=portfolio,
+            privacy_threshold=privacy_threshold,
+            filters=filters,
+            sort=sort or SortOrder(),
+            page=page,
+        )
     sites = _sites(session, portfolio_id=portfolio_id)
     releases.release_missing(
         session, organization_ids=[s.organization_id for s in sites], privacy_threshold=privacy_threshold
@@ -99,6 +119,65 @@ def portfolio_view(
         instruments=instruments_store.instruments_of_versions(session, version_ids=version_ids),
         filters=filters,
         sort=sort or SortOrder(),
+        privacy_threshold=privacy_threshold,
+        page=page,
+    )
+
+
+def _stored_view(
+    session: Session,
+    *,
+    portfolio: Portfolio,
+    privacy_threshold: int,
+    filters: PortfolioFilters,
+    sort: SortOrder,
+    page: SitePage,
+) -> PortfolioView:
+    """A page of the portfolio (or its summary alone) from the stored per-site figures
+    (app.services.site_figures), made again first for any site whose releases changed: the
+    same view `build_portfolio_view` makes from every site's cycles, in a few set-based queries
+    whose work in Python is one small tuple per site."""
+    releases.release_missing_in_portfolio(
+        session, portfolio_id=portfolio.id, privacy_threshold=privacy_threshold
+    )
+    site_figures.ensure_fresh(session, portfolio_id=portfolio.id, privacy_threshold=privacy_threshold)
+    sort_condition = None
+    if sort.key.startswith(("score_", "change_")):
+        kind, _, condition_id = sort.key.partition("_")
+        sort_condition = (kind, condition_id)
+    stored = site_figures.sites(
+        session, portfolio_id=portfolio.id, filters=filters, sort_condition=sort_condition
+    )
+    regions, cohorts, n_sites = site_figures.filter_values(session, portfolio_id=portfolio.id)
+    instruments = instruments_store.instruments_of_versions(
+        session, version_ids={s.version_id for s in stored if s.version_id is not None}
+    )
+
+    def condition_figures(conditions: list[ConditionRef]) -> dict[str, StoredCondition]:
+        return site_figures.condition_figures(
+            session, portfolio_id=portfolio.id, filters=filters, condition_ids=[c.id for c in conditions]
+        )
+
+    def page_cycles(assessment_ids: list[int]) -> tuple[dict[int, CycleRow], dict[int, Instrument]]:
+        cycles = site_figures.released_cycles(session, assessment_ids=assessment_ids)
+        versions = {c.version_id for c in cycles.values()} - set(instruments)
+        return cycles, instruments_store.instruments_of_versions(session, version_ids=versions)
+
+    return build_stored_view(
+        portfolio=PortfolioRef(
+            id=portfolio.id, name=portfolio.name, description=portfolio.description, n_sites=n_sites
+        ),
+        stored=stored,
+        options=FilterOptions(
+            regions=regions,
+            cohorts=cohorts,
+            instruments=_instrument_options(session, portfolio_id=portfolio.id),
+        ),
+        instruments=instruments,
+        condition_figures=condition_figures,
+        page_cycles=page_cycles,
+        filters=filters,
+        sort=sort,
         privacy_threshold=privacy_threshold,
         page=page,
     )
@@ -222,6 +301,15 @@ def _baseline_and_latest(
 
 
 def _filter_options(session: Session, *, portfolio_id: int, sites: list[SiteRow]) -> FilterOptions:
+    return FilterOptions(
+        regions=sorted({s.region for s in sites if s.region}),
+        cohorts=sorted({s.cohort for s in sites if s.cohort}),
+        instruments=_instrument_options(session, portfolio_id=portfolio_id),
+    )
+
+
+def _instrument_options(session: Session, *, portfolio_id: int) -> list[tuple[str, str]]:
+    """(instrument id, title) of the instruments of the portfolio's closed cycles."""
     instruments = session.exec(
         select(col(InstrumentVersion.instrument_id), func.min(col(InstrumentVersion.title)))
         .join(Assessment, col(Assessment.instrument_version_id) == col(InstrumentVersion.id))
@@ -232,8 +320,4 @@ def _filter_options(session: Session, *, portfolio_id: int, sites: list[SiteRow]
         .group_by(col(InstrumentVersion.instrument_id))
         .order_by(col(InstrumentVersion.instrument_id))
     ).all()
-    return FilterOptions(
-        regions=sorted({s.region for s in sites if s.region}),
-        cohorts=sorted({s.cohort for s in sites if s.cohort}),
-        instruments=[(i, t) for i, t in instruments],
-    )
+    return [(i, t) for i, t in instruments]

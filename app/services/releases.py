@@ -18,6 +18,7 @@ from app.db.models import (
     AssessmentScore,
     AssessmentStatus,
     DomainScore,
+    PortfolioSite,
     Release,
     User,
     utcnow,
@@ -26,7 +27,7 @@ from app.disclosure import policy
 from app.disclosure.release import Decision, cells_from_json, cells_to_json, decide_release
 from app.disclosure.view import disclose_scorecard
 from app.scoring import Scorecard, score_responses
-from app.services import audit, instruments_store, scores
+from app.services import audit, instruments_store, scores, site_figures
 from app.services.locks import lock_assessment
 
 
@@ -77,10 +78,18 @@ def _decide(
 
 
 def release_at_close(
-    session: Session, *, assessment: Assessment, privacy_threshold: int, actor: User | str
+    session: Session,
+    *,
+    assessment: Assessment,
+    privacy_threshold: int,
+    actor: User | str,
+    refresh_figures: bool = True,
 ) -> Release | None:
     """Make the cycle's next release if the rules allow (caller's transaction, under the
-    assessment's lock). Returns the new release, or None when the last one stays."""
+    assessment's lock). Returns the new release, or None when the last one stays.
+
+    A new release also makes the site's stored portfolio figures again (app.services.site_figures),
+    unless `refresh_figures` is False: the caller then does it for many sites at once."""
     lock_assessment(session, assessment.id)
     decision, counted = _decide(session, assessment=assessment, privacy_threshold=privacy_threshold)
     instrument = instruments_store.instrument_for(session, assessment)
@@ -114,6 +123,10 @@ def release_at_close(
     session.add(release)
     _write_domain_scores(session, assessment_id=assessment.id, scorecard=scorecard)
     session.flush()
+    if refresh_figures:  # the portfolio's stored figures of this site, from its new release
+        site_figures.refresh(
+            session, organization_ids=[assessment.organization_id], privacy_threshold=privacy_threshold
+        )
     audit.record(
         session,
         actor=actor,
@@ -158,7 +171,11 @@ def _threshold_of(session: Session, assessment_id: int, privacy_threshold: int |
 
 
 def ensure_released(
-    session: Session, *, assessment: Assessment, privacy_threshold: int | None = None
+    session: Session,
+    *,
+    assessment: Assessment,
+    privacy_threshold: int | None = None,
+    refresh_figures: bool = True,
 ) -> None:
     """A cycle that stopped taking answers without an explicit close (its close date passed), or
     closed before releases existed, gets its first release when its results are first read.
@@ -173,6 +190,7 @@ def ensure_released(
             assessment=assessment,
             privacy_threshold=_threshold_of(session, assessment.id, privacy_threshold),
             actor="system",
+            refresh_figures=refresh_figures,
         )
 
 
@@ -191,6 +209,24 @@ def release_missing(session: Session, *, organization_ids: list[int], privacy_th
     ).all()
     for assessment in missing:
         ensure_released(session, assessment=assessment, privacy_threshold=privacy_threshold)
+
+
+def release_missing_in_portfolio(session: Session, *, portfolio_id: int, privacy_threshold: int) -> None:
+    """`release_missing` for the sites of a portfolio (one query when nothing is missing). The
+    caller makes the stored figures of the sites that got a release (`site_figures.ensure_fresh`)."""
+    released = select(Release.assessment_id).where(Release.assessment_id == Assessment.id).exists()
+    members = select(PortfolioSite.organization_id).where(PortfolioSite.portfolio_id == portfolio_id)
+    missing = session.exec(
+        select(Assessment).where(
+            col(Assessment.organization_id).in_(members),
+            Assessment.status == AssessmentStatus.closed,
+            ~released,
+        )
+    ).all()
+    for assessment in missing:
+        ensure_released(
+            session, assessment=assessment, privacy_threshold=privacy_threshold, refresh_figures=False
+        )
 
 
 def release_state(session: Session, *, assessment: Assessment, privacy_threshold: int) -> ReleaseState:
