@@ -576,12 +576,13 @@ def build_stored_view(
     # The same comparability and levels as `build_portfolio_view`: both read only the version id
     # of each site's latest cycle, which the stored figures have.
     latest_versions = cast("dict[int, CycleRow]", {s.site.organization_id: s for s in with_cycle})
-    conditions, in_use, note = _shared_conditions(latest_versions, instruments)
+    lang = current_locale()
+    conditions, in_use, note = _shared_conditions(latest_versions, instruments, lang)
     levels: list[tuple[str, str]] = []
     for vid in dict.fromkeys(c.version_id for c in latest_versions.values()):
         for level in instruments[vid].scoring.levels:
             if all(level.id != known for known, _ in levels):
-                levels.append((level.id, text(level.label)))
+                levels.append((level.id, text(level.label, lang)))
     figures = condition_figures(conditions)
     summary = PortfolioSummary(
         portfolio=portfolio,
@@ -654,7 +655,7 @@ def build_stored_view(
     cycles, page_instruments = page_cycles(wanted)
     page_instruments = {**instruments, **page_instruments}
     level_labels = {
-        vid: {lv.id: text(lv.label) for lv in instrument.scoring.levels}
+        vid: {lv.id: text(lv.label, lang) for lv in instrument.scoring.levels}
         for vid, instrument in page_instruments.items()
     }
     site_rows = []

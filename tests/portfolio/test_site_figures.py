@@ -18,6 +18,7 @@ from app.db.models import (
     SiteConditionFigures,
     SiteFigures,
 )
+from app.i18n import use_locale
 from app.portfolio.params import PortfolioFilters, SitePage, SortOrder
 from app.services import site_figures
 from app.services.assessments import set_status
@@ -151,6 +152,8 @@ def test_stored_figures_equal_a_fresh_computation_after_release(db, versions):
     assert sites[5].id not in by_site and sites[7].id not in by_site  # no release: no row
     assert {r.scope for r in db.exec(select(SiteFigures))} == {"", "readiness_full", "quick_check"}
     _assert_views_agree(db, funder, portfolio)
+    with use_locale("es"):  # the words (titles, levels, statuses) in the reader's language
+        _assert_views_agree(db, funder, portfolio)
     # Nothing was stale: reading made no row again.
     assert _rows(db) == stored
 
