@@ -25,6 +25,7 @@ from app.db.models import (
     User,
     utcnow,
 )
+from app.disclosure import policy
 from app.errors import BadInput, NotFound
 from app.i18n import gettext
 from app.instruments import catalog
@@ -39,6 +40,19 @@ class GroupCount:
     submitted: int = 0
     in_progress: int = 0  # started, at least one answer
     not_started: int = 0  # opened the link, no answer yet
+    submitted_imported: int = 0  # of `submitted`: paper rows of an approved import
+
+    def at_close(self, threshold: int) -> tuple[bool, int]:
+        """Whether this group's submitted answers would let it be shown on its own if the cycle
+        closed now (the disclosure layer's rule, web answers reaching k on their own), and if not,
+        how many more people must answer through the form."""
+        web = self.submitted - self.submitted_imported
+        sources = {"web": web, "import": self.submitted_imported}
+        if policy.may_show_group(self.submitted, threshold, sources):
+            return True, 0
+        if web == 0:  # paper rows only: any further row counts
+            return False, threshold - self.submitted
+        return False, threshold - web
 
     @property
     def total(self) -> int:
@@ -293,16 +307,17 @@ def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict
     # Rows of an import still waiting for the lead's approval are not counted (they are listed
     # apart, per group, as the pending import).
     rows = session.exec(
-        select(Response.assessment_id, Response.group, Response.status, answered.c.n)
+        select(Response.assessment_id, Response.group, Response.status, Response.source, answered.c.n)
         .join(answered, answered.c.response_id == Response.id, isouter=True)
         .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
         .where(col(Response.assessment_id).in_(assessment_ids), scores.counts_in_results())
     )
     result: dict[int, ResponseCounts] = defaultdict(ResponseCounts)
-    for assessment_id, group, status, n_answers in rows:
+    for assessment_id, group, status, source, n_answers in rows:
         counts = result[assessment_id].groups.setdefault(group, GroupCount(group))
         if status == ResponseStatus.submitted:
             counts.submitted += 1
+            counts.submitted_imported += source == "import"
         elif n_answers:
             counts.in_progress += 1
         else:

@@ -132,6 +132,12 @@ def test_padding_by_import_cannot_unlock_a_hidden_group(db, app):
     approved = lead.post(url, data={"csrf_token": csrf, "decision": "approve"}, follow_redirects=False)
     assert approved.status_code == 303
     assert submitted_peer_staff() == "3"
+    # ...and the open cycle's "At close" column follows the same rule as the release: the group
+    # is not promised to be shown on its own, since its web part is 1 person (k = 3).
+    page = parse(lead.get(f"/assessments/{agency.assessment.id}/results"))
+    at_close = next(r["At close"] for r in page.records("#progress-table") if r["Group"] == "Peer staff")
+    assert at_close == "combined with other groups or hidden unless 2 more people answer on the web form"
+    assert "those alone must reach 3" in page.text("#web-rule")
     agency.set_status("closed")
     doc = parse(agency.results())
     for section in doc.select("section.domain-result"):
