@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from app.db.models import (
@@ -306,8 +307,15 @@ def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict
     )
     # Rows of an import still waiting for the lead's approval are not counted (they are listed
     # apart, per group, as the pending import).
-    rows = session.exec(
-        select(Response.assessment_id, Response.group, Response.status, Response.source, answered.c.n)
+    # (Core's select: SQLModel's typed one takes at most four columns)
+    rows = session.connection().execute(
+        sql_select(
+            col(Response.assessment_id),
+            col(Response.group),
+            col(Response.status),
+            col(Response.source),
+            answered.c.n,
+        )
         .join(answered, answered.c.response_id == Response.id, isouter=True)
         .outerjoin(ImportBatch, col(ImportBatch.id) == Response.import_batch_id)
         .where(col(Response.assessment_id).in_(assessment_ids), scores.counts_in_results())
