@@ -172,6 +172,8 @@ class _Pending:
 
 
 def _start_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released, not the commit (report_prepare)
+        return
     for item in session.info.pop(_PENDING, []):
         try:
             job, created = _insert_or_join(item.engine, item.job)

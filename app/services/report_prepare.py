@@ -136,6 +136,11 @@ def _forget(session: Session, previous_transaction: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy also calls after_commit when a SAVEPOINT (begin_nested) is released; the outer
+    # transaction still holds its locks then, so a job written now on another connection would
+    # wait for this very request (SQLite's write lock): wait for the real commit.
+    if session.in_nested_transaction():
+        return
     info = session.info
     assessments = info.pop(_ASSESSMENTS, None) or set()
     organizations = info.pop(_ORGANIZATIONS, None) or set()

@@ -323,6 +323,28 @@ def test_start_after_commit_starts_only_when_the_work_is_committed(
     assert len(started) == 1  # once
 
 
+def test_a_savepoint_release_is_not_the_commit(db, engine, cast, immediate_settings, steps_kind):
+    """SQLAlchemy calls after_commit when a SAVEPOINT is released too (site_figures writes in
+    one inside a cycle's close): a job started then, on another connection, waited for the
+    outer transaction's own write lock on SQLite (a close hung for the busy timeout)."""
+    started = []
+    jobs.start_after_commit(
+        db,
+        "test_steps",
+        params={"organization_id": cast.org_a.id},
+        user=None,
+        settings=immediate_settings,
+        on_started=started.append,
+    )
+    cast.org_a.cohort = "2029"
+    db.add(cast.org_a)
+    with db.begin_nested():
+        db.flush()
+    assert started == []  # not yet: the outer transaction is still open
+    db.commit()
+    assert len(started) == 1 and reload(engine, started[0].id).status == JobStatus.done
+
+
 def test_a_missing_result_file_is_gone_not_an_error(db, engine, cast, immediate_settings, steps_kind):
     job = jobs.start(
         db,
