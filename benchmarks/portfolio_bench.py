@@ -193,6 +193,7 @@ def grow(
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
+            connection.commit()  # uncommitted, its statistics are rolled back with the transaction
 
 
 def measure(engine, *, portfolio_id: int, runs: int, data_dir: Path) -> dict[str, float]:

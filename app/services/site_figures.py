@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, delete, func, insert, or_
+from sqlalchemy import Select, Subquery, and_, delete, func, insert, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -39,6 +39,7 @@ from app.services import instruments_store
 
 ALL_INSTRUMENTS = ""  # the scope of the unfiltered portfolio
 CHUNK = 500  # organizations per refresh statement (bounded IN lists)
+ANALYZE_AFTER = 500  # sites made again at once after which PostgreSQL's statistics are renewed
 
 
 def cycle_date(close_date: date | None, closed_at: datetime | None, created_at: datetime) -> date:
@@ -357,6 +358,11 @@ def ensure_fresh(session: Session, *, portfolio_id: int | None, privacy_threshol
     if stale:
         refresh(session, organization_ids=stale, privacy_threshold=privacy_threshold)
         session.flush()
+        if len(stale) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+            # Right after a bulk write (the first read after an upgrade or an import of many
+            # sites) PostgreSQL plans with the empty tables' statistics until autovacuum comes
+            # round: a nested loop that made sorting 5,000 sites by a score take 1 s, not 10 ms.
+            session.execute(text("ANALYZE sitefigures, siteconditionfigures"))
     return len(stale)
 
 

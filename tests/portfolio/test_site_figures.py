@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from app.db.models import (
@@ -216,6 +217,35 @@ def test_figures_are_made_again_when_missing_or_made_with_another_threshold(db, 
     db.commit()
     _assert_views_agree(db, funder, portfolio, threshold=5)
     assert db.exec(select(SiteFigures).where(SiteFigures.organization_id == sites[4].id)).all() == []
+
+
+def test_a_bulk_remake_renews_the_planner_statistics_on_postgresql(db, versions, monkeypatch):
+    """Made again for many sites at once (here: any number), the tables' statistics are renewed
+    in the same transaction, so the next read is not planned as over empty tables."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics; SQLite has none to renew")
+    portfolio, funder, _, _ = _world(db, versions)
+    expected = _rows(db)
+    db.exec(SiteConditionFigures.__table__.delete())  # type: ignore[attr-defined]
+    db.exec(SiteFigures.__table__.delete())  # type: ignore[attr-defined]
+    db.commit()
+    db.exec(text("ANALYZE sitefigures, siteconditionfigures"))  # statistics of the empty tables
+    db.commit()
+
+    def estimated() -> list[float]:
+        return [
+            db.exec(text("SELECT reltuples FROM pg_class WHERE relname = :t"), params={"t": t}).one()[0]
+            for t in ("sitefigures", "siteconditionfigures")
+        ]
+
+    assert estimated() == [0, 0]
+    monkeypatch.setattr(site_figures, "ANALYZE_AFTER", 1)
+    assert site_figures.ensure_fresh(db, portfolio_id=portfolio.id, privacy_threshold=THRESHOLD) > 0
+    tables = (SiteFigures, SiteConditionFigures)
+    assert estimated() == [db.exec(select(func.count()).select_from(t)).one() for t in tables]
+    db.commit()
+    assert _rows(db) == expected
+    _assert_views_agree(db, funder, portfolio)
 
 
 @pytest.mark.parametrize("backfill", ["command", "read"])
