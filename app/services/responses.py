@@ -295,9 +295,18 @@ _LOCK_RESPONSE = (
     .execution_options(synchronize_session=False)
 )
 _LOCK_RESPONSE_AT_PAGE = _LOCK_RESPONSE.values(last_page=bindparam("page"))
-_CYCLE_STATE = select(col(Assessment.status), col(Assessment.close_date)).where(
-    col(Assessment.id) == bindparam("assessment_id")
-)
+
+
+def _cycle_column(column: Any) -> Any:
+    return select(column).where(col(Assessment.id) == col(Response.assessment_id)).scalar_subquery()
+
+
+# SQLite: the same UPDATE returns the cycle's status and close date, read once it holds the
+# database's write lock (one statement instead of the UPDATE and a SELECT after it).
+_LOCK_READING_CYCLE = {
+    with_page: statement.returning(_cycle_column(Assessment.status), _cycle_column(Assessment.close_date))
+    for with_page, statement in ((False, _LOCK_RESPONSE), (True, _LOCK_RESPONSE_AT_PAGE))
+}
 
 
 def _lock_for_writing(
@@ -324,18 +333,21 @@ def _lock_for_writing(
     params: dict[str, Any] = {"response_id": response.id, "now": now}
     if page is not None:
         params["page"] = page
-    locked = _core(session, _LOCK_RESPONSE if page is None else _LOCK_RESPONSE_AT_PAGE, params)
-    if locked.rowcount != 1:
-        raise Conflict(SUBMITTED_MESSAGE)
+    if state is None:
+        # SQLite: the cycle's state as the UPDATE reads it once it holds the write lock.
+        row = _core(session, _LOCK_READING_CYCLE[page is not None], params).one_or_none()
+        if row is None:
+            raise Conflict(SUBMITTED_MESSAGE)
+        if row[0] is None:  # the cycle was deleted meanwhile
+            raise NotFound("This link does not work.")
+        state = (AssessmentStatus(row[0]), row[1])
+    else:
+        locked = _core(session, _LOCK_RESPONSE if page is None else _LOCK_RESPONSE_AT_PAGE, params)
+        if locked.rowcount != 1:
+            raise Conflict(SUBMITTED_MESSAGE)
     set_committed_value(response, "updated_at", now)
     if page is not None:
         set_committed_value(response, "last_page", page)
-    if state is None:
-        # SQLite: read once the UPDATE holds the write lock (what session.refresh would read).
-        row = _core(session, _CYCLE_STATE, {"assessment_id": assessment.id}).one_or_none()
-        if row is None:
-            raise NotFound("This link does not work.")
-        state = (AssessmentStatus(row[0]), row[1])
     status, close_date = state
     set_committed_value(assessment, "status", status)
     set_committed_value(assessment, "close_date", close_date)

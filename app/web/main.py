@@ -24,7 +24,7 @@ from app.paths import STATIC_DIR
 from app.services import report_prepare, sessions
 from app.web import security
 from app.web.deps import CHANGE_PASSWORD_PATH, SESSION_KEY
-from app.web.routes import ROUTERS
+from app.web.routes import ROUTERS, respond
 from app.web.templating import build_templates, render
 
 log = logging.getLogger("peerready")
@@ -109,6 +109,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.state.templates = build_templates(settings.templates_dir, auto_reload=settings.env == "development")
     security.install(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for path, endpoint, methods in respond.FAST_ROUTES:
+        app.router.add_route(path, endpoint, methods=methods, include_in_schema=False)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import Settings
 from app.errors import Forbidden
 from app.i18n import N_, lazy_gettext
+from app.web.boundary import verify_input
 
 log = logging.getLogger("peerready")
 
@@ -289,19 +290,21 @@ async def verify_path_ids(request: Request) -> None:
             raise NotFound(N_("No such page."))
 
 
+async def verify_request(request: Request) -> None:
+    """The checks every request passes before its route runs: ids in range, input readable (no
+    NUL bytes, valid UTF-8: app/web/boundary.py), CSRF. One router dependency for every FastAPI
+    route (FastAPI's machinery costs about as much per dependency as these checks do on the
+    respondent's busiest pages); the respondent's fast routes (app/web/routes/respond.py) call
+    it themselves, first."""
+    await verify_path_ids(request)
+    await verify_input(request)
+    await verify_csrf(request)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     from fastapi import Depends
 
     https = settings.base_url.startswith("https://")
-    from app.web.boundary import verify_input
-
-    async def verify_request(request: Request) -> None:
-        # The three checks in this order, as one router dependency: FastAPI's machinery costs
-        # about as much per dependency as these checks do on the respondent's busiest pages.
-        await verify_path_ids(request)
-        await verify_input(request)
-        await verify_csrf(request)
-
     app.router.dependencies.append(Depends(verify_request))
     # Order: outermost first. Headers wrap everything, then the size limit, then the session.
     app.add_middleware(

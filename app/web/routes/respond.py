@@ -7,6 +7,7 @@ other sites' logs.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +24,7 @@ from app.services import instruments_store
 from app.services import responses as responses_service
 from app.web.boundary import read_json
 from app.web.deps import SessionDep, SettingsDep, in_transaction
+from app.web.security import verify_request
 from app.web.templating import render, render_form_page
 
 router = APIRouter()
@@ -172,10 +174,25 @@ def _page_context(
     }
 
 
-@router.get("/respond/{token}/page/{number}", include_in_schema=False)
-async def show_page(token: str, number: int, request: Request):
-    # The busiest page: its whole transaction in one go, on SQLite without the thread pool (deps.py).
-    return await in_transaction(request, _show_page, token, number, request)
+# --- the two busiest routes: plain Starlette routes -------------------------------------------
+# Every respondent's every answer is an autosave, and every page of the form a page view. As
+# FastAPI routes, resolving their parameters and dependencies cost about as much again as their
+# own work; as plain routes they do the same steps in a few lines: the checks every route passes
+# (`verify_request`: ids, input, CSRF), the body, then the whole transaction in one go (on SQLite
+# without the thread pool: deps.py). Errors are the domain errors every route raises, shown by
+# the app's handlers. They are matched before every router (app/web/main.py).
+
+
+_PAGE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+
+
+async def show_page(request: Request) -> Response_:
+    await verify_request(request)
+    token, number = request.path_params["token"], request.path_params["number"]
+    # What FastAPI's `number: int` accepted ("-1" included: "no such page" below), else not found.
+    if _PAGE_NUMBER.fullmatch(number) is None:
+        raise NotFound("There is no such page in this survey.")
+    return await in_transaction(request, _show_page, token, int(number), request)
 
 
 def _show_page(session: Session, token: str, number: int, request: Request):
@@ -284,13 +301,18 @@ async def _autosave_payload(request: Request) -> dict[str, Any]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-AutosavePayload = Annotated[dict[str, Any], Depends(_autosave_payload)]
-
-
-@router.post("/respond/{token}/autosave", include_in_schema=False)
-async def autosave(token: str, request: Request, data: AutosavePayload):
+async def autosave(request: Request) -> Response_:
     """Save one answer or one comment as it is given (called by static/respond.js)."""
-    return await in_transaction(request, _autosave, token, request, data)
+    await verify_request(request)
+    data = await _autosave_payload(request)
+    return await in_transaction(request, _autosave, request.path_params["token"], request, data)
+
+
+# (path, endpoint, methods): added to the app's own router ahead of every included router.
+FAST_ROUTES = [
+    ("/respond/{token}/page/{number}", show_page, ["GET"]),
+    ("/respond/{token}/autosave", autosave, ["POST"]),
+]
 
 
 def _autosave(session: Session, token: str, request: Request, data: dict[str, Any]):
