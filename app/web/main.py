@@ -141,14 +141,16 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     async def _busy(request: Request, exc: PoolTimeout):
         # Every database connection of this process stayed busy for the pool's whole timeout: a
         # burst, not a bug. Nothing was saved; the client may simply try again.
-        log.warning("No database connection free for %s %s", request.method, request.url.path)
+        log.warning(
+            "No database connection free for %s %s", request.method, security.redact_path(request.url.path)
+        )
         busy = N_("PeerReady is very busy right now. Nothing was saved; try again in a moment.")
         return _error_response(request, PeerReadyError(busy), 503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         # Never a traceback to a user: log it, show a calm page.
-        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        log.exception("Unhandled error on %s %s", request.method, security.redact_path(request.url.path))
         return _error_response(request, PeerReadyError(security.SERVER_ERROR_MESSAGE), 500)
 
     return app

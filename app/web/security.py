@@ -149,7 +149,7 @@ class SecurityHeaders:
             # kept-alive connection, and the client's next request on it fails too.
             if started:
                 raise  # half a response is on the wire: only closing the connection ends it
-            log.exception("Unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            log.exception("Unhandled error on %s %s", scope.get("method"), redact_path(scope.get("path", "")))
             await _calm_500(scope, receive, send_with_headers)
 
 
@@ -290,6 +290,37 @@ async def verify_path_ids(request: Request) -> None:
             raise NotFound(N_("No such page."))
 
 
+# Paths whose second segment is a secret: a respondent's group or personal link, an email
+# invitation's link, a password-reset link. Whoever reads a server log must not be able to
+# open someone's response (and read their answers) or reset their password from it.
+_SECRET_PATH = re.compile(r"^(/(?:r|i|respond|password/reset)/)[^/?#]+")
+REDACTED = "[link]"
+
+
+def redact_path(path: str) -> str:
+    """`path` with the link token it carries, if any, replaced by "[link]"."""
+    return _SECRET_PATH.sub(lambda m: m.group(1) + REDACTED, path, count=1)
+
+
+class RedactLinks(logging.Filter):
+    """Takes the link tokens out of uvicorn's access log lines (its arguments: client, method,
+    path with query, HTTP version, status) before any handler writes them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], redact_path(args[2]), args[3], args[4])
+        return True
+
+
+def redact_access_log() -> None:
+    """Installed once per process, on the logger itself: uvicorn's logging set-up replaces the
+    handlers, not the logger's filters, whether it runs before or after the app is made."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactLinks) for f in access.filters):
+        access.addFilter(RedactLinks())
+
+
 async def verify_request(request: Request) -> None:
     """The checks every request passes before its route runs: ids in range, input readable (no
     NUL bytes, valid UTF-8: app/web/boundary.py), CSRF. One router dependency for every FastAPI
@@ -305,6 +336,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     from fastapi import Depends
 
     https = settings.base_url.startswith("https://")
+    redact_access_log()
     app.router.dependencies.append(Depends(verify_request))
     # Order: outermost first. Headers wrap everything, then the size limit, then the session.
     app.add_middleware(
