@@ -293,9 +293,14 @@ def set_status(
 
 
 def is_accepting_answers(assessment: Assessment) -> bool:
-    if assessment.status != AssessmentStatus.open:
+    return accepts_answers(assessment.status, assessment.close_date)
+
+
+def accepts_answers(status: AssessmentStatus, close_date: date | None) -> bool:
+    """Whether a cycle in this state takes answers: open, and its close date not passed."""
+    if status != AssessmentStatus.open:
         return False
-    return assessment.close_date is None or assessment.close_date >= utcnow().date()
+    return close_date is None or close_date >= utcnow().date()
 
 
 def response_counts_many(session: Session, *, assessment_ids: list[int]) -> dict[int, ResponseCounts]:

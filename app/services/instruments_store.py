@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from app.db.models import Assessment, InstrumentVersion
@@ -70,10 +71,19 @@ def instrument_with_hash(session: Session, assessment: Assessment, digest: str |
     """The instrument of `assessment`, whose snapshot's content hash the caller already read
     (`app.services.responses.find_by_token` reads it with the response): no query when it is
     in the catalog's cache."""
+    return instrument_of_snapshot(session, version_id=assessment.instrument_version_id, digest=digest)
+
+
+def instrument_of_snapshot(bind: Session | Connection, *, version_id: int, digest: str | None) -> Instrument:
+    """The instrument of the snapshot `version_id` whose content hash is `digest`: from the
+    catalog's cache, else read (on the caller's session, or in its connection's transaction)."""
     cached = catalog.cached_instrument(digest) if digest else None
     if cached is not None:
         return cached
-    version = session.get(InstrumentVersion, assessment.instrument_version_id)
+    if isinstance(bind, Connection):
+        with Session(bind=bind) as session:
+            return instrument_of_snapshot(session, version_id=version_id, digest=None)
+    version = bind.get(InstrumentVersion, version_id)
     if version is None:  # the foreign key makes this impossible short of manual edits
         raise NotFound("The instrument of this assessment is missing.")
     return instrument_of_version(version)

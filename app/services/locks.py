@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, select, update
 from sqlmodel import Session, col
 
 from app.db.models import Assessment, AssessmentStatus, PlanItem
@@ -67,7 +67,9 @@ _SHARE = (
 )
 
 
-def share_assessment(session: Session, assessment_id: int) -> tuple[AssessmentStatus, date | None] | None:
+def share_assessment(
+    session: Session | Connection, assessment_id: int
+) -> tuple[AssessmentStatus, date | None] | None:
     """Hold the assessment's lock in shared form for the rest of the transaction: waits while a
     close, reopen, submit or import holds it, and makes them wait for this transaction.
 
@@ -75,7 +77,8 @@ def share_assessment(session: Session, assessment_id: int) -> tuple[AssessmentSt
     committed once the lock is granted (they cannot change until this transaction ends).
     SQLite has no row locks: nothing is sent and None is returned; there the writer's own UPDATE
     takes the database's write lock, after which the caller reads the cycle's status again."""
-    if session.get_bind().dialect.name == "sqlite":
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "sqlite":
         return None
     row = session.execute(_SHARE, {"assessment_id": assessment_id}).one_or_none()
     return None if row is None else (row[0], row[1])

@@ -24,10 +24,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     CompoundSelect,
+    Connection,
     bindparam,
     delete,
     insert,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -264,6 +267,67 @@ def get_by_token(session: Session, *, token: str, client_ip: str | None) -> tupl
     return response, assessment
 
 
+@dataclass(slots=True)
+class Editing:
+    """A response and its cycle as a save needs them, read in one Core row by the autosave
+    (`editing_by_token`): loading the two ORM objects cost as much as the rest of the save. The
+    cycle's state is brought up to date under the lock (`_lock`)."""
+
+    id: int  # the response's
+    status: ResponseStatus
+    group: str
+    language: str | None
+    assessment_id: int
+    cycle_status: AssessmentStatus
+    close_date: date | None
+    version_id: int
+    digest: str | None  # the content hash of the cycle's instrument snapshot
+
+
+_EDITING_BY_TOKEN = (
+    sa_select(
+        col(Response.id),
+        col(Response.status),
+        col(Response.group),
+        col(Response.language),
+        col(Assessment.id),
+        col(Assessment.status),
+        col(Assessment.close_date),
+        col(Assessment.instrument_version_id),
+        col(InstrumentVersion.content_hash),
+    )
+    .select_from(Response)
+    .outerjoin(Assessment, col(Assessment.id) == col(Response.assessment_id))
+    .outerjoin(InstrumentVersion, col(InstrumentVersion.id) == col(Assessment.instrument_version_id))
+    .where(col(Response.token_hash) == bindparam("token_hash"))
+)
+
+
+def editing_by_token(connection: Connection, *, token: str) -> Editing | None:
+    """The response behind a personal token and its cycle, in one Core row; None when no
+    response has this token (the caller refuses it as `find_by_token` does, rate limit
+    included). A response without its cycle is "not found", as there."""
+    if not invitations.looks_like_token(token):
+        return None
+    row = connection.execute(_EDITING_BY_TOKEN, {"token_hash": invitations.hash_token(token)}).first()
+    if row is None:
+        return None
+    response_id, status, group, language, assessment_id, cycle_status, close_date, version_id, digest = row
+    if assessment_id is None:
+        raise NotFound("This link does not work.")
+    return Editing(
+        response_id,
+        ResponseStatus(status),
+        group,
+        language,
+        assessment_id,
+        AssessmentStatus(cycle_status),
+        close_date,
+        version_id,
+        digest,
+    )
+
+
 SUBMITTED_MESSAGE = (
     "This response has been submitted. To change something while the survey is open, choose "
     "“Change my answers” on the thank-you page of your personal link."
@@ -271,18 +335,27 @@ SUBMITTED_MESSAGE = (
 
 
 def ensure_editable(response: Response, assessment: Assessment) -> None:
-    if response.status == ResponseStatus.submitted:
+    _refuse_unless_editable(response.status, assessment.status, assessment.close_date)
+
+
+def _refuse_unless_editable(
+    status: ResponseStatus, cycle_status: AssessmentStatus, close_date: date | None
+) -> None:
+    if status == ResponseStatus.submitted:
         raise Conflict(SUBMITTED_MESSAGE)
-    if not assessments_service.is_accepting_answers(assessment):
+    if not assessments_service.accepts_answers(cycle_status, close_date):
         raise Conflict("This survey is closed, so answers can no longer be changed.")
 
 
-def _core(session: Session, statement: Any, params: dict[str, Any]) -> Any:  # a CursorResult
-    """A prebuilt statement run on the session's connection, past the ORM's execution layer
-    (which costs as much again as the statement on SQLite, and these run on every autosave).
-    Changes pending in the session are flushed first, as the ORM's autoflush would."""
-    session.flush()
-    return session.connection().execute(statement, params)
+def _core(bind: Session | Connection, statement: Any, params: dict[str, Any]) -> Any:  # a CursorResult
+    """A prebuilt statement run on the session's connection (or the caller's connection), past
+    the ORM's execution layer (which costs as much again as the statement on SQLite, and these
+    run on every autosave). Changes pending in a session are flushed first, as the ORM's
+    autoflush would."""
+    if isinstance(bind, Connection):
+        return bind.execute(statement, params)
+    bind.flush()
+    return bind.connection().execute(statement, params)
 
 
 _LOCK_RESPONSE = (
@@ -327,31 +400,49 @@ def _lock_for_writing(
     The same UPDATE "touches" the response (updated_at, and `page` as its last page when given),
     so a save writes the response row once; the loaded object is brought up to date without
     being marked changed."""
-    ensure_editable(response, assessment)
-    state = locks.share_assessment(session, assessment.id)  # PostgreSQL: read under the lock
+    editing = Editing(
+        response.id,
+        response.status,
+        response.group,
+        response.language,
+        assessment.id,
+        assessment.status,
+        assessment.close_date,
+        assessment.instrument_version_id,
+        None,
+    )
+    now = _lock(session, editing, page)
+    set_committed_value(response, "updated_at", now)
+    if page is not None:
+        set_committed_value(response, "last_page", page)
+    set_committed_value(assessment, "status", editing.cycle_status)
+    set_committed_value(assessment, "close_date", editing.close_date)
+
+
+def _lock(bind: Session | Connection, editing: Editing, page: int | None) -> datetime:
+    """`_lock_for_writing` of a response read as `Editing` (its cycle's state brought up to
+    date); returns the time the response was touched at."""
+    _refuse_unless_editable(editing.status, editing.cycle_status, editing.close_date)
+    state = locks.share_assessment(bind, editing.assessment_id)  # PostgreSQL: read under the lock
     now = utcnow()
-    params: dict[str, Any] = {"response_id": response.id, "now": now}
+    params: dict[str, Any] = {"response_id": editing.id, "now": now}
     if page is not None:
         params["page"] = page
     if state is None:
         # SQLite: the cycle's state as the UPDATE reads it once it holds the write lock.
-        row = _core(session, _LOCK_READING_CYCLE[page is not None], params).one_or_none()
+        row = _core(bind, _LOCK_READING_CYCLE[page is not None], params).one_or_none()
         if row is None:
             raise Conflict(SUBMITTED_MESSAGE)
         if row[0] is None:  # the cycle was deleted meanwhile
             raise NotFound("This link does not work.")
         state = (AssessmentStatus(row[0]), row[1])
     else:
-        locked = _core(session, _LOCK_RESPONSE if page is None else _LOCK_RESPONSE_AT_PAGE, params)
+        locked = _core(bind, _LOCK_RESPONSE if page is None else _LOCK_RESPONSE_AT_PAGE, params)
         if locked.rowcount != 1:
             raise Conflict(SUBMITTED_MESSAGE)
-    set_committed_value(response, "updated_at", now)
-    if page is not None:
-        set_committed_value(response, "last_page", page)
-    status, close_date = state
-    set_committed_value(assessment, "status", status)
-    set_committed_value(assessment, "close_date", close_date)
-    ensure_editable(response, assessment)
+    editing.cycle_status, editing.close_date = state
+    _refuse_unless_editable(editing.status, editing.cycle_status, editing.close_date)
+    return now
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -371,11 +462,11 @@ _ANSWERS_AND_COMMENTS: CompoundSelect[str, str, str] = union_all(
 )
 
 
-def answers_of(session: Session, *, response_id: int) -> dict[str, str]:
+def answers_of(session: Session | Connection, *, response_id: int) -> dict[str, str]:
     return dict(_core(session, _ANSWERS, {"response_id": response_id}).all())
 
 
-def comments_of(session: Session, *, response_id: int) -> dict[str, str]:
+def comments_of(session: Session | Connection, *, response_id: int) -> dict[str, str]:
     return dict(_core(session, _COMMENTS, {"response_id": response_id}).all())
 
 
@@ -526,7 +617,12 @@ _COMMENT_WRITES = _row_statements(Comment, "domain_id", "text")
 
 
 def _write_row(
-    session: Session, *, stored: bool, wanted: bool, params: dict[str, Any], statements: tuple[Any, Any, Any]
+    session: Session | Connection,
+    *,
+    stored: bool,
+    wanted: bool,
+    params: dict[str, Any],
+    statements: tuple[Any, Any, Any],
 ) -> None:
     """Update, insert or delete one answer/comment row. `stored`: a row was read under the lock."""
     update_, insert_, delete_ = statements
@@ -543,7 +639,7 @@ def _write_row(
 
 
 def _store_answer(
-    session: Session, response: Response, item_id: str, value: str, existing: dict[str, str]
+    session: Session | Connection, response_id: int, item_id: str, value: str, existing: dict[str, str]
 ) -> bool:
     """Upsert or clear one answer; True when something changed. `existing`: the response's
     answers as read after `_lock_for_writing` (updated here)."""
@@ -553,7 +649,7 @@ def _store_answer(
         session,
         stored=item_id in existing,
         wanted=value != "",
-        params={"key_response_id": response.id, "key_item_id": item_id, "new_value": value},
+        params={"key_response_id": response_id, "key_item_id": item_id, "new_value": value},
         statements=_ANSWER_WRITES,
     )
     if value == "":
@@ -564,7 +660,7 @@ def _store_answer(
 
 
 def _store_comment(
-    session: Session, response: Response, domain_id: str, body: str, existing: dict[str, str]
+    session: Session | Connection, response_id: int, domain_id: str, body: str, existing: dict[str, str]
 ) -> bool:
     # Browsers post a textarea's line breaks as CRLF while its maxlength counted each as one
     # character: without this, a comment at the limit would refuse the whole page it came with.
@@ -577,7 +673,7 @@ def _store_comment(
         session,
         stored=domain_id in existing,
         wanted=bool(body),
-        params={"key_response_id": response.id, "key_domain_id": domain_id, "new_text": body},
+        params={"key_response_id": response_id, "key_domain_id": domain_id, "new_text": body},
         statements=_COMMENT_WRITES,
     )
     existing[domain_id] = body
@@ -609,14 +705,34 @@ def save_answer(
     """Autosave one answer (value "" clears it). Rejects hidden or unknown items and bad values."""
     _lock_for_writing(session, response, assessment, page)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
-    _check_value(instrument, response.group, item_id, value)
-    answers = answers_of(session, response_id=response.id)
-    if item_id not in visible_ids(instrument, response.group, answers):
+    return _save_answer_locked(session, response.id, response.group, instrument, item_id, value)
+
+
+def autosave_answer(
+    connection: Connection,
+    editing: Editing,
+    *,
+    item_id: str,
+    value: str,
+    page: int | None,
+    instrument: Instrument,
+) -> SaveResult:
+    """`save_answer` of a response read by `editing_by_token`, on the caller's connection."""
+    _lock(connection, editing, page)
+    return _save_answer_locked(connection, editing.id, editing.group, instrument, item_id, value)
+
+
+def _save_answer_locked(
+    bind: Session | Connection, response_id: int, group: str, instrument: Instrument, item_id: str, value: str
+) -> SaveResult:
+    _check_value(instrument, group, item_id, value)
+    answers = answers_of(bind, response_id=response_id)
+    if item_id not in visible_ids(instrument, group, answers):
         raise BadInput("That question is not shown for your earlier answers, so it cannot be answered.")
-    _store_answer(session, response, item_id, value, answers)
+    _store_answer(bind, response_id, item_id, value, answers)
     # No rescore: only submitted responses count (app.services.scores.COUNTING_RULE), and a
     # response being edited is never submitted.
-    return _save_result(instrument, response.group, answers)
+    return _save_result(instrument, group, answers)
 
 
 def save_comment(
@@ -632,9 +748,34 @@ def save_comment(
     """Autosave one condition's comment ("" removes it). Comments are not scored."""
     _lock_for_writing(session, response, assessment, page)
     instrument = instrument or instruments_store.instrument_for(session, assessment)
-    if not any(p.domain.id == domain_id for p in form_pages(instrument, response.group)):
+    _save_comment_locked(session, response.id, response.group, instrument, domain_id, body)
+
+
+def autosave_comment(
+    connection: Connection,
+    editing: Editing,
+    *,
+    domain_id: str,
+    body: str,
+    page: int | None,
+    instrument: Instrument,
+) -> None:
+    """`save_comment` of a response read by `editing_by_token`, on the caller's connection."""
+    _lock(connection, editing, page)
+    _save_comment_locked(connection, editing.id, editing.group, instrument, domain_id, body)
+
+
+def _save_comment_locked(
+    bind: Session | Connection,
+    response_id: int,
+    group: str,
+    instrument: Instrument,
+    domain_id: str,
+    body: str,
+) -> None:
+    if not any(p.domain.id == domain_id for p in form_pages(instrument, group)):
         raise BadInput("That condition is not part of your survey.")
-    _store_comment(session, response, domain_id, body, comments_of(session, response_id=response.id))
+    _store_comment(bind, response_id, domain_id, body, comments_of(bind, response_id=response_id))
 
 
 def save_page(
@@ -666,10 +807,14 @@ def save_page(
     shown = visible_ids(instrument, response.group, merged)
     for item_id, value in answers.items():
         if item_id in shown and value:
-            _store_answer(session, response, item_id, value, stored)
+            _store_answer(session, response.id, item_id, value, stored)
     if comment is not None:
         _store_comment(
-            session, response, page.domain.id, comment, comments_of(session, response_id=response.id)
+            session,
+            response.id,
+            page.domain.id,
+            comment,
+            comments_of(session, response_id=response.id),
         )
     return _save_result(instrument, response.group, stored)
 
@@ -678,6 +823,21 @@ def remember_page(session: Session, *, response: Response, page: int) -> None:
     if response.status != ResponseStatus.submitted and response.last_page != page:
         response.last_page = page
         session.add(response)
+
+
+_SET_LANGUAGE = (
+    update(Response)
+    .where(col(Response.id) == bindparam("response_id"))
+    .values(language=bindparam("language"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def remember_language_of(connection: Connection, editing: Editing, *, language: str) -> None:
+    """`remember_language` of a response read by `editing_by_token`."""
+    if editing.status != ResponseStatus.submitted and editing.language != language:
+        connection.execute(_SET_LANGUAGE, {"response_id": editing.id, "language": language})
+        editing.language = language
 
 
 def remember_language(session: Session, *, response: Response, language: str) -> None:

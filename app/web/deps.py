@@ -63,15 +63,36 @@ async def in_transaction(request: Request, work: Callable[..., _T], *args: Any) 
     route in the thread pool, another process), the attempt is rolled back at once and the whole
     transaction runs again in the thread pool, where it waits for the lock as any route does.
     On PostgreSQL (network round trips, row locks) it always runs in the thread pool."""
+    return await _on_loop_or_pool(request, _transaction, work, args)
+
+
+async def in_connection(request: Request, work: Callable[..., _T], *args: Any) -> _T:
+    """`in_transaction` without an ORM session: `work(connection, *args)` in one transaction on
+    a Core connection, for the autosave, whose statements are all Core (a session's start,
+    commit and close cost as much again as its lookup)."""
+    return await _on_loop_or_pool(request, _connection_transaction, work, args)
+
+
+async def _on_loop_or_pool(
+    request: Request,
+    run: Callable[[Engine, Callable[..., _T], tuple[Any, ...]], _T],
+    work: Callable[..., _T],
+    args: tuple[Any, ...],
+) -> _T:
     engine = request.app.state.engine
     if engine.dialect.name == "sqlite":
         try:
             with sqlite_without_waiting():
-                return _transaction(engine, work, args)
+                return run(engine, work, args)
         except Exception as exc:  # the database layer tells what "busy" is (tests/test_layout.py)
             if not is_sqlite_busy(exc):
                 raise
-    return await run_in_threadpool(_transaction, engine, work, args)
+    return await run_in_threadpool(run, engine, work, args)
+
+
+def _connection_transaction(engine: Engine, work: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+    with engine.begin() as connection:  # committed on return, rolled back on any error
+        return work(connection, *args)
 
 
 def _transaction(engine: Engine, work: Callable[..., _T], args: tuple[Any, ...]) -> _T:

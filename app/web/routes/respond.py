@@ -8,10 +8,11 @@ other sites' logs.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import Connection
 from sqlmodel import Session
 from starlette.responses import Response as Response_
 
@@ -23,7 +24,7 @@ from app.services import assessments as assessments_service
 from app.services import instruments_store
 from app.services import responses as responses_service
 from app.web.boundary import read_json
-from app.web.deps import SessionDep, SettingsDep, in_transaction
+from app.web.deps import SessionDep, SettingsDep, in_connection, in_transaction
 from app.web.security import verify_request
 from app.web.templating import render, render_form_page
 
@@ -117,17 +118,23 @@ def _choose_language(session, request: Request, response: Response, instrument: 
     """The respondent's language: `?lang=` (the link or the switch), else the one this response
     was answered in so far, else the browser's, else the instrument's default. The choice is
     stored on the response, so it is remembered on any device."""
+    chosen = _negotiate_language(request, response.language, instrument)
+    responses_service.remember_language(session, response=response, language=chosen)
+    return chosen
+
+
+def _negotiate_language(request: Request, answered_in: str | None, instrument: Instrument) -> str:
+    """`_choose_language`'s choice (not stored), set as the request's language."""
     offered = offered_languages(instrument)
     chosen = i18n.negotiate(
         [
             request.query_params.get("lang"),
-            response.language,
+            answered_in,
             *i18n.parse_accept_language(request.headers.get("accept-language")),
         ],
         offered,
     )
     chosen = chosen or offered[0]
-    responses_service.remember_language(session, response=response, language=chosen)
     request.state.locale = chosen
     request.state.languages = [(code, i18n.LANGUAGE_NAMES.get(code, code)) for code in offered]
     return chosen
@@ -305,7 +312,16 @@ async def autosave(request: Request) -> Response_:
     """Save one answer or one comment as it is given (called by static/respond.js)."""
     await verify_request(request)
     data = await _autosave_payload(request)
-    return await in_transaction(request, _autosave, request.path_params["token"], request, data)
+    token = request.path_params["token"]
+    saved = await in_connection(request, _autosave, token, request, data)
+    if saved is None:  # no response has this token: refused as every respondent page refuses it
+        return await in_transaction(request, _refuse_unknown_token, token, request)
+    return saved
+
+
+def _refuse_unknown_token(session: Session, token: str, request: Request) -> NoReturn:
+    responses_service.find_by_token(session, token=token, client_ip=_client_ip(request))
+    raise NotFound("This link does not work.")  # a response made meanwhile: refused all the same
 
 
 # (path, endpoint, methods): added to the app's own router ahead of every included router.
@@ -315,29 +331,32 @@ FAST_ROUTES = [
 ]
 
 
-def _autosave(session: Session, token: str, request: Request, data: dict[str, Any]):
-    response, assessment, instrument = _load(session, request, token)
+def _autosave(connection: Connection, token: str, request: Request, data: dict[str, Any]) -> Response_ | None:
+    editing = responses_service.editing_by_token(connection, token=token)
+    if editing is None:
+        return None
+    instrument = instruments_store.instrument_of_snapshot(
+        connection, version_id=editing.version_id, digest=editing.digest
+    )
+    request.state.instrument_hash = editing.digest
+    responses_service.remember_language_of(
+        connection, editing, language=_negotiate_language(request, editing.language, instrument)
+    )
     page = data.get("page")
     page_number = None
     if isinstance(page, int) and not isinstance(page, bool):
         page_number = page
     elif isinstance(page, str) and page.isascii() and page.isdigit() and len(page) <= 6:
         page_number = int(page)  # isascii: int() refuses Unicode digits such as "²"
-    pages = responses_service.form_pages(instrument, response.group)
+    pages = responses_service.form_pages(instrument, editing.group)
     if page_number is not None and not 0 <= page_number <= len(pages):
         page_number = None
     if "item_id" in data:
         item_id, value = data.get("item_id"), data.get("value", "")
         if not isinstance(item_id, str) or not isinstance(value, str):
             raise BadInput("The answer could not be read.")
-        result = responses_service.save_answer(
-            session,
-            response=response,
-            assessment=assessment,
-            item_id=item_id,
-            value=value,
-            page=page_number,
-            instrument=instrument,
+        result = responses_service.autosave_answer(
+            connection, editing, item_id=item_id, value=value, page=page_number, instrument=instrument
         )
         return JSONResponse(
             {
@@ -352,13 +371,8 @@ def _autosave(session: Session, token: str, request: Request, data: dict[str, An
         domain_id, body = data.get("domain_id"), data.get("comment", "")
         if not isinstance(domain_id, str) or not isinstance(body, str):
             raise BadInput("The comment could not be read.")
-        responses_service.save_comment(
-            session,
-            response=response,
-            assessment=assessment,
-            domain_id=domain_id,
-            body=body,
-            page=page_number,
+        responses_service.autosave_comment(
+            connection, editing, domain_id=domain_id, body=body, page=page_number, instrument=instrument
         )
         return JSONResponse({"saved": True}, headers={"cache-control": "no-store"})
     raise BadInput("Nothing to save: send item_id and value, or domain_id and comment.")
