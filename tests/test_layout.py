@@ -25,7 +25,7 @@ APP = ROOT / "app"
 
 QUERY_HOMES = ("app/services/", "app/db/")
 # Types that may be passed through; everything else from these packages builds or runs queries.
-PASS_THROUGH = {"Session", "Engine"}
+PASS_THROUGH = {"Session", "Engine", "Connection"}  # handles a route passes on to a service
 DATABASE_PACKAGES = ("sqlalchemy", "sqlmodel")
 SESSION_NAMES = {"session", "db", "separate", "connection", "conn"}
 QUERY_METHODS = {

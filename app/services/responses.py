@@ -371,7 +371,9 @@ _LOCK_RESPONSE_AT_PAGE = _LOCK_RESPONSE.values(last_page=bindparam("page"))
 
 
 def _cycle_column(column: Any) -> Any:
-    return select(column).where(col(Assessment.id) == col(Response.assessment_id)).scalar_subquery()
+    # By the cycle's id as a parameter, not correlated to the updated row: SQLite's RETURNING is
+    # compiled without table names, where a correlation would only hold by luck of column names.
+    return select(column).where(col(Assessment.id) == bindparam("cycle_id")).scalar_subquery()
 
 
 # SQLite: the same UPDATE returns the cycle's status and close date, read once it holds the
@@ -426,6 +428,8 @@ def _lock(bind: Session | Connection, editing: Editing, page: int | None) -> dat
     state = locks.share_assessment(bind, editing.assessment_id)  # PostgreSQL: read under the lock
     now = utcnow()
     params: dict[str, Any] = {"response_id": editing.id, "now": now}
+    if state is None:
+        params["cycle_id"] = editing.assessment_id
     if page is not None:
         params["page"] = page
     if state is None:

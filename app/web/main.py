@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from app import i18n
 from app.config import Settings
@@ -111,6 +112,11 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for path, endpoint, methods in respond.FAST_ROUTES:
         app.router.add_route(path, endpoint, methods=methods, include_in_schema=False)
+        # Starlette answers HEAD on a GET route by running it: a link checker's HEAD would move
+        # where a respondent resumes. FastAPI's routes answer it 405, and so do these.
+        route = app.router.routes[-1]
+        assert isinstance(route, Route) and route.path == path
+        route.methods.discard("HEAD")  # type: ignore[union-attr]
     for router in ROUTERS:
         app.include_router(router)
 

@@ -293,13 +293,14 @@ async def verify_path_ids(request: Request) -> None:
 # Paths whose second segment is a secret: a respondent's group or personal link, an email
 # invitation's link, a password-reset link. Whoever reads a server log must not be able to
 # open someone's response (and read their answers) or reset their password from it.
-_SECRET_PATH = re.compile(r"^(/(?:r|i|respond|password/reset)/)[^/?#]+")
+# Anywhere in the line: behind a root path (`uvicorn --root-path`) or in a query (`?next=`) too.
+_SECRET_PATH = re.compile(r"(/(?:r|i|respond|password/reset)/)[^/?#&\s\"]+")
 REDACTED = "[link]"
 
 
 def redact_path(path: str) -> str:
     """`path` with the link token it carries, if any, replaced by "[link]"."""
-    return _SECRET_PATH.sub(lambda m: m.group(1) + REDACTED, path, count=1)
+    return _SECRET_PATH.sub(lambda m: m.group(1) + REDACTED, path)
 
 
 class RedactLinks(logging.Filter):

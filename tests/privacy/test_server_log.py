@@ -140,5 +140,7 @@ def test_redaction_keeps_every_other_path_as_it_is():
     assert redact_path("/respond/abcDEF_123-xyz/page/2?lang=es") == "/respond/[link]/page/2?lang=es"
     assert redact_path("/r/abc") == "/r/[link]"
     assert redact_path("/password/reset/tok?x=1") == "/password/reset/[link]?x=1"
-    for kept in ("/", "/respondents", "/results/3", "/reports/r/1", "/admin/outbox", "/portfolio/1?q=r"):
+    assert redact_path("/x/respond/tok/page/1") == "/x/respond/[link]/page/1"  # under a root path
+    assert redact_path("/login?next=/respond/tok/page/1") == "/login?next=/respond/[link]/page/1"
+    for kept in ("/", "/respondents", "/results/3", "/admin/outbox", "/portfolio/1?q=r", "/api/v1/sites"):
         assert redact_path(kept) == kept

@@ -87,3 +87,32 @@ def test_a_closed_cycle_refuses_the_autosave_and_keeps_the_answer_as_it_was(db, 
     assert refused.status_code == 409 and "closed" in refused.json()["detail"]
     db.expire_all()
     assert db.exec(select(Answer.value)).all() == ["employ"]
+
+
+def test_head_on_a_form_page_is_refused_and_moves_nothing(db, client):
+    _, _, personal, _ = _open(db, client)
+    assert client.get(f"/respond/{personal}/page/2").status_code == 200
+    assert client.head(f"/respond/{personal}/page/1").status_code == 405  # as FastAPI's routes
+    db.expire_all()
+    assert db.exec(select(Response.last_page)).one() == 2  # a link checker's HEAD moves nothing
+
+
+def test_each_autosave_reads_its_own_cycles_state_beside_another_cycle(db, client):
+    cast, first, personal_first, csrf_first = _open(db, client)
+    second = start_cycle(db, user=cast.lead_a, organization_id=cast.org_a.id, name="Second")
+    personal_second = respondent(client, invite(db, user=cast.lead_a, assessment=second, group="clinical"))
+    csrf_second = respondent_csrf(client, personal_second)
+    set_status(db, user=cast.lead_a, assessment=first, status=AssessmentStatus.closed, privacy_threshold=3)
+    db.commit()
+    refused = autosave(client, personal_first, csrf_first, item_id="pps_status", value="employ", page=1)
+    assert refused.status_code == 409
+    saved = autosave(client, personal_second, csrf_second, item_id="pps_status", value="employ", page=1)
+    assert saved.status_code == 200, saved.text
+    set_status(db, user=cast.lead_a, assessment=first, status=AssessmentStatus.open, privacy_threshold=3)
+    set_status(db, user=cast.lead_a, assessment=second, status=AssessmentStatus.closed, privacy_threshold=3)
+    db.commit()
+    assert (
+        autosave(client, personal_second, csrf_second, item_id="pps_status", value="plan").status_code == 409
+    )
+    reopened = autosave(client, personal_first, csrf_first, item_id="pps_status", value="", page=1)
+    assert reopened.status_code == 200, reopened.text

@@ -196,7 +196,7 @@ _PAGE_NUMBER = re.compile(r"-?[0-9]{1,9}")
 async def show_page(request: Request) -> Response_:
     await verify_request(request)
     token, number = request.path_params["token"], request.path_params["number"]
-    # What FastAPI's `number: int` accepted ("-1" included: "no such page" below), else not found.
+    # Digits, with a minus sign ("no such page" below); anything else is not found either.
     if _PAGE_NUMBER.fullmatch(number) is None:
         raise NotFound("There is no such page in this survey.")
     return await in_transaction(request, _show_page, token, int(number), request)
