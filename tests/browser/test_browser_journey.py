@@ -155,3 +155,26 @@ def test_respondent_and_lead_journey(live_server, browser_page, agency):
         page.locator("article.plan-item", has_text=title).first.locator(".print-only").first
     ).to_contain_text("Owner: Program manager")
     page.emulate_media(media="screen")
+
+
+@pytest.mark.browser
+def test_an_answer_chosen_before_the_script_ran_is_saved_when_it_runs(live_server, browser_page, agency):
+    """On a slow phone or a busy server the form can be answered before respond.js has run: that
+    click has no change event, so the script saves such answers when it starts."""
+    page = browser_page
+    base = live_server.url
+    page.goto(f"{base}/r/{agency['token']}")
+    page.get_by_role("button", name="Start the survey").click()
+    expect(page.locator("h1")).to_contain_text("Clear purpose and inclusion")
+    # The next load of the page gets the script late: first no script at all...
+    page.route("**/static/respond.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    page.reload()
+    expect(page.locator("h1")).to_contain_text("Clear purpose and inclusion")
+    page.locator('input[name="item:pps_status"][value="planning"]').check()
+    expect(page.locator("#save-state")).to_have_text("")  # nothing ran, nothing was sent
+    # ...then the script runs, after the answer (from its own address: the policy forbids inline)
+    page.add_script_tag(url=f"{base}/static/respond.js?late=1")
+    expect(page.locator("#save-state")).to_have_text("Saved")
+    page.unroute("**/static/respond.js")
+    page.reload()  # the answer is stored, not only shown
+    expect(page.locator('input[name="item:pps_status"][value="planning"]')).to_be_checked()

@@ -164,6 +164,16 @@
     }
   });
 
+  // An answer chosen before this script ran (a slow phone or server) had no change event: it is
+  // saved now, as if just chosen, so that it is not left to "Save and continue" alone.
+  form.querySelectorAll('input[type=radio][name^="item:"]').forEach(function (input) {
+    if (input.checked && !input.defaultChecked) {
+      var early = input.closest("fieldset");
+      if (early) { markChosen(early); }
+      enqueue({ item_id: input.name.slice(5), value: input.value, page: page });
+    }
+  });
+
   var comment = document.getElementById("comment");
   var countEl = document.getElementById("comment-count");
   var limitEl = document.getElementById("comment-limit");
